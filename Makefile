@@ -1,0 +1,43 @@
+# The two quick-start commands: `make demo` and `make test`. Both install missing Debian packages (as root),
+# configure and build with CMake, then run. Other targets: build, bench, fixtures, clean.
+#   make test CXR_SANITIZE=ON   builds in build-asan/ with ASan + UBSan and runs the suite there.
+CXR_SANITIZE ?= OFF
+JOBS ?= $(shell nproc)
+ifeq ($(CXR_SANITIZE),ON)
+BUILD ?= build-asan
+BUILD_TYPE ?= RelWithDebInfo
+else
+BUILD ?= build
+BUILD_TYPE ?= Release
+endif
+
+.PHONY: all build test demo bench fixtures clean deps-build deps-test
+
+all: build
+
+deps-build:
+	@scripts/install-deps.sh build
+deps-test:
+	@scripts/install-deps.sh test
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCXR_SANITIZE=$(CXR_SANITIZE)
+
+build: deps-build $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: deps-test build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: deps-build build
+	scripts/demo.sh $(BUILD)
+
+bench: build
+	scripts/bench.sh $(BUILD)
+
+fixtures:
+	@scripts/install-deps.sh fixtures
+	python3 tests/fixtures/make_fixtures.py
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,107 @@
+#include "autograd/variable.h"
+
+#include <unordered_set>
+
+namespace cxr {
+
+static thread_local bool t_grad_enabled = true;
+
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : saved_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = saved_; }
+
+Variable::Variable(Tensor data, bool requires_grad) : node_(std::make_shared<Node>()) {
+  node_->data = std::move(data);
+  node_->requires_grad = requires_grad;
+}
+
+void Variable::set_requires_grad(bool r) {
+  CXR_CHECK(node_, "set_requires_grad on an undefined Variable");
+  if (r && node_->backward) {
+    // Cut the history: this value becomes a leaf whose gradient backward() will stop at.
+    node_->inputs.clear();
+    node_->backward = nullptr;
+    node_->op = "leaf";
+  }
+  node_->requires_grad = r;
+}
+
+void Variable::accumulate_grad(const Tensor& g) {
+  Tensor& grad = node_->grad;
+  check_same_shape(node_->data, g, "accumulate_grad");
+  if (!grad.defined()) {
+    grad = g;  // shares g: cheap, and safe because a shared grad is never updated in place (below)
+    return;
+  }
+  if (grad.storage_unique()) {
+    float* d = grad.data();
+    const float* s = g.data();
+    for (int64_t i = 0; i < grad.numel(); ++i) d[i] += s[i];
+  } else {
+    Tensor sum = Tensor::empty(grad.shape());
+    const float *a = grad.data(), *b = g.data();
+    float* d = sum.data();
+    for (int64_t i = 0; i < sum.numel(); ++i) d[i] = a[i] + b[i];
+    grad = sum;
+  }
+}
+
+Variable Variable::make(Tensor out, std::vector<Variable> inputs, BackwardFn backward, const char* op) {
+  Variable v(std::move(out), false);
+  if (!grad_enabled()) return v;
+  bool any = false;
+  for (const Variable& in : inputs) any = any || in.requires_grad();
+  if (!any) return v;
+  v.node_->requires_grad = true;
+  v.node_->inputs = std::move(inputs);
+  v.node_->backward = std::move(backward);
+  v.node_->op = op;
+  return v;
+}
+
+void Variable::backward(bool retain_graph) {
+  CXR_CHECK(node_ && node_->data.numel() == 1, "backward() without a gradient needs a scalar, got shape ",
+            to_string(node_->data.shape()));
+  backward(Tensor::full(node_->data.shape(), 1.0f), retain_graph);
+}
+
+void Variable::backward(const Tensor& grad_output, bool retain_graph) {
+  CXR_CHECK(node_, "backward on an undefined Variable");
+  CXR_CHECK(node_->requires_grad, "backward: this value does not require a gradient (no parameter or input "
+                                  "below it requires one)");
+  // Reverse topological order by an iterative depth-first search over nodes that require a gradient.
+  // `order` owns its nodes: releasing a node's inputs below must not free a node still to be visited.
+  std::vector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{node_, 0}};
+  seen.insert(node_.get());
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = stack.back().first;
+    size_t i = stack.back().second;
+    if (i < n->inputs.size()) {
+      ++stack.back().second;
+      const std::shared_ptr<Node>& child = n->inputs[i].node_;
+      if (child && child->requires_grad && seen.insert(child.get()).second) stack.push_back({child, 0});
+    } else {
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  accumulate_grad(grad_output);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* n = it->get();
+    if (!n->grad.defined()) continue;  // no path carried a gradient here
+    for (auto& hook : n->hooks) hook(n->grad);
+    if (n->backward) {
+      Tensor g = n->grad;
+      if (!n->retain_grad) n->grad = Tensor();  // intermediate gradients die once used
+      n->backward(g, n->inputs);
+      if (!retain_graph) {
+        n->backward = nullptr;
+        n->inputs.clear();
+      }
+    }
+  }
+}
+
+}  // namespace cxr

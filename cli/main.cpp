@@ -1,0 +1,65 @@
+// cxr: train, evaluate and explain chest X-ray classifiers on the CPU.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/threading.h"
+
+namespace cxr::cli {
+
+std::vector<Command>& commands() {
+  static std::vector<Command> all;
+  return all;
+}
+
+bool stdout_is_tty() { return isatty(fileno(stdout)) != 0; }
+
+}  // namespace cxr::cli
+
+int main(int argc, char** argv) {
+  using namespace cxr::cli;
+  CLI::App app{"cxr: train, evaluate and explain chest X-ray classifiers (VGG + Grad-CAM) on the CPU.\n"
+               "Exit codes: 0 ok, 1 runtime error, 2 usage error.",
+               "cxr"};
+  app.set_version_flag("--version", "cxr 0.1.0");
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Threads for compute (default: $CXR_THREADS or all cores)")
+      ->check(CLI::NonNegativeNumber);
+  auto& cmds = commands();
+  std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
+  std::string running;
+  for (auto& c : cmds) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    sub->add_option("--threads", threads, "Threads for compute (default: $CXR_THREADS or all cores)")
+        ->check(CLI::NonNegativeNumber);
+    c.setup(*sub);
+    sub->parse_complete_callback([&running, &c, &threads] {
+      running = c.name;
+      cxr::set_num_threads(threads);
+    });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": " << e.what() << "\n";
+    CLI::App* failed = &app;
+    for (auto* s : app.get_subcommands()) failed = s;
+    std::cerr << failed->help("", CLI::AppFormatMode::Normal).substr(0, 4000);
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

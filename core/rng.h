@@ -1,0 +1,29 @@
+// Rng: a small, seeded, portable random generator (xoshiro256**, seeded by splitmix64).
+//
+// Results depend only on the seed and the order of calls, never on the platform or the standard library,
+// so a run is reproducible across machines. Parallel code takes one generator per work item with
+// Rng(seed).fork(item), which gives the same numbers whatever the thread count.
+#pragma once
+#include <cstdint>
+
+namespace cxr {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 0x5eed);
+  uint64_t next_u64();
+  float uniform();                        // [0, 1)
+  float uniform(float lo, float hi);      // [lo, hi)
+  float normal();                         // standard normal (Box-Muller)
+  float normal(float mean, float stddev);
+  uint64_t below(uint64_t n);             // uniform integer in [0, n), n > 0
+  bool bernoulli(float p) { return uniform() < p; }
+  Rng fork(uint64_t stream) const;        // an independent generator derived from this one's state
+
+ private:
+  uint64_t s_[4];
+  float spare_ = 0.0f;
+  bool has_spare_ = false;
+};
+
+}  // namespace cxr

@@ -1,0 +1,28 @@
+// Threading: the one place that decides how many threads cxr uses.
+//
+// Our own loops use OpenMP; matrix products use OpenBLAS, which has its own thread pool. set_num_threads()
+// sets both to the same count. They never run at once: OpenBLAS is called either from serial code (with all
+// threads) or from inside an OpenMP loop under a BlasSingleThread guard, so the cores are never
+// oversubscribed. The count comes from --threads N, else the CXR_THREADS environment variable, else the
+// number of cores.
+#pragma once
+
+namespace cxr {
+
+int num_threads();
+void set_num_threads(int n);       // n <= 0: CXR_THREADS, else all cores
+int default_num_threads();         // CXR_THREADS if set and valid, else the core count
+
+// While alive, OpenBLAS runs single-threaded (for calls made from inside our own parallel loops).
+class BlasSingleThread {
+ public:
+  BlasSingleThread();
+  ~BlasSingleThread();
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+
+ private:
+  int saved_;
+};
+
+}  // namespace cxr

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cxr needs that are missing. As root it runs apt-get; otherwise it prints
+# the one apt-get line to run and fails. Usage: scripts/install-deps.sh [build|test|demo|fixtures]
+set -euo pipefail
+what=${1:-build}
+pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev libexif-dev
+      libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev)
+case "$what" in
+  test) pkgs+=(chromium) ;;          # the report test renders a page in headless Chromium
+  fixtures) pkgs+=(python3-torch python3-torchvision python3-numpy) ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "cxr needs these Debian packages; run as root:" >&2
+  echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing missing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

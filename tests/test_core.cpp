@@ -1,0 +1,83 @@
+// core/: tensor shapes and views, errors, random numbers, initialisers, workspace.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/init.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "core/workspace.h"
+
+using namespace cxr;
+
+TEST(Tensor, ShapeAndAlignment) {
+  Tensor t = Tensor::zeros({2, 3, 4, 5});
+  EXPECT_EQ(t.numel(), 120);
+  EXPECT_EQ(t.size(-1), 5);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
+  EXPECT_THROW(Tensor::zeros({1, 1, 1, 1, 1, 1}), Error);
+  EXPECT_THROW(Tensor::zeros({2, -1}), Error);
+}
+
+TEST(Tensor, ViewsShareStorage) {
+  Tensor t = Tensor::from({0, 1, 2, 3, 4, 5}, {3, 2});
+  Tensor r = t.reshape({-1});
+  r[0] = 42;
+  EXPECT_EQ(t.at({0, 0}), 42);
+  Tensor s = t.slice(1, 3);
+  EXPECT_EQ(s.shape(), (Shape{2, 2}));
+  EXPECT_EQ(s[0], 2);
+  Tensor c = t.clone();
+  c[1] = -1;
+  EXPECT_EQ(t[1], 1);
+}
+
+TEST(Tensor, ErrorsNameTheShapes) {
+  Tensor t = Tensor::zeros({2, 3});
+  try {
+    t.reshape({4, 2});
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(t.slice(1, 3), Error);
+  EXPECT_THROW(t.at({2, 0}), Error);
+  EXPECT_THROW(Tensor::from({1, 2, 3}, {2, 2}), Error);
+  EXPECT_THROW(Tensor().item(), Error);
+}
+
+TEST(Rng, ReproducibleAndForkIndependent) {
+  Rng a(7), b(7);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(a.next_u64(), b.next_u64());
+  Rng f1 = a.fork(1), f2 = a.fork(2);
+  EXPECT_NE(f1.next_u64(), f2.next_u64());
+  Rng c(3);
+  double s = 0, s2 = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    double x = c.normal();
+    s += x;
+    s2 += x * x;
+  }
+  EXPECT_NEAR(s / n, 0.0, 0.01);
+  EXPECT_NEAR(s2 / n, 1.0, 0.02);
+  for (int i = 0; i < 1000; ++i) EXPECT_LT(c.below(7), 7u);
+}
+
+TEST(Init, KaimingFanOutStd) {
+  Rng rng(1);
+  Tensor w = Tensor::empty({64, 32, 3, 3});
+  kaiming_normal_fan_out_(w, rng);
+  double s2 = 0;
+  for (int64_t i = 0; i < w.numel(); ++i) s2 += w[i] * w[i];
+  EXPECT_NEAR(std::sqrt(s2 / w.numel()), std::sqrt(2.0 / (64 * 9)), 0.003);
+}
+
+TEST(Workspace, GrowsAndReuses) {
+  float* a = scratch(1000);
+  float* b = scratch(500);
+  EXPECT_EQ(a, b);  // smaller requests reuse the buffer
+  EXPECT_GE(scratch_bytes(), 1000 * sizeof(float));
+  EXPECT_NE(scratch(10, 1), a);  // slots never alias
+  release_scratch();
+}
