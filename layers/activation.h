@@ -1,0 +1,21 @@
+// Element-wise layers: relu, dropout, flatten.
+#pragma once
+#include "autograd/variable.h"
+#include "core/rng.h"
+
+namespace cxr {
+
+// relu(x) = max(x, 0). Backward keeps only a bit mask of where x > 0.
+// In guided mode (explain: guided backpropagation) backward also zeroes negative incoming gradients.
+Variable relu(const Variable& x);
+void set_guided_relu(bool on);  // thread-local switch read by relu's backward
+bool guided_relu();
+
+// Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p);
+// identity when !training or p == 0.
+Variable dropout(const Variable& x, float p, bool training, Rng& rng);
+
+// [N, ...] -> [N, prod(...)]
+Variable flatten(const Variable& x);
+
+}  // namespace cxr
