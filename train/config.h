@@ -1,0 +1,55 @@
+// TrainConfig: everything `cxr train` needs, with the defaults `cxr train --help` shows. Saved as
+// RUN_DIR/config.json so a run can be resumed and reported exactly.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace cxr {
+
+struct TrainConfig {
+  // data
+  std::string data;                // folder (one sub-folder per class) or CSV manifest
+  std::string val;                 // optional: validation folder/manifest; else the data's own val split
+  std::string train_split = "train", val_split = "val";
+  float val_fraction = 0.15f;      // patient-grouped split when the data has no split of its own
+  bool skip_bad = false;
+  int workers = 0;                 // loader threads (0: automatic)
+  // model
+  std::string arch = "vgg16";
+  bool batch_norm = false;
+  float width = 1.0f;
+  int size = 224, channels = 1;
+  std::string head = "torchvision";
+  float dropout = 0.5f;
+  std::string init;                // checkpoint to start from (fine-tuning); its head is replaced if K differs
+  std::string freeze;              // "" or "features": freeze the convolutional part
+  // optimisation
+  int epochs = 20, batch = 16;
+  std::string opt = "adam";        // adam | adamw | sgd
+  float lr = 1e-3f, momentum = 0.9f, weight_decay = 0.0f;
+  bool nesterov = false;
+  std::string schedule = "plateau";  // none | plateau | cosine
+  float plateau_factor = 0.5f;
+  int plateau_patience = 2;
+  int patience = 5;                // early stopping on val_loss (0: off); best weights restored at the end
+  std::string augment = "xray";    // xray | none
+  bool class_weights = false;
+  bool balanced = false;
+  float label_smoothing = 0.0f;
+  int64_t max_steps = 0;           // per epoch, 0: all (for quick tests)
+  // run
+  uint64_t seed = 42;
+  std::string out;                 // RUN_DIR
+};
+
+// JSON (de)serialisation; missing keys keep their defaults, so an older config.json still loads.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_split, val_split, val_fraction,
+                                                skip_bad, workers, arch, batch_norm, width, size, channels, head,
+                                                dropout, init, freeze, epochs, batch, opt, lr, momentum,
+                                                weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
+                                                patience, augment, class_weights, balanced, label_smoothing,
+                                                max_steps, seed, out)
+
+}  // namespace cxr
