@@ -1,0 +1,24 @@
+// PNG codec (libpng), internal to io/: image.cpp dispatches here by magic bytes.
+//
+// libpng reports errors by longjmp. The functions here keep every setjmp in a small function that owns no
+// C++ object with a destructor, so a longjmp never skips a destructor; libpng structs are freed by the
+// caller's guard whether decoding succeeded or not.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "io/image.h"
+
+namespace cxr::io::detail {
+
+bool is_png(const uint8_t* data, size_t n);  // the 8-byte PNG signature
+
+// `name` starts every error message (the file path).
+Image decode_png(const uint8_t* data, size_t n, const std::string& name, const DecodeLimits& limits);
+ImageInfo probe_png(const uint8_t* data, size_t n, const std::string& name);
+
+// 8-bit PNG bytes from [C, H, W] in [0, 1], C = 1, 2, 3 or 4 (clamped, rounded to nearest).
+std::string encode_png(const Tensor& chw, const std::string& name);
+
+}  // namespace cxr::io::detail
