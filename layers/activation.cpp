@@ -1,0 +1,108 @@
+// relu, dropout, flatten. relu and dropout remember only a bit mask for backward (one bit per element
+// instead of a saved float tensor: 32x less memory on VGG's large activations).
+#include "layers/activation.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "autograd/ops.h"
+
+namespace cxr {
+
+namespace {
+
+// One bit per element, 64 to a word. Words are filled and read whole by one thread each, so parallel
+// loops over words never share a word.
+using BitMask = std::vector<uint64_t>;
+
+inline bool bit(const BitMask& m, int64_t i) { return (m[static_cast<size_t>(i >> 6)] >> (i & 63)) & 1u; }
+
+constexpr int64_t kParallelMin = 1 << 15;  // below this many elements a parallel loop costs more than it saves
+
+void check_nonempty(const Variable& x, const char* what) {
+  CXR_CHECK(x.defined(), what, ": undefined input");
+  CXR_CHECK(x.numel() > 0, what, ": empty input ", to_string(x.shape()));
+}
+
+thread_local bool t_guided = false;
+
+}  // namespace
+
+void set_guided_relu(bool on) { t_guided = on; }
+bool guided_relu() { return t_guided; }
+
+Variable relu(const Variable& x) {
+  check_nonempty(x, "relu");
+  const int64_t n = x.numel();
+  const int64_t words = (n + 63) / 64;
+  Tensor y = Tensor::empty(x.shape());
+  auto mask = std::make_shared<BitMask>(static_cast<size_t>(words));
+  const float* px = x.data().data();
+  float* py = y.data();
+  uint64_t* pm = mask->data();
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t w = 0; w < words; ++w) {
+    uint64_t bits = 0;
+    const int64_t end = std::min<int64_t>(n, (w + 1) * 64);
+    for (int64_t i = w * 64; i < end; ++i) {
+      const bool pos = px[i] > 0.0f;
+      py[i] = pos ? px[i] : 0.0f;
+      bits |= static_cast<uint64_t>(pos) << (i & 63);
+    }
+    pm[w] = bits;
+  }
+  return Variable::make(y, {x}, [mask, n](const Tensor& g, std::vector<Variable>& in) {
+    // Guided backpropagation (Springenberg et al.): pass a gradient only where the input was positive
+    // AND the gradient itself is positive. Read at backward time: explain switches it around backward().
+    const bool guided = guided_relu();
+    Tensor dx = Tensor::empty(g.shape());
+    const float* pg = g.data();
+    float* pd = dx.data();
+    const BitMask& m = *mask;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; ++i) {
+      const bool pass = bit(m, i) && (!guided || pg[i] > 0.0f);
+      pd[i] = pass ? pg[i] : 0.0f;
+    }
+    in[0].accumulate_grad(dx);
+  }, "relu");
+}
+
+Variable dropout(const Variable& x, float p, bool training, Rng& rng) {
+  check_nonempty(x, "dropout");
+  CXR_CHECK(p >= 0.0f && p <= 1.0f, "dropout: probability ", p, " is not in [0, 1]");
+  if (!training || p == 0.0f) return x;
+  const int64_t n = x.numel();
+  // Keep each element with probability 1 - p, drawn in order from rng, so a seed fixes the mask whatever
+  // the thread count. Kept values are scaled by 1/(1-p) now so that inference needs no rescaling.
+  const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  auto mask = std::make_shared<BitMask>(static_cast<size_t>((n + 63) / 64), 0);
+  for (int64_t i = 0; i < n; ++i)
+    if (!rng.bernoulli(p)) (*mask)[static_cast<size_t>(i >> 6)] |= uint64_t{1} << (i & 63);
+  Tensor y = Tensor::empty(x.shape());
+  const float* px = x.data().data();
+  float* py = y.data();
+  const BitMask& m = *mask;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) py[i] = bit(m, i) ? px[i] * scale : 0.0f;
+  return Variable::make(y, {x}, [mask, n, scale](const Tensor& g, std::vector<Variable>& in) {
+    Tensor dx = Tensor::empty(g.shape());
+    const float* pg = g.data();
+    float* pd = dx.data();
+    const BitMask& m = *mask;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; ++i) pd[i] = bit(m, i) ? pg[i] * scale : 0.0f;
+    in[0].accumulate_grad(dx);
+  }, "dropout");
+}
+
+Variable flatten(const Variable& x) {
+  check_nonempty(x, "flatten");
+  CXR_CHECK(x.data().dim() >= 2, "flatten: input must be [N, ...] with at least 2 dimensions, got ",
+            to_string(x.shape()));
+  return reshape(x, {x.size(0), x.numel() / x.size(0)});
+}
+
+}  // namespace cxr

@@ -1,0 +1,157 @@
+// batch_norm2d: per channel c over the M = N*H*W values of that channel,
+//   training: mean_c, var_c = biased batch variance;   eval: mean_c, var_c = running stats
+//   xhat = (x - mean_c) / sqrt(var_c + eps),   y = weight_c * xhat + bias_c
+// Backward (training; the batch statistics depend on x, which gives the two extra terms):
+//   dbias_c = sum(dy),  dweight_c = sum(dy * xhat)
+//   dx = weight_c / sqrt(var_c + eps) * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)
+// Backward (eval: the statistics are constants):  dx = dy * weight_c / sqrt(var_c + eps).
+// Each channel is handled whole by one thread (sums in double, in a fixed order), so results do not
+// depend on the thread count.
+#include "layers/batchnorm.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+namespace cxr {
+
+namespace {
+
+struct ChannelStats {
+  std::vector<float> mean, invstd;  // per channel, as used by forward
+};
+
+void check_param(const Variable& p, int64_t channels, const char* name, const Shape& xs) {
+  if (!p.defined()) return;
+  CXR_CHECK(p.data().dim() == 1 && p.size(0) == channels, "batch_norm2d: ", name, " ", to_string(p.shape()),
+            " does not match input ", to_string(xs), " (", channels, " channels)");
+}
+
+}  // namespace
+
+Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable& bias, BatchNormState& state,
+                      bool training, float momentum, float eps) {
+  CXR_CHECK(x.defined(), "batch_norm2d: undefined input");
+  const Shape xs = x.shape();
+  CXR_CHECK(xs.size() == 4, "batch_norm2d: input must be [N, C, H, W], got ", to_string(xs));
+  CXR_CHECK(x.numel() > 0, "batch_norm2d: empty input ", to_string(xs));
+  const int64_t n = xs[0], c = xs[1], hw = xs[2] * xs[3], m = n * hw;
+  check_param(weight, c, "weight", xs);
+  check_param(bias, c, "bias", xs);
+  if (training) {
+    CXR_CHECK(m > 1, "batch_norm2d: training needs more than one value per channel, got input ", to_string(xs));
+    if (!state.running_mean.defined()) state.running_mean = Tensor::zeros({c});
+    if (!state.running_var.defined()) state.running_var = Tensor::full({c}, 1.0f);
+  } else {
+    CXR_CHECK(state.running_mean.defined() && state.running_var.defined(),
+              "batch_norm2d: eval mode needs running statistics");
+  }
+  CXR_CHECK(state.running_mean.numel() == c && state.running_var.numel() == c, "batch_norm2d: running stats ",
+            to_string(state.running_mean.shape()), " / ", to_string(state.running_var.shape()),
+            " do not match input ", to_string(xs));
+
+  auto stats = std::make_shared<ChannelStats>();
+  stats->mean.resize(static_cast<size_t>(c));
+  stats->invstd.resize(static_cast<size_t>(c));
+  const Tensor& xt = x.data();
+  const float* px = xt.data();
+  const float* pw = weight.defined() ? weight.data().data() : nullptr;
+  const float* pb = bias.defined() ? bias.data().data() : nullptr;
+  float* rm = state.running_mean.data();
+  float* rv = state.running_var.data();
+  Tensor y = Tensor::empty(xs);
+  float* py = y.data();
+
+#pragma omp parallel for schedule(static)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    float mean, var;
+    if (training) {
+      double s = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float* p = px + (i * c + ch) * hw;
+        for (int64_t j = 0; j < hw; ++j) s += p[j];
+      }
+      const double mu = s / static_cast<double>(m);
+      double ss = 0;  // two passes: no cancellation as in E[x^2] - E[x]^2
+      for (int64_t i = 0; i < n; ++i) {
+        const float* p = px + (i * c + ch) * hw;
+        for (int64_t j = 0; j < hw; ++j) ss += (p[j] - mu) * (p[j] - mu);
+      }
+      mean = static_cast<float>(mu);
+      var = static_cast<float>(ss / static_cast<double>(m));
+      // PyTorch's update: the running variance is the unbiased one, M / (M - 1) times the batch variance.
+      const float unbiased = static_cast<float>(ss / static_cast<double>(m - 1));
+      rm[ch] = (1.0f - momentum) * rm[ch] + momentum * mean;
+      rv[ch] = (1.0f - momentum) * rv[ch] + momentum * unbiased;
+    } else {
+      mean = rm[ch];
+      var = rv[ch];
+    }
+    const float invstd = 1.0f / std::sqrt(var + eps);
+    stats->mean[ch] = mean;
+    stats->invstd[ch] = invstd;
+    const float scale = (pw ? pw[ch] : 1.0f) * invstd;
+    const float shift = (pb ? pb[ch] : 0.0f) - mean * scale;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* p = px + (i * c + ch) * hw;
+      float* q = py + (i * c + ch) * hw;
+      for (int64_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
+    }
+  }
+  if (training) ++state.num_batches_tracked;
+
+  // Backward needs x whenever it needs xhat: for dweight, and for dx in training.
+  const bool need_x = weight.requires_grad() || (training && x.requires_grad());
+  Tensor keep_x = need_x ? xt : Tensor();
+  Tensor keep_w = weight.defined() ? weight.data() : Tensor();
+  return Variable::make(y, {x, weight, bias}, [=](const Tensor& g, std::vector<Variable>& in) {
+    const bool want_x = in[0].requires_grad(), want_w = in[1].requires_grad(), want_b = in[2].requires_grad();
+    Tensor dx = want_x ? Tensor::empty(xs) : Tensor();
+    Tensor dw = want_w ? Tensor::empty({c}) : Tensor();
+    Tensor db = want_b ? Tensor::empty({c}) : Tensor();
+    const float* pg = g.data();
+    const float* kx = keep_x.defined() ? keep_x.data() : nullptr;
+    const float* kw = keep_w.defined() ? keep_w.data() : nullptr;
+#pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const float mean = stats->mean[ch], invstd = stats->invstd[ch];
+      double sum_g = 0, sum_gxhat = 0;
+      const bool need_sums = want_w || want_b || (training && want_x);
+      if (need_sums) {
+        for (int64_t i = 0; i < n; ++i) {
+          const float* gp = pg + (i * c + ch) * hw;
+          const float* xp = kx ? kx + (i * c + ch) * hw : nullptr;
+          for (int64_t j = 0; j < hw; ++j) {
+            sum_g += gp[j];
+            if (xp) sum_gxhat += static_cast<double>(gp[j]) * ((xp[j] - mean) * invstd);
+          }
+        }
+      }
+      if (want_w) dw[ch] = static_cast<float>(sum_gxhat);
+      if (want_b) db[ch] = static_cast<float>(sum_g);
+      if (!want_x) continue;
+      const float wscale = (kw ? kw[ch] : 1.0f) * invstd;
+      if (training) {
+        const float mg = static_cast<float>(sum_g / static_cast<double>(m));
+        const float mgx = static_cast<float>(sum_gxhat / static_cast<double>(m));
+        for (int64_t i = 0; i < n; ++i) {
+          const float* gp = pg + (i * c + ch) * hw;
+          const float* xp = kx + (i * c + ch) * hw;
+          float* dp = dx.data() + (i * c + ch) * hw;
+          for (int64_t j = 0; j < hw; ++j) dp[j] = wscale * (gp[j] - mg - (xp[j] - mean) * invstd * mgx);
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          const float* gp = pg + (i * c + ch) * hw;
+          float* dp = dx.data() + (i * c + ch) * hw;
+          for (int64_t j = 0; j < hw; ++j) dp[j] = gp[j] * wscale;
+        }
+      }
+    }
+    if (want_x) in[0].accumulate_grad(dx);
+    if (want_w) in[1].accumulate_grad(dw);
+    if (want_b) in[2].accumulate_grad(db);
+  }, "batch_norm2d");
+}
+
+}  // namespace cxr
