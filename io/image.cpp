@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/jpeg.h"
 #include "io/png.h"
 
 namespace cxr::io {
@@ -30,6 +31,7 @@ void check_not_empty(size_t n, const std::string& name) {
 Image decode(const uint8_t* data, size_t n, const std::string& name, const DecodeLimits& limits) {
   check_not_empty(n, name);
   if (detail::is_png(data, n)) return detail::decode_png(data, n, name, limits);
+  if (detail::is_jpeg(data, n)) return detail::decode_jpeg(data, n, name, limits);
   unknown_format(data, n, name);
 }
 
@@ -50,6 +52,7 @@ ImageInfo probe_image(const std::string& path) {
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   check_not_empty(bytes.size(), path);
   if (detail::is_png(data, bytes.size())) return detail::probe_png(data, bytes.size(), path);
+  if (detail::is_jpeg(data, bytes.size())) return detail::probe_jpeg(data, bytes.size(), path);
   unknown_format(data, bytes.size(), path);
 }
 
