@@ -17,6 +17,9 @@ namespace cxr {
 
 namespace {
 
+// Below this many values a parallel region costs more than it saves (tiny layers, tests).
+constexpr int64_t kParallelMin = 1 << 15;
+
 struct ChannelStats {
   std::vector<float> mean, invstd;  // per channel, as used by forward
 };
@@ -62,7 +65,7 @@ Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable&
   Tensor y = Tensor::empty(xs);
   float* py = y.data();
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
   for (int64_t ch = 0; ch < c; ++ch) {
     float mean, var;
     if (training) {
@@ -112,7 +115,7 @@ Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable&
     const float* pg = g.data();
     const float* kx = keep_x.defined() ? keep_x.data() : nullptr;
     const float* kw = keep_w.defined() ? keep_w.data() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
     for (int64_t ch = 0; ch < c; ++ch) {
       const float mean = stats->mean[ch], invstd = stats->invstd[ch];
       double sum_g = 0, sum_gxhat = 0;

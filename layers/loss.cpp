@@ -31,8 +31,9 @@ void log_softmax_rows(const float* x, float* out, int64_t n, int64_t k) {
     for (int64_t j = 1; j < k; ++j) mx = std::max(mx, r[j]);
     double s = 0;
     for (int64_t j = 0; j < k; ++j) s += std::exp(static_cast<double>(r[j] - mx));
-    const float lse = mx + static_cast<float>(std::log(s));
-    for (int64_t j = 0; j < k; ++j) out[i * k + j] = r[j] - lse;
+    // (x - max) first, then the log-sum: subtracting max + log(sum) as one large number would lose digits.
+    const float log_sum = static_cast<float>(std::log(s));
+    for (int64_t j = 0; j < k; ++j) out[i * k + j] = (r[j] - mx) - log_sum;
   }
 }
 
