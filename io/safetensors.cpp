@@ -184,7 +184,7 @@ struct DuplicateFinder {
     std::string key;  // the key being parsed in this object
   };
   std::vector<Level> stack;
-  std::string duplicate;  // empty when none
+  std::string duplicate;  // "tensor name 'a'" or "key 'a.dtype'"; empty when none
 
   bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
     switch (event) {
@@ -196,8 +196,13 @@ struct DuplicateFinder {
         Level& top = stack.back();
         top.key = parsed.get<std::string>();
         if (!top.keys.insert(top.key).second && duplicate.empty()) {
-          for (size_t i = 0; i + 1 < stack.size(); ++i) duplicate += stack[i].key + ".";
-          duplicate += top.key;
+          if (stack.size() == 1 && top.key != "__metadata__") {
+            duplicate = "tensor name '" + top.key + "'";
+          } else {
+            std::string path;
+            for (size_t i = 0; i + 1 < stack.size(); ++i) path += stack[i].key + ".";
+            duplicate = "key '" + path + top.key + "'";
+          }
         }
         break;
       }
@@ -287,7 +292,8 @@ SafeTensorsHeader parse_header(const Source& src) {
   } catch (const json::parse_error& e) {
     bad(file, "header is not valid JSON: ", e.what());
   }
-  if (!dups.duplicate.empty()) bad(file, "duplicate key '", dups.duplicate, "' in the header");
+  if (!dups.duplicate.empty())
+    bad(file, "duplicate ", dups.duplicate, " in the header (a JSON parser would silently keep the last)");
   if (!root.is_object()) bad(file, "header is not a JSON object");
 
   for (const auto& [key, value] : root.items()) {
