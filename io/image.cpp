@@ -1,5 +1,10 @@
-// Image loading: read the file, pick the codec by magic bytes, enforce limits; and save_png.
+// Image loading: read the file, pick the codec by magic bytes (never the extension), enforce limits;
+// and save_png.
 #include "io/image.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -9,7 +14,10 @@
 namespace cxr::io {
 namespace {
 
-std::string describe_magic(const uint8_t* data, size_t n) {
+const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+const uint8_t kJpegSignature[3] = {0xff, 0xd8, 0xff};
+
+std::string hex_bytes(const uint8_t* data, size_t n) {
   static const char* hex = "0123456789abcdef";
   std::string s;
   for (size_t i = 0; i < n && i < 8; ++i) {
@@ -20,20 +28,41 @@ std::string describe_magic(const uint8_t* data, size_t n) {
   return s;
 }
 
-void check_not_empty(size_t n, const std::string& name) {
-  CXR_CHECK(n > 0, name, ": empty file (0 bytes), not an image");
-}
+enum class Format { kPng, kJpeg };
 
-[[noreturn]] void unknown_format(const uint8_t* data, size_t n, const std::string& name) {
-  throw Error(str(name, ": not a PNG or JPEG file (unrecognised magic bytes: ", describe_magic(data, n), ")"));
+// The format from the first bytes, or a clear error: empty file, a file cut inside the signature, or
+// something else (the bytes are shown, which usually identifies it).
+Format sniff(const uint8_t* data, size_t n, const std::string& name) {
+  CXR_CHECK(n > 0, name, ": empty file (0 bytes), not an image");
+  if (detail::is_png(data, n)) return Format::kPng;
+  if (detail::is_jpeg(data, n)) return Format::kJpeg;
+  if (n < sizeof kPngSignature && std::memcmp(data, kPngSignature, n) == 0)
+    throw Error(str(name, ": truncated PNG file: only ", n, " bytes"));
+  if (n < sizeof kJpegSignature && std::memcmp(data, kJpegSignature, n) == 0)
+    throw Error(str(name, ": truncated JPEG file: only ", n, " bytes"));
+  throw Error(str(name, ": not a PNG or JPEG file (it starts with bytes ", hex_bytes(data, n), ")"));
 }
 
 Image decode(const uint8_t* data, size_t n, const std::string& name, const DecodeLimits& limits) {
-  check_not_empty(n, name);
-  if (detail::is_png(data, n)) return detail::decode_png(data, n, name, limits);
-  if (detail::is_jpeg(data, n)) return detail::decode_jpeg(data, n, name, limits);
-  unknown_format(data, n, name);
+  return sniff(data, n, name) == Format::kPng ? detail::decode_png(data, n, name, limits)
+                                              : detail::decode_jpeg(data, n, name, limits);
 }
+
+// The first `n` bytes of a file (fewer if it is shorter).
+std::string read_prefix(const std::string& path, size_t n) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  CXR_CHECK(f != nullptr, path, ": cannot open: ", std::strerror(errno));
+  std::string out(n, '\0');
+  size_t got = std::fread(out.data(), 1, n, f);
+  bool bad = std::ferror(f) != 0;
+  int err = errno;
+  std::fclose(f);
+  CXR_CHECK(!bad, path, ": read error: ", std::strerror(err));
+  out.resize(got);
+  return out;
+}
+
+const uint8_t* bytes_of(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
 
 }  // namespace
 
@@ -44,16 +73,17 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name_fo
 
 Image load_image(const std::string& path, const DecodeLimits& limits) {
   std::string bytes = read_file(path);
-  return decode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path, limits);
+  return decode(bytes_of(bytes), bytes.size(), path, limits);
 }
 
 ImageInfo probe_image(const std::string& path) {
-  std::string bytes = read_file(path);
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  check_not_empty(bytes.size(), path);
-  if (detail::is_png(data, bytes.size())) return detail::probe_png(data, bytes.size(), path);
-  if (detail::is_jpeg(data, bytes.size())) return detail::probe_jpeg(data, bytes.size(), path);
-  unknown_format(data, bytes.size(), path);
+  // Sniff first, so probing a large non-image (a checkpoint) does not read all of it.
+  std::string head = read_prefix(path, 16);
+  sniff(bytes_of(head), head.size(), path);
+  std::string bytes = read_file(path);  // headers may sit after large APP segments: take the whole file
+  Format f = sniff(bytes_of(bytes), bytes.size(), path);
+  return f == Format::kPng ? detail::probe_png(bytes_of(bytes), bytes.size(), path)
+                           : detail::probe_jpeg(bytes_of(bytes), bytes.size(), path);
 }
 
 void save_png(const std::string& path, const Tensor& chw) {

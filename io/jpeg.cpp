@@ -29,11 +29,13 @@ struct JpegError {
   jpeg_error_mgr pub;  // first, so libjpeg's err pointer is also a JpegError*
   std::jmp_buf jump;
   bool truncated;
+  int code;  // libjpeg's message code of the error
   char message[JMSG_LENGTH_MAX + 64];
 };
 
 void on_error_exit(j_common_ptr cinfo) {
   auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  err->code = cinfo->err->msg_code;
   (*cinfo->err->format_message)(cinfo, err->message);
   std::longjmp(err->jump, 1);
 }
@@ -130,6 +132,7 @@ struct Decoder {
 
 [[noreturn]] void fail(const std::string& name, const JpegError& err) {
   if (err.truncated) throw Error(str(name, ": truncated JPEG file: ", err.message));
+  if (err.code == JERR_EMPTY_IMAGE) throw Error(str(name, ": JPEG has zero width or height (", err.message, ")"));
   throw Error(str(name, ": corrupt or unsupported JPEG file: ", err.message));
 }
 
