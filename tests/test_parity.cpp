@@ -1,0 +1,271 @@
+// PyTorch parity: a small VGG-style network built from cxr modules, loaded with the weights that
+// tests/fixtures/make_fixtures.py dumped from torch 1.13, must reproduce PyTorch's logits, loss, every
+// parameter gradient, the batch-norm running statistics, and the parameters and optimizer state after
+// three steps of SGD, Nesterov SGD, Adam and AdamW.
+//
+// Error measure, per tensor: relative error = max|cxr - torch| / max(max|torch|, 1e-3), required <= 1e-4.
+// The floor keeps tensors that are ~0 in PyTorch from dividing by nothing. One family of tensors is
+// exactly 0 in exact arithmetic: the gradient of a conv bias that feeds a batch-norm (the batch mean
+// removes it). Both frameworks give rounding noise of ~1e-7 there, so those are checked to be tiny
+// (|g| < 1e-5) instead of equal.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "fixture_reader.h"
+#include "layers/loss.h"
+#include "layers/modules.h"
+#include "layers/optim.h"
+
+using namespace cxr;
+using namespace cxr::testing;
+
+namespace {
+
+constexpr double kTol = 1e-4;
+
+const Fixture& fixture() {
+  static Fixture f(std::string(CXR_FIXTURE_DIR) + "/parity.bin");
+  return f;
+}
+
+// Worst relative error seen per kind of tensor, printed at the end for the report.
+std::map<std::string, std::pair<double, std::string>>& worst() {
+  static std::map<std::string, std::pair<double, std::string>> w;
+  return w;
+}
+
+void expect_close(const std::string& kind, const std::string& name, const Tensor& got, const Tensor& want) {
+  ASSERT_EQ(got.numel(), want.numel()) << name << ": " << to_string(got.shape()) << " vs " << to_string(want.shape());
+  double err = relative_error(got, want);
+  EXPECT_LE(err, kTol) << name;
+  auto& w = worst()[kind];
+  if (err >= w.first) w = {err, name};
+}
+
+class TinyVGG : public Module {
+ public:
+  explicit TinyVGG(Rng& rng) {
+    features = std::make_shared<Sequential>();
+    features->add(std::make_shared<Conv2d>(3, 8, 3, 1, 1, true, rng));
+    features->add(std::make_shared<BatchNorm2d>(8));
+    features->add(std::make_shared<ReLU>());
+    features->add(std::make_shared<MaxPool2d>(2, 2));
+    features->add(std::make_shared<Conv2d>(8, 16, 3, 1, 1, true, rng));
+    features->add(std::make_shared<BatchNorm2d>(16));
+    features->add(std::make_shared<ReLU>());
+    features->add(std::make_shared<MaxPool2d>(2, 2));
+    avgpool = std::make_shared<AdaptiveAvgPool2d>(2, 2);
+    classifier = std::make_shared<Sequential>();
+    classifier->add(std::make_shared<Linear>(64, 32, rng));
+    classifier->add(std::make_shared<ReLU>());
+    classifier->add(std::make_shared<Dropout>(0.0f, 1));
+    classifier->add(std::make_shared<Linear>(32, 3, rng));
+    register_module("features", features);
+    register_module("avgpool", avgpool);
+    register_module("classifier", classifier);
+  }
+  Variable forward(const Variable& x) override { return (*classifier)(flatten((*avgpool)((*features)(x)))); }
+  std::string type() const override { return "TinyVGG"; }
+
+  std::shared_ptr<Sequential> features, classifier;
+  std::shared_ptr<AdaptiveAvgPool2d> avgpool;
+};
+
+// One fixture case ("sq" or "ns"): the input, loss options and a network loaded with the start weights.
+struct Case {
+  std::string prefix;
+  Tensor x;
+  std::vector<int> targets;
+  CrossEntropyOptions ce;
+
+  explicit Case(const std::string& p) : prefix(p) {
+    const Fixture& f = fixture();
+    x = f[p + ".x"];
+    const Tensor& t = f[p + ".targets"];
+    for (int64_t i = 0; i < t.numel(); ++i) targets.push_back(static_cast<int>(t[i]));
+    const Tensor& w = f[p + ".class_weights"];
+    for (int64_t i = 0; i < w.numel(); ++i) ce.class_weights.push_back(w[i]);
+    ce.label_smoothing = f[p + ".label_smoothing"][0];
+  }
+
+  std::unique_ptr<TinyVGG> network() const {
+    Rng rng(1);
+    auto net = std::make_unique<TinyVGG>(rng);
+    const Fixture& f = fixture();
+    for (auto& [name, v] : net->named_parameters()) {
+      const Tensor& src = f[prefix + ".w." + name];
+      EXPECT_EQ(src.shape(), v->shape()) << name;
+      v->data().copy_from(src);
+    }
+    for (auto& [name, t] : net->named_buffers()) {
+      const Tensor& src = f[prefix + ".w." + name];
+      EXPECT_EQ(src.numel(), t->numel()) << name;  // num_batches_tracked: torch's 0-dim, our [1]
+      t->copy_from(src);
+    }
+    return net;
+  }
+
+  Variable loss(TinyVGG& net, Variable* logits = nullptr) const {
+    Variable y = net(Variable(x));
+    if (logits) *logits = y;
+    return cross_entropy(y, targets, ce);
+  }
+};
+
+// A conv bias directly followed by batch-norm: its gradient is 0 up to rounding (see the top).
+bool bias_before_batchnorm(const std::string& name) {
+  return name == "features.0.bias" || name == "features.4.bias";
+}
+
+void check_grad(const std::string& param, const std::string& name, const Tensor& got, const Tensor& want) {
+  if (bias_before_batchnorm(param)) {
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      EXPECT_LT(std::abs(got[i]), 1e-5) << name << " should be ~0";
+      EXPECT_LT(std::abs(want[i]), 1e-5) << name << " (torch) should be ~0";
+    }
+    return;
+  }
+  expect_close("gradients", name, got, want);
+}
+
+}  // namespace
+
+TEST(Parity, NamesMatchPyTorchStateDict) {
+  Rng rng(1);
+  TinyVGG net(rng);
+  std::set<std::string> ours, theirs;
+  for (auto& [n, v] : net.named_parameters()) ours.insert(n);
+  for (auto& [n, t] : net.named_buffers()) ours.insert(n);
+  for (auto& [n, t] : fixture().all())
+    if (n.rfind("sq.w.", 0) == 0) theirs.insert(n.substr(5));
+  EXPECT_EQ(ours, theirs);
+  EXPECT_EQ(ours.size(), 18u);  // 4 conv/linear x 2 + 2 batch-norms x (2 params + 3 buffers)
+}
+
+class ParityCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ParityCase, ForwardLossGradientsAndRunningStats) {
+  Case c(GetParam());
+  const Fixture& f = fixture();
+  const std::string& p = c.prefix;
+  {
+    auto net = c.network();
+    net->eval();
+    NoGradGuard ng;
+    expect_close("eval logits", p + ".eval_logits", (*net)(Variable(c.x)).data(), f[p + ".eval_logits"]);
+  }
+  auto net = c.network();
+  net->train();
+  Variable logits;
+  Variable loss = c.loss(*net, &logits);
+  expect_close("logits", p + ".logits", logits.data(), f[p + ".logits"]);
+  expect_close("loss", p + ".loss", loss.data(), f[p + ".loss"]);
+  loss.backward();
+  for (auto& [name, v] : net->named_parameters()) {
+    ASSERT_TRUE(v->has_grad()) << name;
+    check_grad(name, p + ".grad." + name, v->grad(), f[p + ".grad." + name]);
+  }
+  for (auto& [name, t] : net->named_buffers())
+    expect_close("running stats", p + ".after." + name, *t, f[p + ".after." + name]);
+}
+
+TEST_P(ParityCase, ThreeOptimizerSteps) {
+  Case c(GetParam());
+  const Fixture& f = fixture();
+  struct Run {
+    std::string tag;
+    std::function<std::unique_ptr<Optimizer>(NamedParameters)> make;
+    std::vector<std::string> frozen;
+  };
+  std::vector<Run> runs{
+      {"sgd", [](NamedParameters ps) {
+         return std::make_unique<SGD>(ps, 0.05f, SGDOptions{.momentum = 0.9f, .weight_decay = 5e-4f});
+       }, {}},
+      {"sgdn", [](NamedParameters ps) {
+         return std::make_unique<SGD>(ps, 0.05f,
+                                      SGDOptions{.momentum = 0.9f, .weight_decay = 5e-4f, .nesterov = true});
+       }, {}},
+      {"adam", [](NamedParameters ps) {
+         return std::make_unique<Adam>(ps, 1e-3f, AdamOptions{.weight_decay = 5e-4f});
+       }, {}},
+      {"adamw", [](NamedParameters ps) {
+         return std::make_unique<AdamW>(ps, 1e-3f, AdamOptions{.weight_decay = 1e-2f});
+       }, {"features.0.bias", "features.4.bias"}},
+  };
+  for (const Run& run : runs) {
+    SCOPED_TRACE(run.tag);
+    auto net = c.network();
+    net->train();
+    for (auto& [name, v] : net->named_parameters())
+      for (const auto& fz : run.frozen)
+        if (name == fz) v->set_requires_grad(false);
+    auto opt = run.make(net->named_parameters());
+    for (int step = 0; step < 3; ++step) {
+      opt->zero_grad();
+      c.loss(*net).backward();
+      opt->step();
+    }
+    const std::string pre = c.prefix + "." + run.tag + ".";
+    for (auto& [name, v] : net->named_parameters())
+      expect_close("params after 3 steps", pre + name, v->data(), f[pre + name]);
+    for (auto& [name, t] : net->named_buffers())
+      expect_close("running stats after 3 steps", pre + "buf." + name, *t, f[pre + "buf." + name]);
+    // The optimizer state: the same entries as PyTorch's (none for frozen parameters), the same values.
+    std::set<std::string> ours, theirs;
+    for (auto& [name, t] : opt->named_state()) {
+      ours.insert(name);
+      const std::string key = pre + "state." + name;
+      ASSERT_TRUE(f.has(key)) << key;
+      size_t dot = name.rfind('.');
+      if (name.substr(dot + 1) == "momentum_buffer" && bias_before_batchnorm(name.substr(0, dot))) {
+        // grad ~0 (noise) + weight decay: compare with an absolute bound of the gradient noise times 3 steps.
+        for (int64_t i = 0; i < t->numel(); ++i) EXPECT_NEAR((*t)[i], f[key][i], 1e-6) << key;
+        continue;
+      }
+      expect_close("optimizer state", key, *t, f[key]);
+    }
+    for (auto& [name, t] : f.all())
+      if (name.rfind(pre + "state.", 0) == 0) theirs.insert(name.substr(pre.size() + 6));
+    EXPECT_EQ(ours, theirs);
+    EXPECT_EQ(opt->step_count(), 3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ParityCase, ::testing::Values("sq", "ns"));
+
+TEST(Parity, CrossEntropyWeightsAndSmoothing) {
+  const Fixture& f = fixture();
+  std::vector<int> targets;
+  for (int64_t i = 0; i < f["ce.targets"].numel(); ++i) targets.push_back(static_cast<int>(f["ce.targets"][i]));
+  std::vector<float> weights(f["ce.weights"].data(), f["ce.weights"].data() + f["ce.weights"].numel());
+  struct V {
+    const char* tag;
+    bool weighted;
+    float smoothing;
+  };
+  for (V v : {V{"plain", false, 0.0f}, V{"w", true, 0.0f}, V{"s", false, 0.2f}, V{"ws", true, 0.2f}}) {
+    CrossEntropyOptions o;
+    if (v.weighted) o.class_weights = weights;
+    o.label_smoothing = v.smoothing;
+    Variable x(f["ce.logits"].clone(), true);
+    Variable loss = cross_entropy(x, targets, o);
+    loss.backward();
+    const std::string pre = std::string("ce.") + v.tag;
+    expect_close("cross-entropy loss", pre + ".loss", loss.data(), f[pre + ".loss"]);
+    expect_close("cross-entropy grad", pre + ".grad", x.grad(), f[pre + ".grad"]);
+  }
+}
+
+// Prints the worst error of each kind once all tests have run (for the report).
+class ReportWorstErrors : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (auto& [kind, w] : worst())
+      std::printf("[ parity   ] worst relative error, %-28s %.3g  (%s)\n", kind.c_str(), w.first, w.second.c_str());
+  }
+};
+static ::testing::Environment* const kReport = ::testing::AddGlobalTestEnvironment(new ReportWorstErrors);
