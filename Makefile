@@ -37,7 +37,7 @@ bench: build
 
 fixtures:
 	@scripts/install-deps.sh fixtures
-	python3 tests/fixtures/make_fixtures.py
+	/usr/bin/python3 tests/fixtures/make_fixtures.py
 
 clean:
 	rm -rf build build-asan
