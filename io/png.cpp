@@ -29,6 +29,7 @@ struct PngSource {
   size_t pos;
   bool truncated;    // a read ran past the end of the data
   char message[256]; // libpng's error message
+  char warning[256]; // its last warning, which often says more ("Image width is zero in IHDR")
 };
 
 void on_error(png_structp png, png_const_charp msg) {
@@ -37,7 +38,13 @@ void on_error(png_structp png, png_const_charp msg) {
   png_longjmp(png, 1);
 }
 
-void on_warning(png_structp, png_const_charp) {}  // benign: bad ancillary chunks are skipped
+// Warnings are benign (bad ancillary chunks are skipped) but kept: the one before an error explains it.
+void on_warning(png_structp png, png_const_charp msg) {
+  auto* src = static_cast<PngSource*>(png_get_error_ptr(png));
+  std::snprintf(src->warning, sizeof src->warning, "%s", msg ? msg : "");
+}
+
+void on_write_warning(png_structp, png_const_charp) {}
 
 void on_read(png_structp png, png_bytep out, size_t n) {
   auto* src = static_cast<PngSource*>(png_get_io_ptr(png));
@@ -91,6 +98,8 @@ struct ReadGuard {
 [[noreturn]] void fail(const std::string& name, const PngSource& src) {
   if (src.truncated)
     throw Error(str(name, ": truncated PNG file: data ends after ", src.size, " bytes"));
+  if (src.warning[0] && std::strcmp(src.warning, src.message) != 0)
+    throw Error(str(name, ": corrupt PNG file: ", src.message, " (", src.warning, ")"));
   throw Error(str(name, ": corrupt PNG file: ", src.message));
 }
 
@@ -131,6 +140,13 @@ ImageInfo make_info(const PngHeader& h) {
 
 // Opens the decoder and reads the header; throws on any failure.
 void open(ReadGuard& g, PngSource& src, PngHeader& h, const std::string& name) {
+  // IHDR must come first (bytes 8..32); libpng would call a zero size just "Invalid IHDR data".
+  if (src.size >= 24 && std::memcmp(src.data + 12, "IHDR", 4) == 0) {
+    const uint8_t* d = src.data + 16;
+    const uint32_t w = (uint32_t{d[0]} << 24) | (d[1] << 16) | (d[2] << 8) | d[3];
+    const uint32_t h4 = (uint32_t{d[4]} << 24) | (d[5] << 16) | (d[6] << 8) | d[7];
+    CXR_CHECK(w > 0 && h4 > 0, name, ": PNG has zero width or height (", w, " x ", h4, ")");
+  }
   g.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
   CXR_CHECK(g.png != nullptr, name, ": cannot create PNG decoder (out of memory?)");
   g.info = png_create_info_struct(g.png);
@@ -197,7 +213,7 @@ bool is_png(const uint8_t* data, size_t n) {
 }
 
 ImageInfo probe_png(const uint8_t* data, size_t n, const std::string& name) {
-  PngSource src{data, n, 0, false, {}};
+  PngSource src{data, n, 0, false, {}, {}};
   ReadGuard g;
   PngHeader h{};
   open(g, src, h, name);
@@ -205,7 +221,7 @@ ImageInfo probe_png(const uint8_t* data, size_t n, const std::string& name) {
 }
 
 Image decode_png(const uint8_t* data, size_t n, const std::string& name, const DecodeLimits& limits) {
-  PngSource src{data, n, 0, false, {}};
+  PngSource src{data, n, 0, false, {}, {}};
   ReadGuard g;
   PngHeader h{};
   open(g, src, h, name);
@@ -269,7 +285,7 @@ std::string encode_png(const Tensor& chw, const std::string& name) {
   for (int64_t y = 0; y < H; ++y) rows[y] = buf.data() + y * W * C;
 
   WriteGuard g;
-  g.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &g.sink, on_write_error, on_warning);
+  g.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &g.sink, on_write_error, on_write_warning);
   CXR_CHECK(g.png != nullptr, name, ": cannot create PNG encoder (out of memory?)");
   g.info = png_create_info_struct(g.png);
   CXR_CHECK(g.info != nullptr, name, ": cannot create PNG encoder (out of memory?)");
