@@ -1,8 +1,9 @@
 // cxr summary: a Keras-style table of a model's layers (torch name + alias, type, output shape, parameters,
-// multiply-accumulates) with totals, for an architecture given by options.
+// multiply-accumulates) with totals, for an architecture given by options or the model of a checkpoint.
 //
 //   cxr summary --arch vgg16 --bn --width 0.25 --size 128 --channels 1 --classes 3 --head gap
 //   cxr summary --arch vgg16_bn --json
+//   cxr summary --model runs/a/best.safetensors [--size 256]
 #include <iostream>
 #include <memory>
 #include <string>
@@ -10,12 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "io/checkpoint.h"
 #include "models/model.h"
 #include "models/summary.h"
 
 namespace {
 
 struct SummaryOptions {
+  std::string model;  // checkpoint: its metadata gives the config
+  bool size_given = false;
   std::string arch = "vgg16";
   bool bn = false;
   float width = 1.0f;
@@ -27,34 +31,64 @@ struct SummaryOptions {
 };
 
 void run_summary(const SummaryOptions& o) {
-  cxr::ModelConfig c = cxr::config_from_name(o.arch);
-  c.batch_norm = c.batch_norm || o.bn;
-  c.width = o.width;
-  c.input_size = o.size;
-  c.in_channels = o.channels;
-  c.num_classes = o.classes;
-  c.head = o.head;
+  cxr::ModelConfig c;
+  cxr::io::CheckpointMeta meta;
+  if (!o.model.empty()) {
+    // Only the header is read: the summary needs the architecture, not the weights.
+    meta = cxr::io::read_checkpoint_meta(o.model);
+    CXR_CHECK(meta.found, o.model, ": the checkpoint has no cxr metadata (e.g. weights converted from PyTorch), ",
+              "so its architecture is unknown; describe it with --arch/--bn/--width/--classes instead");
+    c = meta.model;
+  } else {
+    c = cxr::config_from_name(o.arch);
+    c.batch_norm = c.batch_norm || o.bn;
+    c.width = o.width;
+    c.in_channels = o.channels;
+    c.num_classes = o.classes;
+    c.head = o.head;
+    c.input_size = o.size;
+  }
   std::shared_ptr<cxr::Model> model = cxr::make_model(c);
-  cxr::ModelSummary s = cxr::summarize(*model);
-  if (o.json)
-    std::cout << cxr::summary_json(s).dump(1) << "\n";
-  else
-    std::cout << cxr::format_summary(s);
+  // --size with a checkpoint: summarise for another input size (VGG's adaptive pool takes any multiple of 32).
+  const int size = o.size_given ? o.size : c.input_size;
+  cxr::ModelSummary s = cxr::summarize(*model, size, size);
+  if (o.json) {
+    nlohmann::json j = cxr::summary_json(s);
+    if (!o.model.empty()) j["checkpoint"] = {{"path", o.model}, {"classes", meta.classes}};
+    std::cout << j.dump(1) << "\n";
+    return;
+  }
+  if (!o.model.empty()) {
+    std::string classes;
+    for (const auto& k : meta.classes) classes += (classes.empty() ? "" : ", ") + k;
+    std::cout << "Checkpoint: " << o.model << "\n";
+    if (!classes.empty()) std::cout << "Classes: " << classes << "\n";
+  }
+  std::cout << cxr::format_summary(s);
 }
 
 cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parameters and MACs", 60, [](CLI::App& app) {
   auto o = std::make_shared<SummaryOptions>();
-  app.add_option("--arch", o->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn, each also as <arch>_bn")
-      ->capture_default_str();
-  app.add_flag("--bn", o->bn, "With batch normalisation after every convolution");
-  app.add_option("--width", o->width, "Channel multiplier (hidden FC widths scale too; 1 = torchvision)")
-      ->capture_default_str();
-  app.add_option("--size", o->size, "Input side in pixels (a multiple of 32)")->capture_default_str();
-  app.add_option("--channels", o->channels, "Input channels: 1 (grey) or 3")->capture_default_str();
-  app.add_option("--classes", o->classes, "Number of output classes")->capture_default_str();
-  app.add_option("--head", o->head, "torchvision | gap | gap256")->capture_default_str();
+  auto* model = app.add_option("--model", o->model, "A checkpoint: summarise the model its metadata describes")
+                    ->check(CLI::ExistingFile);
+  std::vector<CLI::Option*> arch_opts = {
+      app.add_option("--arch", o->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn, each also as <arch>_bn")
+          ->capture_default_str(),
+      app.add_flag("--bn", o->bn, "With batch normalisation after every convolution"),
+      app.add_option("--width", o->width, "Channel multiplier (hidden FC widths scale too; 1 = torchvision)")
+          ->capture_default_str(),
+      app.add_option("--channels", o->channels, "Input channels: 1 (grey) or 3")->capture_default_str(),
+      app.add_option("--classes", o->classes, "Number of output classes")->capture_default_str(),
+      app.add_option("--head", o->head, "torchvision | gap | gap256")->capture_default_str()};
+  for (auto* a : arch_opts) model->excludes(a);
+  auto* size = app.add_option("--size", o->size, "Input side in pixels (a multiple of 32; with --model: the "
+                                                  "checkpoint's unless given)")
+                   ->capture_default_str();
   app.add_flag("--json", o->json, "Print JSON instead of the table");
-  app.callback([o] { run_summary(*o); });
+  app.callback([o, size] {
+    o->size_given = size->count() > 0;
+    run_summary(*o);
+  });
 }};
 
 }  // namespace

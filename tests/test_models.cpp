@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -14,10 +15,12 @@
 #include <string>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "core/init.h"
+#include "io/checkpoint.h"
 #include "models/layer_names.h"
 #include "models/model.h"
 #include "models/seedcnn.h"
@@ -446,4 +449,28 @@ TEST(Cli, SummaryTableAndJson) {
   EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --arch vgg16 --size 100", out), 1);
   EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --arch nope", out), 1);
   EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --bogus", out), 2);
+}
+
+TEST(Cli, SummaryOfACheckpoint) {
+  ModelConfig c = cfg("vgg11_bn", 3, 0.125f, 1, 64, "gap256");
+  auto m = make_model(c);
+  io::CheckpointMeta meta;
+  meta.model = c;
+  meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("cxr_test_models_" + std::to_string(getpid()) + ".safetensors"))
+          .string();
+  io::save_checkpoint(path, *m, meta);
+  std::string out;
+  ASSERT_EQ(run(std::string(CXR_BINARY) + " summary --model " + path + " --json", out), 0);
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["total_params"].get<int64_t>(), m->parameter_count());
+  EXPECT_EQ(j["model"], "vgg11_bn");
+  EXPECT_EQ(j["input_shape"], (Shape{1, 1, 64, 64}));
+  EXPECT_EQ(j["checkpoint"]["classes"][2], "PNEUMONIA");
+  ASSERT_EQ(run(std::string(CXR_BINARY) + " summary --model " + path + " --size 96", out), 0);
+  EXPECT_NE(out.find("Input: [1, 1, 96, 96]"), std::string::npos) << out;
+  EXPECT_NE(out.find("Classes: COVID19, NORMAL, PNEUMONIA"), std::string::npos) << out;
+  EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --model " + path + " --arch vgg16", out), 2);  // exclusive
+  std::filesystem::remove(path);
 }
