@@ -51,6 +51,14 @@ TEST(Augment, IdentityIsExact) {
   for (int64_t i = 0; i < img.numel(); ++i) ASSERT_EQ(warped[i], img[i]) << i;
 }
 
+TEST(Augment, DefaultAffineIsTheIdentity) {
+  Affine a;
+  const double want[6] = {1, 0, 0, 0, 1, 0};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(a.m[i], want[i]) << i;
+  Affine z = affine_of(AugmentDraw{}, 8, 8);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(z.m[i], want[i]) << i;
+}
+
 TEST(Augment, IntegerShiftMovesMarkerExactly) {
   Tensor img = marker(17, 21, 6, 5);
   AugmentDraw d;
