@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a command's own exit code (e.g. 130 after Ctrl-C)
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": " << e.what() << "\n";
     CLI::App* failed = &app;

@@ -25,6 +25,7 @@ struct TrainConfig {
   float dropout = 0.5f;
   std::string init;                // checkpoint to start from (fine-tuning); its head is replaced if K differs
   std::string freeze;              // "" or "features": freeze the convolutional part
+  std::string normalize = "none";  // input normalisation preset: none | imagenet | half
   // optimisation
   int epochs = 20, batch = 16;
   std::string opt = "adam";        // adam | adamw | sgd
@@ -47,7 +48,7 @@ struct TrainConfig {
 // JSON (de)serialisation; missing keys keep their defaults, so an older config.json still loads.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_split, val_split, val_fraction,
                                                 skip_bad, workers, arch, batch_norm, width, size, channels, head,
-                                                dropout, init, freeze, epochs, batch, opt, lr, momentum,
+                                                dropout, init, freeze, normalize, epochs, batch, opt, lr, momentum,
                                                 weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
                                                 patience, augment, class_weights, balanced, label_smoothing,
                                                 max_steps, seed, out)

@@ -1,0 +1,68 @@
+// cxr predict: class probabilities and the predicted label for each image.
+//
+//   cxr predict --model runs/synth/best.safetensors scan1.png scan2.jpg [--json]
+#include <cstdio>
+
+#include "cli/command.h"
+#include "io/image.h"
+#include "io/loader.h"
+#include "io/model_file.h"
+#include "layers/loss.h"
+
+namespace {
+
+struct Options {
+  std::string model, arch;
+  std::vector<std::string> images;
+  bool json = false;
+};
+
+void setup(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
+  app.add_option("--arch", o->arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  app.add_flag("--json", o->json, "Print JSON instead of a table");
+  app.add_option("images", o->images, "Image files (PNG or JPEG)")->required();
+  app.callback([o] {
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch);
+    const auto& mc = lm.meta.model;
+    const auto& classes = lm.meta.classes;
+    nlohmann::json out = nlohmann::json::array();
+    if (!o->json) {
+      std::printf("%-40s %-12s", "image", "predicted");
+      for (const auto& c : classes) std::printf(" %10.10s", c.c_str());
+      std::printf("\n");
+    }
+    cxr::NoGradGuard no_grad;
+    int failed = 0;
+    for (const auto& path : o->images) {
+      cxr::Tensor x;
+      try {
+        cxr::io::Image img = cxr::io::load_image(path);
+        x = cxr::io::preprocess_image(img.pixels, mc.input_size, mc.in_channels, lm.norm);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "cxr predict: error: %s\n", e.what());
+        ++failed;
+        continue;
+      }
+      cxr::Tensor logits = (*lm.model)(cxr::Variable(x.reshape({1, x.size(0), x.size(1), x.size(2)}))).data();
+      cxr::Tensor p = cxr::softmax(logits);
+      int best = static_cast<int>(std::max_element(p.data(), p.data() + p.numel()) - p.data());
+      if (o->json) {
+        nlohmann::json j = {{"file", path}, {"predicted", classes[best]}};
+        for (size_t k = 0; k < classes.size(); ++k) j["probabilities"][classes[k]] = p[k];
+        out.push_back(j);
+      } else {
+        std::printf("%-40s %-12s", path.c_str(), classes[best].c_str());
+        for (size_t k = 0; k < classes.size(); ++k) std::printf(" %10.4f", p[k]);
+        std::printf("\n");
+      }
+    }
+    if (o->json) std::printf("%s\n", out.dump(2).c_str());
+    if (failed) throw cxr::Error(cxr::str(failed, " of ", o->images.size(), " images could not be read"));
+  });
+}
+
+cxr::cli::Register reg{"predict", "Class probabilities and predicted label for images", 50, setup};
+
+}  // namespace

@@ -1,0 +1,73 @@
+// cxr train: train a classifier end to end (see train/trainer.h for what happens in a run).
+//
+//   cxr train --data out/synth --arch vgg16 --bn --width 0.25 --size 128 --epochs 10 --out runs/synth
+//   cxr train --resume runs/synth            (continue an interrupted run exactly)
+#include <cstdio>
+
+#include "cli/command.h"
+#include "train/trainer.h"
+
+namespace {
+
+void setup(CLI::App& app) {
+  auto cfg = std::make_shared<cxr::TrainConfig>();
+  auto resume_dir = std::make_shared<std::string>();
+  auto epochs_override = std::make_shared<int>(0);
+  app.add_option("--data", cfg->data, "Training data: a folder with one sub-folder per class, or a CSV manifest");
+  app.add_option("--val", cfg->val, "Validation data (default: the data's own val split, else a patient split)");
+  app.add_option("--val-fraction", cfg->val_fraction, "Share of patients held out when the data has no split")
+      ->capture_default_str()->check(CLI::Range(0.01, 0.9));
+  app.add_option("--out", cfg->out, "Run folder: checkpoints, history.csv, config.json");
+  app.add_option("--resume", *resume_dir, "Continue the interrupted run in this folder (its saved options apply)");
+  app.add_option("--arch", cfg->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn")->capture_default_str();
+  app.add_flag("--bn", cfg->batch_norm, "Batch-norm after every convolution (torchvision's vgg*_bn)");
+  app.add_option("--width", cfg->width, "Channel multiplier (0.25 is a CPU-friendly VGG)")->capture_default_str();
+  app.add_option("--size", cfg->size, "Input side in pixels, a multiple of 32")->capture_default_str();
+  app.add_option("--channels", cfg->channels, "Input channels: 1 (grey) or 3")->capture_default_str()
+      ->check(CLI::IsMember({1, 3}));
+  app.add_option("--head", cfg->head, "torchvision | gap | gap256")->capture_default_str();
+  app.add_option("--dropout", cfg->dropout, "Dropout in the classifier")->capture_default_str();
+  app.add_option("--epochs", cfg->epochs, "Epochs (with --resume: a new total)")->capture_default_str();
+  app.add_option("--batch", cfg->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--opt", cfg->opt, "adam | adamw | sgd")->capture_default_str()
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+  app.add_option("--lr", cfg->lr, "Learning rate")->capture_default_str();
+  app.add_option("--momentum", cfg->momentum, "SGD momentum")->capture_default_str();
+  app.add_flag("--nesterov", cfg->nesterov, "Nesterov momentum (SGD)");
+  app.add_option("--weight-decay", cfg->weight_decay, "Weight decay (L2 for adam/sgd, decoupled for adamw)")
+      ->capture_default_str();
+  app.add_option("--schedule", cfg->schedule, "Learning-rate schedule: none | plateau | cosine")->capture_default_str()
+      ->check(CLI::IsMember({"none", "plateau", "cosine"}));
+  app.add_option("--patience", cfg->patience, "Early stopping: epochs without val_loss improvement (0: off)")
+      ->capture_default_str();
+  app.add_option("--augment", cfg->augment, "xray (Keras-style shift/shear/zoom of the seed notebook) | none")
+      ->capture_default_str()->check(CLI::IsMember({"xray", "none"}));
+  app.add_option("--normalize", cfg->normalize, "Input normalisation: none | imagenet | half")->capture_default_str()
+      ->check(CLI::IsMember({"none", "imagenet", "half"}));
+  app.add_flag("--class-weights", cfg->class_weights, "Weight the loss by inverse class frequency");
+  app.add_flag("--balanced", cfg->balanced, "Sample classes equally often");
+  app.add_option("--label-smoothing", cfg->label_smoothing, "Label smoothing of the loss")->capture_default_str();
+  app.add_option("--init", cfg->init, "Start from these weights (e.g. converted torchvision ImageNet VGG-16)");
+  app.add_option("--freeze", cfg->freeze, "Freeze a part while training: features")
+      ->check(CLI::IsMember({"features"}));
+  app.add_option("--seed", cfg->seed, "Random seed (weights, data order, augmentation)")->capture_default_str();
+  app.add_option("--workers", cfg->workers, "Data loading threads (0: automatic)")->capture_default_str();
+  app.add_flag("--skip-bad", cfg->skip_bad, "Skip unreadable images (warn and count) instead of stopping");
+  app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
+      ->capture_default_str();
+  app.callback([cfg, resume_dir] {
+    cxr::install_interrupt_handler();
+    cxr::TrainResult r;
+    if (!resume_dir->empty()) {
+      r = cxr::resume(*resume_dir, cfg->epochs == cxr::TrainConfig{}.epochs ? 0 : cfg->epochs);
+    } else {
+      if (cfg->data.empty() || cfg->out.empty()) throw CLI::RequiredError("--data and --out");
+      r = cxr::train(*cfg);
+    }
+    if (r.interrupted) throw CLI::RuntimeError(130);
+  });
+}
+
+cxr::cli::Register reg{"train", "Train a classifier (VGG, seed CNN) on a folder or manifest of X-rays", 30, setup};
+
+}  // namespace

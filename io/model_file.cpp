@@ -1,0 +1,58 @@
+#include "io/model_file.h"
+
+#include "io/safetensors.h"
+
+namespace cxr::io {
+
+LoadedModel load_model_file(const std::string& path, const std::string& arch) {
+  CheckpointInfo info = read_checkpoint_info(path);
+  LoadedModel out;
+  out.path = path;
+  if (info.has_meta) {
+    out.meta = info.meta;
+    if (!arch.empty()) {
+      std::string have = model_name(out.meta.model);
+      CXR_CHECK(arch == have || arch == out.meta.model.arch, path, ": --arch ", arch, " does not match the checkpoint's ",
+                have);
+    }
+  } else {
+    CXR_CHECK(!arch.empty(), path, ": this checkpoint has no cxr metadata (e.g. exported from torchvision); "
+                                   "say what it is with --arch, e.g. --arch vgg16 or --arch vgg16_bn");
+    ModelConfig base;
+    out.meta.model = config_from_name(arch, base);
+    out.meta.source = "external (no cxr metadata)";
+  }
+  // Shapes that the file decides: classes from the last linear layer, channels and width from the first conv.
+  SafeTensorsHeader header = read_safetensors_header(path);
+  auto find = [&](const std::string& name) -> const Shape* {
+    for (const auto& e : header.entries)
+      if (e.name == name) return &e.shape;
+    return nullptr;
+  };
+  if (!info.has_meta) {
+    const Shape* first = find("features.0.weight");
+    CXR_CHECK(first && first->size() == 4, path, ": no features.0.weight [out, in, 3, 3]: not a VGG checkpoint");
+    out.meta.model.in_channels = static_cast<int>((*first)[1]);
+    out.meta.model.width = static_cast<float>((*first)[0]) / 64.0f;
+    // The last classifier weight gives the class count.
+    const Shape* last = nullptr;
+    for (int i = 0; i < 16; ++i)
+      if (const Shape* t = find(str("classifier.", i, ".weight"))) last = t;
+    CXR_CHECK(last && last->size() == 2, path, ": no classifier.N.weight: not a VGG checkpoint");
+    out.meta.model.num_classes = static_cast<int>((*last)[0]);
+  }
+  out.model = make_model(out.meta.model);
+  load_checkpoint(path, *out.model);
+  out.model->eval();
+  if (out.meta.classes.empty())
+    for (int k = 0; k < out.meta.model.num_classes; ++k) out.meta.classes.push_back(str("class", k));
+  CXR_CHECK(static_cast<int>(out.meta.classes.size()) == out.meta.model.num_classes, path, ": metadata names ",
+            out.meta.classes.size(), " classes but the model has ", out.meta.model.num_classes, " outputs");
+  out.norm.name = out.meta.mean.empty() ? "none" : "checkpoint";
+  out.norm.mean = out.meta.mean;
+  out.norm.std = out.meta.std;
+  if (out.norm.mean.empty()) out.norm = normalisation_preset("none");
+  return out;
+}
+
+}  // namespace cxr::io

@@ -1,0 +1,30 @@
+// Opening a trained model from a checkpoint file, for eval, predict, explain and report.
+//
+// A cxr checkpoint carries its architecture in its metadata and rebuilds itself. A file without that
+// metadata (e.g. a torchvision state_dict converted to safetensors) needs the architecture from the caller
+// (`--arch vgg16 [--bn]`); the class count, input channels and width are then read off the tensor shapes
+// and the whole architecture is checked against the file's names and shapes, with a clear error on any
+// mismatch (load_checkpoint is strict).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/transform.h"
+#include "models/model.h"
+
+namespace cxr::io {
+
+struct LoadedModel {
+  std::shared_ptr<Model> model;  // in eval mode
+  CheckpointMeta meta;           // classes filled ("class0".. when the file names none)
+  Normalisation norm;            // from the metadata; "none" when absent
+  std::string path;
+};
+
+// `arch` (e.g. "vgg16", "vgg16_bn") is required only for files without cxr metadata; given for a file
+// that has metadata, it must agree with it.
+LoadedModel load_model_file(const std::string& path, const std::string& arch = "");
+
+}  // namespace cxr::io

@@ -1,0 +1,28 @@
+// Running a trained model over a whole dataset: class probabilities for every sample, and the mean
+// cross-entropy. Used by training (validation), `cxr eval`, `cxr predict` and the report.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "io/dataset.h"
+#include "io/loader.h"
+#include "models/model.h"
+
+namespace cxr {
+
+struct DatasetPredictions {
+  std::vector<std::vector<float>> probs;  // [n][K] softmax probabilities, in dataset order
+  std::vector<int> targets;               // [n]
+  std::vector<int64_t> indices;           // [n] dataset index of each row (bad files skipped leave gaps)
+  double loss = 0;                        // mean cross-entropy
+};
+
+// Loader options for inference on `model`: no shuffling, no augmentation, every sample once.
+io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::Normalisation& norm, int batch,
+                                           bool skip_bad = false);
+
+// Runs the model in eval mode without recording a graph. Shows a progress bar when `label` is not empty.
+DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
+                                   const std::string& label = "");
+
+}  // namespace cxr

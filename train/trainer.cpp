@@ -1,0 +1,350 @@
+#include "train/trainer.h"
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "core/progress.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/dataset.h"
+#include "io/loader.h"
+#include "layers/loss.h"
+#include "layers/optim.h"
+#include "models/model.h"
+#include "train/evaluate.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr {
+
+static std::atomic<bool> g_stop{false};
+
+void request_stop() { g_stop.store(true); }
+
+static void on_sigint(int) {
+  request_stop();
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+
+namespace {
+
+struct TrainData {
+  io::Dataset train, val;
+};
+
+// Training and validation sets: an explicit --val, else the data's own splits, else a patient split.
+TrainData open_data(const TrainConfig& c) {
+  TrainData d;
+  io::Dataset all = io::open_dataset(c.data);
+  if (!c.val.empty()) {
+    d.train = io::has_splits(all) ? io::select_split(all, c.train_split) : all;
+    io::Dataset v = io::open_dataset(c.val, {d.train.class_names});
+    d.val = io::has_splits(v) ? io::select_split(v, c.val_split) : v;
+  } else if (io::has_splits(all)) {
+    d.train = io::select_split(all, c.train_split);
+    d.val = io::select_split(all, c.val_split);
+  } else {
+    io::PatientSplit s = io::split_by_patient(all, c.val_fraction, c.seed);
+    d.train = std::move(s.train);
+    d.val = std::move(s.val);
+  }
+  CXR_CHECK(d.train.size() > 0, c.data, ": no training images");
+  CXR_CHECK(d.val.size() > 0, (c.val.empty() ? c.data : c.val), ": no validation images");
+  return d;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, Model& m) {
+  if (c.opt == "sgd")
+    return std::make_unique<SGD>(m.named_parameters(), c.lr,
+                                 SGDOptions{c.momentum, 0.0f, c.weight_decay, c.nesterov});
+  AdamOptions a;
+  a.weight_decay = c.weight_decay;
+  if (c.opt == "adam") return std::make_unique<Adam>(m.named_parameters(), c.lr, a);
+  if (c.opt == "adamw") return std::make_unique<AdamW>(m.named_parameters(), c.lr, a);
+  throw Error(str("unknown optimizer '", c.opt, "' (use adam, adamw or sgd)"));
+}
+
+// Every Dropout layer draws its masks from (seed, epoch, layer): an epoch's masks do not depend on what ran
+// before it, which is what makes resuming exact.
+void reseed_dropouts(Model& m, uint64_t seed, int epoch) {
+  uint64_t i = 0;
+  for (auto& l : m.layers())
+    if (auto* d = dynamic_cast<Dropout*>(l.module)) d->rng = Rng(seed ^ 0xd50u).fork(1000003ull * epoch + i++);
+}
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Loads an initial checkpoint for fine-tuning; a head of another class count is left freshly initialised.
+void load_init(const std::string& path, Model& m, std::FILE* log) {
+  auto layers = m.layers();
+  std::string head;
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+    if (dynamic_cast<Linear*>(it->module)) {
+      head = it->name + ".";
+      break;
+    }
+  try {
+    io::load_checkpoint(path, m);
+    std::fprintf(log, "Initialised all weights from %s\n", path.c_str());
+  } catch (const Error& first) {
+    io::LoadOptions o;
+    o.skip_prefixes = {head};
+    try {
+      io::load_checkpoint(path, m, o);
+    } catch (const Error&) {
+      throw Error(str("--init ", path, ": ", first.what()));
+    }
+    std::fprintf(log, "Initialised from %s except the output layer %s* (new class count)\n", path.c_str(),
+                 head.c_str());
+  }
+}
+
+struct RunState {
+  int epochs_done = 0;
+  double best_val_loss = INFINITY;
+  int best_epoch = 0;
+  int bad_epochs = 0;  // epochs since the best val_loss
+};
+
+nlohmann::json to_json(const RunState& s) {
+  return {{"epochs_done", s.epochs_done}, {"best_val_loss", std::isfinite(s.best_val_loss) ? s.best_val_loss : 1e300},
+          {"best_epoch", s.best_epoch}, {"bad_epochs", s.bad_epochs}};
+}
+
+RunState state_from_json(const nlohmann::json& j) {
+  RunState s;
+  s.epochs_done = j.at("epochs_done");
+  s.best_val_loss = j.at("best_val_loss");
+  s.best_epoch = j.at("best_epoch");
+  s.bad_epochs = j.at("bad_epochs");
+  return s;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  CXR_CHECK(in, path, ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(str(path, ": invalid JSON: ", e.what()));
+  }
+}
+
+TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
+  g_stop.store(false);
+  const fs::path dir(cfg.out);
+  fs::create_directories(dir);
+  TrainData data = open_data(cfg);
+  std::fprintf(log, "train: %s\nval:   %s\n", data.train.summary().c_str(), data.val.summary().c_str());
+
+  ModelConfig mc;
+  mc.arch = cfg.arch;
+  mc.batch_norm = cfg.batch_norm;
+  mc.width = cfg.width;
+  mc.in_channels = cfg.channels;
+  mc.input_size = cfg.size;
+  mc.head = cfg.head;
+  mc.num_classes = data.train.num_classes();
+  mc.dropout = cfg.dropout;
+  mc.seed = cfg.seed;
+  std::shared_ptr<Model> model = make_model(mc);
+  if (!cfg.init.empty() && !resuming) load_init(cfg.init, *model, log);
+  CXR_CHECK(cfg.freeze.empty() || cfg.freeze == "features", "--freeze: unknown part '", cfg.freeze,
+            "' (use features)");
+  if (cfg.freeze == "features") model->features->set_requires_grad(false);
+  std::unique_ptr<Optimizer> opt = make_optimizer(cfg, *model);
+  const io::Normalisation norm = io::normalisation_preset(cfg.normalize);
+  std::fprintf(log, "model: %s, width %g, %dx%d x%d, %lld parameters (%lld trainable); %s\n", model->name().c_str(),
+               cfg.width, cfg.size, cfg.size, cfg.channels, static_cast<long long>(model->parameter_count()),
+               [&] {
+                 long long n = 0;
+                 for (auto* p : model->parameters()) n += p->requires_grad() ? p->numel() : 0;
+                 return n;
+               }(),
+               opt->describe().c_str());
+
+  const std::string last = (dir / "last.safetensors").string(), best = (dir / "best.safetensors").string();
+  const std::string last_opt = (dir / "last.optim.safetensors").string();
+  RunState st;
+  TrainResult result;
+  result.best_checkpoint = best;
+  result.last_checkpoint = last;
+  if (resuming) {
+    st = state_from_json(read_json((dir / "state.json").string()));
+    io::load_checkpoint(last, *model);
+    io::load_optimizer_state(last_opt, *opt);
+    result.history = read_history_csv((dir / "history.csv").string());
+    result.history.resize(std::min<size_t>(result.history.size(), st.epochs_done));
+    std::fprintf(log, "Resuming %s after epoch %d (lr %.3g)\n", cfg.out.c_str(), st.epochs_done, opt->lr());
+  } else {
+    io::write_file_atomic((dir / "config.json").string(), nlohmann::json(cfg).dump(2) + "\n");
+  }
+
+  io::LoaderOptions lo;
+  lo.image_size = cfg.size;
+  lo.channels = cfg.channels;
+  lo.batch_size = cfg.batch;
+  lo.shuffle = true;
+  lo.drop_last = data.train.size() > cfg.batch;  // a batch of one would give batch-norm no statistics
+  lo.balanced = cfg.balanced;
+  lo.seed = cfg.seed;
+  lo.augment = io::AugmentParams::preset(cfg.augment);
+  lo.normalisation = norm;
+  lo.workers = cfg.workers;
+  lo.skip_bad = cfg.skip_bad;
+  io::Loader loader(data.train, lo);
+  io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
+  vo.workers = cfg.workers;
+
+  CrossEntropyOptions ce;
+  if (cfg.class_weights) ce.class_weights = data.train.class_weights();
+  ce.label_smoothing = cfg.label_smoothing;
+
+  io::CheckpointMeta meta;
+  meta.model = mc;
+  meta.classes = data.train.class_names;
+  meta.mean = norm.mean;
+  meta.std = norm.std;
+  meta.seed = cfg.seed;
+  meta.source = "cxr train";
+  meta.extra["train_config"] = cfg;
+  meta.extra["normalize"] = cfg.normalize;
+
+  const float lr0 = cfg.lr;
+  for (int epoch = st.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
+    model->train();
+    reseed_dropouts(*model, cfg.seed, epoch);
+    if (cfg.schedule == "cosine")
+      opt->set_lr(static_cast<float>(lr0 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
+    loader.start_epoch(epoch);
+    int64_t steps = loader.batches_per_epoch();
+    if (cfg.max_steps > 0) steps = std::min(steps, cfg.max_steps);
+    Progress bar(str("Epoch ", epoch, "/", cfg.epochs), steps, log);
+    double loss_sum = 0;
+    int64_t seen = 0, correct = 0, step = 0;
+    io::Batch b;
+    while (step < steps && loader.next(b)) {
+      Variable logits = (*model)(Variable(b.images));
+      Variable loss = cross_entropy(logits, b.labels, ce);
+      float lv = loss.item();
+      if (!std::isfinite(lv)) {
+        bar.finish();
+        throw Error(str("loss became ", lv, " at epoch ", epoch, " step ", step + 1, " (lr ", opt->lr(),
+                        "); training stopped. The last good checkpoint is kept: ",
+                        (st.epochs_done > 0 ? last : std::string("(none yet)")),
+                        ". Try a lower --lr or --bn."));
+      }
+      loss.backward();
+      opt->step();
+      opt->zero_grad();
+      const Tensor& z = logits.data();
+      const int64_t K = z.size(1);
+      for (int64_t i = 0; i < b.size(); ++i) {
+        const float* r = z.data() + i * K;
+        correct += (std::max_element(r, r + K) - r) == b.labels[i];
+      }
+      loss_sum += static_cast<double>(lv) * b.size();
+      seen += b.size();
+      ++step;
+      bar.update(step, {{"loss", loss_sum / seen}, {"acc", static_cast<double>(correct) / seen}}, seen);
+      if (g_stop.load()) break;
+    }
+    bar.finish();
+    if (g_stop.load()) {
+      std::string path = (dir / "interrupted.safetensors").string();
+      meta.epoch = epoch - 1;
+      meta.created = now_iso();
+      io::save_checkpoint(path, *model, meta);
+      std::fprintf(log, "Interrupted in epoch %d: current weights saved to %s; resume from epoch %d with "
+                        "`cxr train --resume %s`\n", epoch, path.c_str(), st.epochs_done + 1, cfg.out.c_str());
+      result.interrupted = true;
+      break;
+    }
+    DatasetPredictions vp = predict_dataset(*model, data.val, vo);
+    int64_t vc = 0;
+    for (size_t i = 0; i < vp.targets.size(); ++i)
+      vc += (std::max_element(vp.probs[i].begin(), vp.probs[i].end()) - vp.probs[i].begin()) == vp.targets[i];
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.loss = seen ? loss_sum / seen : NAN;
+    rec.accuracy = seen ? static_cast<double>(correct) / seen : NAN;
+    rec.val_loss = vp.loss;
+    rec.val_accuracy = vp.targets.empty() ? NAN : static_cast<double>(vc) / vp.targets.size();
+    rec.lr = opt->lr();
+    rec.seconds = bar.elapsed();
+    result.history.push_back(rec);
+    std::fprintf(log, "%s\n", format_epoch_line(rec, cfg.epochs).c_str());
+    std::fflush(log);
+
+    meta.epoch = epoch;
+    meta.step = opt->step_count();
+    meta.created = now_iso();
+    meta.metrics = {{"loss", rec.loss}, {"accuracy", rec.accuracy}, {"val_loss", rec.val_loss},
+                    {"val_accuracy", rec.val_accuracy}};
+    if (std::isfinite(rec.val_loss) && rec.val_loss < st.best_val_loss) {
+      st.best_val_loss = rec.val_loss;
+      st.best_epoch = epoch;
+      st.bad_epochs = 0;
+      io::save_checkpoint(best, *model, meta);
+    } else {
+      ++st.bad_epochs;
+      if (cfg.schedule == "plateau" && cfg.plateau_patience > 0 && st.bad_epochs % cfg.plateau_patience == 0) {
+        opt->set_lr(opt->lr() * cfg.plateau_factor);
+        std::fprintf(log, "val_loss has not improved for %d epochs: lr -> %.3g\n", st.bad_epochs, opt->lr());
+      }
+    }
+    st.epochs_done = epoch;
+    // Order matters for a crash in between: weights and optimizer first, then the state that points at them.
+    io::save_checkpoint(last, *model, meta);
+    io::save_optimizer_state(last_opt, *opt);
+    write_history_csv((dir / "history.csv").string(), result.history);
+    io::write_file_atomic((dir / "state.json").string(), to_json(st).dump(2) + "\n");
+    if (cfg.patience > 0 && st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {
+      std::fprintf(log, "Early stopping: val_loss has not improved for %d epochs.\n", st.bad_epochs);
+      result.early_stopped = true;
+      break;
+    }
+  }
+  if (loader.bad_count() > 0)
+    std::fprintf(log, "Skipped %lld unreadable image(s) (--skip-bad).\n", static_cast<long long>(loader.bad_count()));
+  result.best_epoch = st.best_epoch;
+  result.best_val_loss = st.best_val_loss;
+  if (st.best_epoch > 0 && !result.interrupted)
+    std::fprintf(log, "Best epoch %d (val_loss %.4f): %s\n", st.best_epoch, st.best_val_loss, best.c_str());
+  return result;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& cfg, std::FILE* log) {
+  CXR_CHECK(!cfg.out.empty(), "train: an output folder (--out) is required");
+  CXR_CHECK(!cfg.data.empty(), "train: training data (--data) is required");
+  CXR_CHECK(!fs::exists(fs::path(cfg.out) / "state.json"), cfg.out,
+            " already holds a training run: continue it with --resume ", cfg.out, " or choose another --out");
+  CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train: --epochs and --batch must be positive");
+  CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
+  CXR_CHECK(cfg.schedule == "none" || cfg.schedule == "plateau" || cfg.schedule == "cosine",
+            "train: unknown --schedule '", cfg.schedule, "' (use none, plateau or cosine)");
+  return run(cfg, false, log);
+}
+
+TrainResult resume(const std::string& run_dir, int epochs, std::FILE* log) {
+  TrainConfig cfg = read_json((fs::path(run_dir) / "config.json").string()).get<TrainConfig>();
+  cfg.out = run_dir;
+  if (epochs > 0) cfg.epochs = epochs;
+  return run(cfg, true, log);
+}
+
+}  // namespace cxr

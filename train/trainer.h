@@ -1,0 +1,48 @@
+// Training a classifier end to end: the loop behind `cxr train`.
+//
+// Per epoch: shuffled, augmented batches from io::Loader (prepared on worker threads while the current
+// batch trains) -> forward -> cross-entropy -> backward -> optimizer step, with a live progress bar; then
+// a validation pass, one Keras-like line, and RUN_DIR/history.csv. After every epoch, atomically:
+//   RUN_DIR/last.safetensors (+ last.optim.safetensors, state.json)   the state to resume from
+//   RUN_DIR/best.safetensors                                           the best val_loss so far
+// Early stopping on val_loss with patience restores the best weights at the end; learning-rate schedule
+// "plateau" (halve after plateau_patience epochs without improvement) or "cosine".
+//
+// Reproducible: the loader's order and augmentation are seeded per epoch, and every Dropout layer is
+// re-seeded from (seed, epoch) at the start of each epoch, so resuming from last.safetensors gives the same
+// final weights as an uninterrupted run with the same seed and thread count.
+//
+// Safety: a NaN/Inf loss stops training with a message naming the epoch and step, leaving the last good
+// checkpoint in place; request_stop() (Ctrl-C) finishes the current step, writes
+// RUN_DIR/interrupted.safetensors and returns, leaving last.safetensors resumable.
+#pragma once
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "train/config.h"
+#include "train/history.h"
+
+namespace cxr {
+
+struct TrainResult {
+  std::vector<EpochRecord> history;
+  int best_epoch = 0;
+  double best_val_loss = 0;
+  bool early_stopped = false;
+  bool interrupted = false;
+  std::string best_checkpoint, last_checkpoint;
+};
+
+// Starts a new run in cfg.out (which must not hold a previous run's state.json unless overwrite).
+TrainResult train(const TrainConfig& cfg, std::FILE* log = stdout);
+// Continues the run in run_dir from its last completed epoch, with its saved configuration; `epochs` > 0
+// changes the total number of epochs.
+TrainResult resume(const std::string& run_dir, int epochs = 0, std::FILE* log = stdout);
+
+// Asks a running train()/resume() to stop after the current step (async-signal-safe).
+void request_stop();
+// Installs a SIGINT handler that calls request_stop() (a second Ctrl-C kills the process as usual).
+void install_interrupt_handler();
+
+}  // namespace cxr
