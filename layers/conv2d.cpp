@@ -28,16 +28,20 @@ int64_t band_rows(const ConvGeometry& g) {
   return std::clamp<int64_t>(kColsBudget / per_row, 1, g.Ho);
 }
 
-// Many images and at least as many as threads: one image per thread, SGEMM single-threaded inside.
-// Otherwise (batch 1: inference, Grad-CAM) images go one by one and OpenBLAS and im2col use every thread.
+// Two ways to use the cores, chosen by batch size (measured in docs/PERFORMANCE.md):
+//  - at least as many images as threads: OpenMP over images, one image per thread, SGEMM single-threaded
+//    inside (BlasSingleThread). No synchronisation inside an image, and every helper loop runs in the same
+//    OpenMP team.
+//  - fewer images (batch 1: inference, Grad-CAM): images one by one, OpenBLAS uses every thread, and
+//    everything else (im2col, col2im, sums) stays serial. Interleaving OpenMP loops with OpenBLAS calls
+//    measured 2-4x slower: OpenMP's idle threads spin after each loop and take the cores from OpenBLAS.
 bool parallel_over_images(int64_t N) {
   const int T = num_threads();
   return T > 1 && N >= T;
 }
 
 // y [K, Ho*Wo] = W [K, R] * cols [R, Ho*Wo] (+ bias), for one image x [C, H, W].
-void forward_image(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t K, float* y,
-                   bool parallel) {
+void forward_image(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t K, float* y) {
   const int64_t R = g.col_rows(), HW = g.Ho * g.Wo;
   float beta = 0.0f;
   if (b) {  // the bias is fused into the product: y starts as the bias and SGEMM adds W * cols to it
@@ -52,21 +56,23 @@ void forward_image(const float* x, const float* w, const float* b, const ConvGeo
   float* cols = scratch(static_cast<size_t>(R * rows * g.Wo), kColsSlot);
   for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
     const int64_t oh1 = std::min(g.Ho, oh0 + rows), n = (oh1 - oh0) * g.Wo;
-    im2col(x, g, oh0, oh1, cols, parallel);
+    im2col(x, g, oh0, oh1, cols);
     sgemm(false, false, K, n, R, 1.0f, w, R, cols, n, beta, y + oh0 * g.Wo, HW);
   }
 }
 
-// For one image: dw [K, R] = dy * cols^T (overwritten), and dx [C, H, W] += col2im(W^T * dy).
+// For one image: dw [K, R] = dy * cols^T and dx [C, H, W] = col2im(W^T * dy), both overwritten (dx is
+// zeroed here, by the thread that computes it, rather than by one thread for the whole batch).
 // Either output may be null when that gradient is not needed.
 void backward_image(const float* x, const float* w, const float* dy, const ConvGeometry& g, int64_t K, float* dx,
-                    float* dw, bool parallel) {
+                    float* dw) {
   const int64_t R = g.col_rows(), HW = g.Ho * g.Wo;
   if (g.is_pointwise()) {
     if (dw) sgemm(false, true, K, R, HW, 1.0f, dy, HW, x, HW, 0.0f, dw, R);
-    if (dx) sgemm(true, false, R, HW, K, 1.0f, w, R, dy, HW, 1.0f, dx, HW);
+    if (dx) sgemm(true, false, R, HW, K, 1.0f, w, R, dy, HW, 0.0f, dx, HW);
     return;
   }
+  if (dx) std::fill(dx, dx + g.C * g.H * g.W, 0.0f);
   const int64_t rows = band_rows(g), band = R * rows * g.Wo;
   float* cols = dw ? scratch(static_cast<size_t>(band), kColsSlot) : nullptr;
   float* dcols = dx ? scratch(static_cast<size_t>(band), kDcolsSlot) : nullptr;
@@ -74,20 +80,14 @@ void backward_image(const float* x, const float* w, const float* dy, const ConvG
     const int64_t oh1 = std::min(g.Ho, oh0 + rows), n = (oh1 - oh0) * g.Wo;
     const float* dyb = dy + oh0 * g.Wo;
     if (dw) {
-      im2col(x, g, oh0, oh1, cols, parallel);  // recomputed: forward kept no cols alive
+      im2col(x, g, oh0, oh1, cols);  // recomputed: forward kept no cols alive
       sgemm(false, true, K, R, n, 1.0f, dyb, HW, cols, n, oh0 == 0 ? 0.0f : 1.0f, dw, R);
     }
     if (dx) {
       sgemm(true, false, R, n, K, 1.0f, w, R, dyb, HW, 0.0f, dcols, n);
-      col2im(dcols, g, oh0, oh1, dx, parallel);
+      col2im(dcols, g, oh0, oh1, dx);
     }
   }
-}
-
-// dst += src, element-wise, split over threads (each element's sum keeps its order).
-void add_into(float* dst, const float* src, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
 struct ConvBackward {
@@ -103,9 +103,10 @@ struct ConvBackward {
     const int64_t R = g.col_rows(), HW = g.Ho * g.Wo, xsize = g.C * g.H * g.W, wsize = K * R;
     const float* dyp = dy.data();
 
+    const bool by_image = parallel_over_images(N);
     if (need_db) {  // db[k] = sum of dy over images and positions, in a fixed order
       Tensor db = Tensor::empty({K});
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (by_image)
       for (int64_t k = 0; k < K; ++k) {
         double s = 0.0;
         for (int64_t n = 0; n < N; ++n) {
@@ -118,7 +119,7 @@ struct ConvBackward {
     }
     if (!need_dx && !need_dw) return;
 
-    Tensor dx = need_dx ? Tensor::zeros({N, g.C, g.H, g.W}) : Tensor();
+    Tensor dx = need_dx ? Tensor::empty({N, g.C, g.H, g.W}) : Tensor();
     Tensor dW = need_dw ? Tensor::zeros(in[1].shape()) : Tensor();
     float* dxp = need_dx ? dx.data() : nullptr;
     float* dWp = need_dw ? dW.data() : nullptr;
@@ -127,7 +128,7 @@ struct ConvBackward {
 
     // Each image's weight gradient goes to its own buffer and is added to dW in image order, so dW is the
     // same sum, bit for bit, whatever the thread count and whichever thread computed which image.
-    if (parallel_over_images(N)) {
+    if (by_image) {
       BlasSingleThread single;
       std::vector<float*> bufs(static_cast<size_t>(omp_get_max_threads()), nullptr);
 #pragma omp parallel
@@ -139,7 +140,7 @@ struct ConvBackward {
           const int64_t n = wave + t;
           if (n < N)
             backward_image(xp ? xp + n * xsize : nullptr, wp, dyp + n * K * HW, g, K,
-                           dxp ? dxp + n * xsize : nullptr, buf, false);
+                           dxp ? dxp + n * xsize : nullptr, buf);
           if (need_dw) {
 #pragma omp barrier
             const int64_t count = std::min<int64_t>(T, N - wave);
@@ -156,8 +157,9 @@ struct ConvBackward {
       float* buf = need_dw ? scratch(static_cast<size_t>(wsize), kDwSlot) : nullptr;
       for (int64_t n = 0; n < N; ++n) {
         backward_image(xp ? xp + n * xsize : nullptr, wp, dyp + n * K * HW, g, K, dxp ? dxp + n * xsize : nullptr,
-                       buf, true);
-        if (need_dw) add_into(dWp, buf, wsize);
+                       buf);
+        if (need_dw)
+          for (int64_t e = 0; e < wsize; ++e) dWp[e] += buf[e];
       }
     }
     if (need_dx) in[0].accumulate_grad(dx);
@@ -200,9 +202,9 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   if (parallel_over_images(N)) {
     BlasSingleThread single;
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize, false);
+    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize);
   } else {
-    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize, true);
+    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize);
   }
 
   std::vector<Variable> inputs{x, weight};

@@ -67,24 +67,18 @@ void col2im_row(const float* src, const ConvGeometry& g, int64_t i, int64_t j, i
 
 }  // namespace
 
-void im2col(const float* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* cols, bool parallel) {
-  const int64_t rows = g.col_rows(), kk = g.kh * g.kw, band = (oh1 - oh0) * g.Wo, plane = g.H * g.W;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t c = r / kk, i = (r % kk) / g.kw, j = r % g.kw;
-    im2col_row(x + c * plane, g, i, j, oh0, oh1, cols + r * band);
-  }
+void im2col(const float* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* cols) {
+  const int64_t band = (oh1 - oh0) * g.Wo, plane = g.H * g.W;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j, cols += band) im2col_row(x + c * plane, g, i, j, oh0, oh1, cols);
 }
 
-void col2im(const float* cols, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* x, bool parallel) {
-  const int64_t kk = g.kh * g.kw, band = (oh1 - oh0) * g.Wo, plane = g.H * g.W;
-  // One channel per iteration: the kh*kw rows of a channel all add into the same plane, in a fixed order.
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t c = 0; c < g.C; ++c) {
+void col2im(const float* cols, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* x) {
+  const int64_t band = (oh1 - oh0) * g.Wo, plane = g.H * g.W;
+  for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j)
-        col2im_row(cols + (c * kk + i * g.kw + j) * band, g, i, j, oh0, oh1, x + c * plane);
-  }
+      for (int64_t j = 0; j < g.kw; ++j, cols += band) col2im_row(cols, g, i, j, oh0, oh1, x + c * plane);
 }
 
 }  // namespace cxr

@@ -9,9 +9,10 @@
 // cols is [C*kh*kw, (oh1-oh0)*Wo], contiguous, row stride (oh1-oh0)*Wo. col2im ADDS the band's columns back
 // into the image (a pixel is covered by several windows, and by several bands).
 //
-// `parallel` splits the work with OpenMP (rows of cols for im2col, channels for col2im, so threads never
-// write the same memory and each pixel's sum is taken in a fixed order). Pass false when already inside a
-// parallel loop.
+// Both are serial on purpose. conv2d calls them either inside its own loop over images (one image per
+// thread) or, for a single image, between multithreaded OpenBLAS calls; there, splitting them with OpenMP
+// measured 2-4x slower (docs/PERFORMANCE.md): OpenMP's idle threads spin after each region and take the
+// cores from OpenBLAS's threads.
 #pragma once
 #include <cstdint>
 
@@ -28,7 +29,7 @@ struct ConvGeometry {
   bool is_pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
 };
 
-void im2col(const float* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* cols, bool parallel);
-void col2im(const float* cols, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* x, bool parallel);
+void im2col(const float* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* cols);
+void col2im(const float* cols, const ConvGeometry& g, int64_t oh0, int64_t oh1, float* x);
 
 }  // namespace cxr
