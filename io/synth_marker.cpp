@@ -65,24 +65,27 @@ void draw_marker(Plane& image, Plane& mask, Rng& r) {
   else if (edge == 1) { x0 = along(w); y0 = size - h - across(h); }
   else if (edge == 2) { x0 = across(w); y0 = along(h); }
   else { x0 = size - w - across(w); y0 = along(h); }
-  const float ink = r.uniform(0.92f, 1.f);
+  const float ink = r.uniform(0.95f, 1.f);
   const float paper = r.uniform(0.0f, 0.1f);
+  auto ink_at = [&](int x, int y) {  // is (x, y) of the tag a glyph pixel?
+    int gx = x - pad, gy = y - pad;
+    if (gx < 0 || gy < 0 || gy >= 7 * cell) return false;
+    int slot = gx / (6 * cell), col = (gx % (6 * cell)) / cell;
+    return slot < n && col < 5 && glyph(tag[slot]).rows[gy / cell][col] == '#';
+  };
   for (int y = 0; y < h; ++y) {
     int py = y0 + y;
     if (py < 0 || py >= size) continue;
     for (int x = 0; x < w; ++x) {
       int px = x0 + x;
       if (px < 0 || px >= size) continue;
-      int gx = x - pad, gy = y - pad;
-      bool on = false;
-      if (gx >= 0 && gy >= 0 && gy < 7 * cell) {
-        int slot = gx / (6 * cell), col = (gx % (6 * cell)) / cell;
-        if (slot < n && col < 5) on = glyph(tag[slot]).rows[gy / cell][col] == '#';
-      }
+      bool on = ink_at(x, y);
+      // Without a box, a one-pixel dark outline keeps the letters visible on bright tissue.
+      bool outline = !on && !boxed && (ink_at(x - 1, y) || ink_at(x + 1, y) || ink_at(x, y - 1) || ink_at(x, y + 1));
       if (on) {
         image.row(py)[px] = ink;
         mask.row(py)[px] = 1.f;
-      } else if (boxed) {
+      } else if (boxed || outline) {
         image.row(py)[px] = paper;
         mask.row(py)[px] = 1.f;
       }

@@ -1,14 +1,20 @@
 // write_dataset: renders every image of every split and class in parallel and writes the PNGs, the masks
 // and manifest.csv (see io/synth.h for the layout).
+//
+// The PNGs are written with plain writes, not save_png's fsync'ed atomic replace: three fsyncs per image
+// made generation I/O-bound (5x slower wall time) for files that can always be regenerated. manifest.csv is
+// written last and atomically, so a dataset whose manifest exists is complete.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "core/threading.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
+#include "io/png.h"
 #include "io/synth.h"
 
 namespace cxr::io {
@@ -31,6 +37,14 @@ const char* kSplits[3] = {"train", "val", "test"};
 std::string image_rel(const Job& j) { return std::string(kSplits[j.split]) + "/" + j.cls + "/" + j.id + ".png"; }
 std::string mask_rel(const char* kind, const Job& j) {
   return std::string("masks/") + kind + "/" + kSplits[j.split] + "/" + j.cls + "/" + j.id + ".png";
+}
+
+void write_png(const std::string& path, const Tensor& chw) {
+  std::string bytes = detail::encode_png(chw, path);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  CXR_CHECK(out.good(), path, ": cannot write");
 }
 
 }  // namespace
@@ -81,10 +95,10 @@ SynthStats write_dataset(const SynthOptions& opts, const std::string& out_dir) {
     try {
       SynthSample smp = render_sample(opts, j.cls, sample_seed(opts.seed, kSplits[j.split], j.cls, j.index));
       j.shortcut = smp.shortcut;
-      save_png((root / image_rel(j)).string(), smp.image);
-      save_png((root / mask_rel("lung", j)).string(), smp.lung_mask);
-      save_png((root / mask_rel("lesion", j)).string(), smp.lesion_mask);
-      if (smp.shortcut && opts.marker_masks) save_png((root / mask_rel("marker", j)).string(), smp.marker_mask);
+      write_png((root / image_rel(j)).string(), smp.image);
+      write_png((root / mask_rel("lung", j)).string(), smp.lung_mask);
+      write_png((root / mask_rel("lesion", j)).string(), smp.lesion_mask);
+      if (smp.shortcut && opts.marker_masks) write_png((root / mask_rel("marker", j)).string(), smp.marker_mask);
     } catch (const std::exception& e) {
       j.error = e.what();
     }
