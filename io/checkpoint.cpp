@@ -77,6 +77,21 @@ void read_field(const json& j, const char* key, T& out) {
   }
 }
 
+// Parses a metadata JSON string. Nesting is capped: copying or printing a json is recursive in nlohmann, so
+// a hostile, deeply nested value could otherwise overflow the stack later.
+json parse_metadata_json(const std::string& text, const std::string& path, const char* key) {
+  auto limit = [&](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth > 64)
+      throw Error(str(path, ": metadata '", key, "' is nested more than 64 levels deep"));
+    return true;
+  };
+  try {
+    return json::parse(text, limit);
+  } catch (const json::parse_error& e) {
+    throw Error(str(path, ": metadata '", key, "' is not valid JSON: ", e.what()));
+  }
+}
+
 std::string human_bytes(uint64_t n) {
   char buf[32];
   if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.2f GB", n / 1e9);
@@ -130,10 +145,9 @@ CheckpointMeta meta_from_json(const json& j) {
 static CheckpointMeta meta_from_metadata(const std::string& path, const std::map<std::string, std::string>& md) {
   auto it = md.find("cxr");
   if (it == md.end()) return {};
+  const json j = parse_metadata_json(it->second, path, "cxr");
   try {
-    return meta_from_json(json::parse(it->second));
-  } catch (const json::parse_error& e) {
-    throw Error(str(path, ": checkpoint metadata 'cxr' is not valid JSON: ", e.what()));
+    return meta_from_json(j);
   } catch (const Error& e) {
     throw Error(str(path, ": ", e.what()));
   }
@@ -291,15 +305,13 @@ OptimizerState load_optimizer_state(const std::string& path) {
   auto it = file.metadata.find("cxr_optimizer");
   CXR_CHECK(it != file.metadata.end(), path, ": not a cxr optimizer state file (no 'cxr_optimizer' metadata)");
   OptimizerState s;
+  const json j = parse_metadata_json(it->second, path, "cxr_optimizer");
   try {
-    const json j = json::parse(it->second);
     CXR_CHECK(j.is_object(), "not a JSON object");
     read_field(j, "type", s.type);
     read_field(j, "step", s.step);
     read_field(j, "scalars", s.scalars);
     if (j.contains("extra")) s.extra = j.at("extra");
-  } catch (const json::parse_error& e) {
-    throw Error(str(path, ": optimizer metadata is not valid JSON: ", e.what()));
   } catch (const Error& e) {
     throw Error(str(path, ": optimizer metadata: ", e.what()));
   }

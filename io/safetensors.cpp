@@ -186,7 +186,13 @@ struct DuplicateFinder {
   std::vector<Level> stack;
   std::string duplicate;  // "tensor name 'a'" or "key 'a.dtype'"; empty when none
 
-  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+  std::string file;  // for the nesting error
+
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    // A header nests 3 deep (root / entry / shape). Refusing deep nesting early keeps every later step
+    // (copies, dumps in messages: recursive in nlohmann) away from a hostile file's stack overflow.
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth > 16)
+      bad(file, "header JSON is nested more than 16 levels deep");
     switch (event) {
       case json::parse_event_t::object_start: stack.emplace_back(); break;
       case json::parse_event_t::object_end:
@@ -286,6 +292,7 @@ SafeTensorsHeader parse_header(const Source& src) {
   if (n > 0) src.read(8, text.data(), n);
   if (text.empty() || text[0] != '{') bad(file, "header does not start with '{' (not a JSON object)");
   DuplicateFinder dups;
+  dups.file = file;
   json root;
   try {
     root = json::parse(text, std::ref(dups));

@@ -348,7 +348,9 @@ TEST_F(CheckpointTest, BadMetadataIsAnErrorNamingTheFile) {
                                          {R"({"model": {"arch": "resnet"}})", "unknown arch"},
                                          {R"({"classes": ["a", "b"]})", "2 class names"},
                                          {R"({"mean": [0.5], "std": []})", "standard deviations"},
-                                         {"[1]", "JSON object"}}) {
+                                         {"[1]", "JSON object"},
+                                         {R"({"extra":)" + std::string(100000, '[') + std::string(100000, ']') + "}",
+                                          "nested more than 64 levels"}}) {
     const std::string p = path("meta.safetensors");
     save_safetensors(p, tensors, {{"cxr", c.cxr}});
     auto b = tiny_net(2);

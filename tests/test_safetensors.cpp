@@ -300,6 +300,9 @@ TEST_F(SafeTensorsTest, EveryValidationRuleHasAClearError) {
       {"duplicate_metadata", craft(R"({"__metadata__":{"k":"1","k":"2"}})"), "duplicate key '__metadata__.k'"},
       {"metadata_not_object", craft(R"({"__metadata__":["x"]})"), "__metadata__ is not a JSON object"},
       {"metadata_number", craft(R"({"__metadata__":{"epoch":3}})"), "'epoch' is not a string"},
+      {"deep_nesting", one(R"({"dtype":"F32","shape":)" + std::string(100000, '[') + std::string(100000, ']') +
+                           R"(,"data_offsets":[0,8]})"),
+       "nested more than 16 levels"},
       {"metadata_null", craft(R"({"__metadata__":{"x":null}})"), "'x' is not a string"},
   };
   for (const BadCase& c : cases) {
