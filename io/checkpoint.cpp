@@ -155,7 +155,11 @@ static CheckpointMeta meta_from_metadata(const std::string& path, const std::map
 
 // --- save / load ----------------------------------------------------------------------------------------
 
-void save_checkpoint(const std::string& path, Module& model, const CheckpointMeta& meta) {
+void save_checkpoint(const std::string& path, Module& model, const CheckpointMeta& meta_in) {
+  // A cxr Model knows its own config: that one goes into the file, so the metadata can never disagree
+  // with the tensors (a caller that forgot to fill meta.model would otherwise record the default vgg16).
+  CheckpointMeta meta = meta_in;
+  if (const auto* m = dynamic_cast<const Model*>(&model)) meta.model = m->config();
   CXR_CHECK(meta.classes.empty() || static_cast<int>(meta.classes.size()) == meta.model.num_classes, path,
             ": checkpoint metadata has ", meta.classes.size(), " class names for a model with ",
             meta.model.num_classes, " classes");

@@ -43,7 +43,8 @@ nlohmann::json meta_to_json(const CheckpointMeta& m);
 // Missing fields keep their defaults; a field of the wrong type or an invalid model config throws cxr::Error.
 CheckpointMeta meta_from_json(const nlohmann::json& j);
 
-// Writes all named parameters and buffers of `model` plus `meta`, atomically.
+// Writes all named parameters and buffers of `model` plus `meta`, atomically. When `model` is a cxr Model,
+// meta.model is taken from model.config() (whatever the caller put there).
 void save_checkpoint(const std::string& path, Module& model, const CheckpointMeta& meta);
 
 struct LoadOptions {

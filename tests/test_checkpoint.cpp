@@ -195,6 +195,12 @@ TEST_F(CheckpointTest, VggWithMetadataRoundTrips) {
   EXPECT_EQ(got.created, meta.created);
   EXPECT_EQ(got.extra, meta.extra);
 
+  // A Model's own config goes into the file even when the caller's meta says otherwise.
+  CheckpointMeta stale = meta;
+  stale.model = ModelConfig{};  // default vgg16, 3 classes
+  save_checkpoint(path("stale.safetensors"), *a, stale);
+  EXPECT_EQ(model_name(read_checkpoint_meta(path("stale.safetensors")).model), "vgg11_bn");
+
   // Rebuild from the metadata alone, as `cxr predict` would, and load.
   auto b = make_model(got.model);
   const CheckpointMeta loaded = load_checkpoint(p, *b);
