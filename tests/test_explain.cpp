@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -710,4 +713,136 @@ TEST(ExplainApi, ParseClassesAndMethods) {
   EXPECT_EQ(parse_method("Grad-CAM++"), CamMethod::GradCAMPlusPlus);
   EXPECT_THROW(parse_method("occlusion"), Error);
   for (const auto& n : method_names()) EXPECT_EQ(method_name(parse_method(n)), n);
+}
+
+// ---- the commands ------------------------------------------------------------------------------------
+
+namespace {
+
+struct CliFixture {
+  fs::path dir;
+  std::string ckpt, image, image2;
+  CliFixture() {
+    dir = fs::temp_directory_path() / ("cxr_test_explain_cli_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "imgs");
+    ModelConfig c;
+    c.arch = "vgg11";
+    c.width = 0.0625f;
+    c.input_size = 64;
+    c.in_channels = 1;
+    c.head = "gap256";
+    auto m = make_model(c);
+    io::CheckpointMeta meta;
+    meta.model = c;
+    meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};
+    ckpt = (dir / "model.safetensors").string();
+    io::save_checkpoint(ckpt, *m, meta);
+    image = (dir / "imgs" / "scan.png").string();
+    io::save_png(image, random_tensor({1, 90, 70}, 151, 0, 1));  // grey, not square
+    image2 = (dir / "imgs" / "other.png").string();
+    io::save_png(image2, random_tensor({3, 40, 50}, 152, 0, 1));  // RGB
+  }
+  ~CliFixture() { fs::remove_all(dir); }
+  int run(const std::string& args, const std::string& log = "log.txt") const {
+    const std::string cmd = std::string(CXR_BINARY) + " " + args + " > " + (dir / log).string() + " 2>&1";
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  }
+  std::string log(const std::string& name = "log.txt") const {
+    std::ifstream f(dir / name);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+};
+
+}  // namespace
+
+TEST(ExplainCli, ExplainWritesOverlaysPanelsRawMapsAndManifest) {
+  CliFixture fx;
+  const std::string out = (fx.dir / "out").string();
+  ASSERT_EQ(fx.run("explain --threads 1 --model " + fx.ckpt + " --class all --save-raw --batch 2 --out " + out + " " +
+                   (fx.dir / "imgs").string()),
+            0)
+      << fx.log();
+  std::ifstream f(fs::path(out) / "explanations.json");
+  ASSERT_TRUE(f) << fx.log();
+  nlohmann::json j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["checkpoint_sha256"], sha256_file(fx.ckpt));
+  EXPECT_EQ(j["method"], "gradcam");
+  EXPECT_EQ(j["layers"][0], "features.19 (relu5_2)");
+  ASSERT_EQ(j["images"].size(), 2u);
+  EXPECT_EQ(j["explanations"], 6);
+  for (const auto& im : j["images"]) {
+    ASSERT_EQ(im["explanations"].size(), 3u);
+    double psum = 0;
+    for (auto& [k, v] : im["probabilities"].items()) psum += v.get<double>();
+    EXPECT_NEAR(psum, 1.0, 1e-5);
+    EXPECT_TRUE(im["seconds"].contains("explain"));
+    for (const auto& e : im["explanations"]) {
+      ASSERT_TRUE(e["files"].contains("overlay")) << e.dump();
+      // The overlay and heatmap are at the ORIGINAL image's size.
+      io::ImageInfo info = io::probe_image((fs::path(out) / e["files"]["overlay"].get<std::string>()).string());
+      EXPECT_EQ(info.width, im["width"].get<int>());
+      EXPECT_EQ(info.height, im["height"].get<int>());
+      EXPECT_EQ(info.channels, 3);
+      EXPECT_TRUE(fs::exists(fs::path(out) / e["files"]["panel"].get<std::string>()));
+      EXPECT_TRUE(fs::exists(fs::path(out) / e["files"]["guided"].get<std::string>()));
+      Tensor raw = load_npy((fs::path(out) / e["files"]["raw"].get<std::string>()).string());
+      EXPECT_EQ(raw.shape(), (Shape{4, 4}));
+      EXPECT_EQ(e.contains("degenerate_reason"), e["degenerate"].get<bool>());
+    }
+  }
+  const std::vector<int> sizes = {j["images"][0]["width"], j["images"][0]["height"]};
+  EXPECT_EQ(sizes, (std::vector<int>{50, 40}));  // other.png sorts first
+}
+
+TEST(ExplainCli, MethodsLayersAndErrors) {
+  CliFixture fx;
+  const std::string base = "explain --threads 1 --model " + fx.ckpt + " --out " + (fx.dir / "o2").string() + " ";
+  EXPECT_EQ(fx.run(base + "--method layercam --layer relu4_2+relu5_2 --fuse sum --colormap inferno --no-guided "
+                          "--no-panel --class NORMAL " + fx.image),
+            0)
+      << fx.log();
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(fx.dir / "o2" / "explanations.json"));
+  EXPECT_EQ(j["layers"].size(), 2u);
+  EXPECT_EQ(j["images"][0]["explanations"][0]["class"], "NORMAL");
+  EXPECT_FALSE(j["images"][0]["explanations"][0]["files"].contains("panel"));
+  EXPECT_FALSE(j["images"][0]["explanations"][0]["files"].contains("guided"));
+  EXPECT_EQ(fx.run(base + "--method eigencam --upsample bicubic " + fx.image), 0) << fx.log();
+  EXPECT_EQ(fx.run(base + "--method gradcam --counterfactual " + fx.image), 0) << fx.log();
+  EXPECT_TRUE(fs::exists(fx.dir / "o2" / "scan_NORMAL_layercam_overlay.png"));
+  // Errors: exit 1 with a message that says what is wrong.
+  EXPECT_EQ(fx.run(base + "--method occlusion " + fx.image), 1);
+  EXPECT_NE(fx.log().find("unknown explanation method 'occlusion'"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--layer relu9_9 " + fx.image), 1);
+  EXPECT_NE(fx.log().find("unknown layer 'relu9_9'"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--class FLU " + fx.image), 1);
+  EXPECT_EQ(fx.run(base + "--method eigencam --counterfactual " + fx.image), 1);
+  EXPECT_EQ(fx.run(base + "--metrics " + fx.image), 1);
+  EXPECT_NE(fx.log().find("--metrics"), std::string::npos) << fx.log();
+  // An unreadable file among good ones: the good ones are explained, the run exits 1 naming the bad file.
+  io::write_file_atomic((fx.dir / "imgs" / "broken.png").string(), std::string("not a png"));
+  EXPECT_EQ(fx.run(base + fx.image + " " + (fx.dir / "imgs" / "broken.png").string()), 1);
+  EXPECT_NE(fx.log().find("broken.png"), std::string::npos) << fx.log();
+  nlohmann::json j2 = nlohmann::json::parse(std::ifstream(fx.dir / "o2" / "explanations.json"));
+  EXPECT_EQ(j2["images"].size(), 1u);
+  EXPECT_EQ(j2["failed"], 1);
+}
+
+TEST(ExplainCli, FeaturesWritesOneGridPerLayer) {
+  CliFixture fx;
+  const std::string out = (fx.dir / "feats").string();
+  ASSERT_EQ(fx.run("features --threads 1 --model " + fx.ckpt + " --image " + fx.image + " --layers conv1_1,relu5_2 "
+                   "--max-channels 3 --out " + out),
+            0)
+      << fx.log();
+  io::ImageInfo a = io::probe_image(out + "/scan_conv1_1.png");
+  // 3 of conv1_1's 4 channels, 64x64 each (already >= 32 px): a 2 x 2 grid with 2-px gaps.
+  EXPECT_EQ(a.width, 2 * 64 + 3 * 2);
+  EXPECT_EQ(a.height, 2 * 64 + 3 * 2);
+  EXPECT_TRUE(fs::exists(out + "/scan_relu5_2.png"));
+  ASSERT_EQ(fx.run("features --threads 1 --model " + fx.ckpt + " --image " + fx.image + " --out " + out), 0) << fx.log();
+  for (const char* l : {"relu1_1", "relu2_1", "relu3_2", "relu4_2", "relu5_2"})
+    EXPECT_TRUE(fs::exists(out + "/scan_" + l + ".png")) << l;
+  EXPECT_EQ(fx.run("features --model " + fx.ckpt + " --image " + fx.image + " --layers fc1 --out " + out), 1);
 }

@@ -1,0 +1,350 @@
+// cxr explain: where the network looked. Class activation maps for images, folders or manifests, drawn on
+// each ORIGINAL image at its own resolution, with a panel per explanation and a JSON manifest of the run.
+//
+//   cxr explain --model runs/vgg/best.safetensors --out expl/ scan.png
+//   cxr explain --model best.safetensors --method gradcam++ --layer conv4_3 --class all --out expl/ data/test
+//   cxr explain --model best.safetensors --class COVID19 --counterfactual --save-raw --out expl/ test.csv
+//
+// Per image and explained class, in --out:  <stem>_<CLASS>_<method>_overlay.png (original size),
+// _heatmap.png (original size), _panel.png (original | heatmap | overlay | guided Grad-CAM), _guided.png (the
+// guided Grad-CAM at original size, when computed), _raw.npy (--save-raw: the signed map at layer
+// resolution; _guided.npy too), and explanations.json for the whole run (checkpoint SHA-256, method, layer,
+// classes, probabilities, timings, files, degenerate flags). Flat maps are flagged and drawn grey.
+//
+// Images are processed in batches of --batch (one forward for the batch, OpenMP inside the ops); decoding
+// and drawing run in parallel over the batch's images.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "cli/command.h"
+#include "core/progress.h"
+#include "explain/cam.h"
+#include "explain/npy.h"
+#include "explain/overlay.h"
+#include "explain/sha256.h"
+#include "io/atomic_file.h"
+#include "io/dataset.h"
+#include "io/image.h"
+#include "io/loader.h"
+#include "io/model_file.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  std::string model, arch, method = "gradcam", layer, cls = "pred", colormap = "jet", upsample = "bilinear";
+  std::string out, masks, fuse = "max";
+  float alpha = 0.5f;
+  bool counterfactual = false, save_raw = false, metrics = false, no_guided = false, no_panel = false;
+  int batch = 8, scorecam_batch = 32, tile = 256;
+  std::vector<std::string> inputs;
+};
+
+struct Item {
+  std::string path;
+  std::string label;  // true class name when a dataset says so, else ""
+};
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// IMAGE | DIR | MANIFEST -> image files (with their labels when a dataset layout or manifest gives them).
+std::vector<Item> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<Item> items;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    const bool dir = fs::is_directory(in, ec);
+    if (!dir && lower(fs::path(in).extension().string()) != ".csv") {
+      CXR_CHECK(fs::exists(in, ec), in, ": no such file or folder");
+      items.push_back({in, ""});
+      continue;
+    }
+    try {
+      cxr::io::Dataset ds = cxr::io::open_dataset(in);
+      for (const auto& s : ds.samples) items.push_back({s.path, ds.class_names[static_cast<size_t>(s.label)]});
+      continue;
+    } catch (const cxr::Error& e) {
+      if (!dir) throw;  // a broken manifest is an error; a folder may simply hold images without classes
+    }
+    std::vector<std::string> files;
+    for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (it->is_regular_file(ec) && name[0] != '.' && cxr::io::is_image_filename(name)) files.push_back(it->path().string());
+    }
+    CXR_CHECK(!ec, in, ": cannot list folder: ", ec.message());
+    CXR_CHECK(!files.empty(), in, ": no images (.png/.jpg/.jpeg) found");
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) items.push_back({f, ""});
+  }
+  return items;
+}
+
+// A file-name-safe version of s (class names, stems).
+std::string safe(const std::string& s) {
+  std::string o;
+  for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  return o.empty() ? "x" : o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run(const Options& o) {
+  if (o.metrics || !o.masks.empty())
+    throw cxr::Error("--metrics / --masks: explanation metrics are not available in this build yet "
+                     "(explain/metrics.h, the metrics module, is not part of it)");
+  CXR_CHECK(o.alpha >= 0.0f && o.alpha <= 1.0f, "--alpha ", o.alpha, " must be in [0, 1]");
+  CXR_CHECK(o.batch >= 1, "--batch ", o.batch, " must be at least 1");
+  CXR_CHECK(o.tile >= 32, "--tile ", o.tile, " must be at least 32");
+  cxr::OverlayStyle style;
+  style.colormap = cxr::parse_colormap(o.colormap);
+  style.upsample = cxr::parse_upsample(o.upsample);
+  style.alpha = o.alpha;
+
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch);
+  cxr::Model& model = *lm.model;
+  const cxr::ModelConfig& mc = lm.meta.model;
+  const auto& classes = lm.meta.classes;
+
+  cxr::ExplainRequest req;
+  req.method = cxr::method_name(cxr::parse_method(o.method));
+  if (!o.layer.empty()) req.layers = {o.layer};
+  req.classes = cxr::parse_classes(o.cls, classes, static_cast<int>(classes.size()));
+  req.counterfactual = o.counterfactual;
+  req.with_guided = !o.no_guided && req.method != "guided";
+  req.fuse = o.fuse;
+  req.scorecam_batch = o.scorecam_batch;
+  req.class_names = classes;
+  std::vector<std::string> layer_names;
+  if (req.method != "guided")
+    for (const auto& l : cxr::resolve_target_layers(model, req.layers)) layer_names.push_back(cxr::display_name(l));
+
+  std::vector<Item> items = expand_inputs(o.inputs);
+  fs::create_directories(o.out);
+  std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), lm.model->name().c_str(),
+              req.method.c_str(), layer_names.empty() ? "input" : layer_names[0].c_str(), o.cls.c_str(),
+              items.size(), items.size() == 1 ? "" : "s", o.out.c_str());
+  const std::string sha = cxr::sha256_file(o.model);
+
+  // Unique output stems.
+  std::vector<std::string> stems;
+  std::map<std::string, int> seen;
+  for (const Item& it : items) {
+    std::string s = safe(fs::path(it.path).stem().string());
+    const int k = ++seen[s];
+    stems.push_back(k == 1 ? s : s + "_" + std::to_string(k));
+  }
+
+  nlohmann::json images = nlohmann::json::array();
+  int failed = 0, degenerate = 0, explained = 0;
+  cxr::Progress bar("Explaining", static_cast<int64_t>(items.size()), stdout);
+  const auto t_start = std::chrono::steady_clock::now();
+  const int C = mc.in_channels, S = mc.input_size;
+  const std::string tag = req.method + (o.counterfactual ? "_cf" : "");
+
+  for (size_t b0 = 0; b0 < items.size(); b0 += static_cast<size_t>(o.batch)) {
+    const size_t b1 = std::min(items.size(), b0 + static_cast<size_t>(o.batch));
+    const int64_t nb = static_cast<int64_t>(b1 - b0);
+    std::vector<cxr::Tensor> originals(static_cast<size_t>(nb)), inputs(static_cast<size_t>(nb));
+    std::vector<std::string> errors(static_cast<size_t>(nb));
+    std::vector<double> load_s(static_cast<size_t>(nb), 0.0);
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < nb; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      try {
+        cxr::io::Image img = cxr::io::load_image(items[b0 + static_cast<size_t>(i)].path);
+        originals[static_cast<size_t>(i)] = img.pixels;
+        inputs[static_cast<size_t>(i)] = cxr::io::preprocess_image(img.pixels, S, C, lm.norm);
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(i)] = e.what();
+      }
+      load_s[static_cast<size_t>(i)] = seconds_since(t0);
+    }
+    std::vector<int64_t> good;
+    for (int64_t i = 0; i < nb; ++i) {
+      if (errors[static_cast<size_t>(i)].empty()) {
+        good.push_back(i);
+      } else {
+        std::fprintf(stderr, "\ncxr explain: error: %s\n", errors[static_cast<size_t>(i)].c_str());
+        ++failed;
+      }
+    }
+    if (good.empty()) {
+      bar.update(static_cast<int64_t>(b1), {}, static_cast<int64_t>(b1));
+      continue;
+    }
+    cxr::Tensor x = cxr::Tensor::empty({static_cast<int64_t>(good.size()), C, S, S});
+    for (size_t g = 0; g < good.size(); ++g)
+      std::copy(inputs[static_cast<size_t>(good[g])].data(),
+                inputs[static_cast<size_t>(good[g])].data() + C * S * S, x.data() + static_cast<int64_t>(g) * C * S * S);
+    const auto t_expl = std::chrono::steady_clock::now();
+    cxr::Tensor probs;
+    auto res = cxr::explain_batch(model, x, req, &probs);
+    const double expl_share = seconds_since(t_expl) / static_cast<double>(good.size());
+
+    // Draw and save, in parallel over (image, explanation) pairs.
+    std::vector<std::pair<size_t, size_t>> jobs;
+    for (size_t g = 0; g < good.size(); ++g)
+      for (size_t k = 0; k < res[g].size(); ++k) jobs.push_back({g, k});
+    std::vector<nlohmann::json> job_json(jobs.size());
+    std::vector<double> draw_s(good.size(), 0.0);
+    std::vector<std::string> draw_err(jobs.size());
+#pragma omp parallel for schedule(dynamic)
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto [g, k] = jobs[j];
+      const size_t i = static_cast<size_t>(good[g]);
+      const cxr::Explanation& e = res[g][k];
+      const cxr::Tensor& orig = originals[i];
+      const std::string prefix = stems[b0 + i] + "_" + safe(e.class_name) + "_" + tag;
+      nlohmann::json files = nlohmann::json::object();
+      try {
+        cxr::Rendered r = cxr::render(e, orig, style);
+        auto save = [&](const std::string& key, const std::string& suffix, const cxr::Tensor& img) {
+          const std::string name = prefix + suffix;
+          cxr::io::save_png((fs::path(o.out) / name).string(), img);
+          files[key] = name;
+        };
+        save("overlay", "_overlay.png", r.overlay);
+        save("heatmap", "_heatmap.png", r.heatmap);
+        if (r.guided.defined()) save("guided", "_guided.png", r.guided);
+        if (!o.no_panel) save("panel", "_panel.png", cxr::make_panel(e, orig, style, "", o.tile));
+        if (o.save_raw) {
+          cxr::save_npy((fs::path(o.out) / (prefix + "_raw.npy")).string(), e.raw);
+          files["raw"] = prefix + "_raw.npy";
+          if (e.guided.defined()) {
+            cxr::save_npy((fs::path(o.out) / (prefix + "_guided.npy")).string(), e.guided);
+            files["guided_raw"] = prefix + "_guided.npy";
+          }
+        }
+      } catch (const std::exception& ex) {
+        draw_err[j] = ex.what();
+      }
+      nlohmann::json je = {{"class", e.class_name},
+                           {"class_index", e.class_index},
+                           {"probability", e.probability},
+                           {"score", e.score},
+                           {"degenerate", e.degenerate},
+                           {"files", files},
+                           {"raw_shape", e.raw.shape()}};
+      if (e.degenerate) je["degenerate_reason"] = e.degenerate_reason;
+      job_json[j] = je;
+      const double dt = seconds_since(t0);
+#pragma omp atomic
+      draw_s[g] += dt;
+    }
+    for (size_t g = 0; g < good.size(); ++g) {
+      const size_t i = static_cast<size_t>(good[g]);
+      const Item& it = items[b0 + i];
+      nlohmann::json ji = {{"file", it.path},
+                           {"width", originals[i].size(2)},
+                           {"height", originals[i].size(1)},
+                           {"predicted", classes[static_cast<size_t>(std::max_element(
+                                             probs.data() + g * classes.size(),
+                                             probs.data() + (g + 1) * classes.size()) -
+                                                                     (probs.data() + g * classes.size()))]}};
+      if (!it.label.empty()) ji["label"] = it.label;
+      for (size_t c = 0; c < classes.size(); ++c) ji["probabilities"][classes[c]] = probs[static_cast<int64_t>(g * classes.size() + c)];
+      ji["seconds"] = {{"load", load_s[i]}, {"explain", expl_share}, {"draw", draw_s[g]}};
+      ji["explanations"] = nlohmann::json::array();
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        if (jobs[j].first != g) continue;
+        if (!draw_err[j].empty()) {
+          std::fprintf(stderr, "\ncxr explain: error: %s\n", draw_err[j].c_str());
+          ++failed;
+          job_json[j]["error"] = draw_err[j];
+        }
+        if (job_json[j]["degenerate"].get<bool>()) {
+          ++degenerate;
+          std::fprintf(stderr, "\ncxr explain: warning: %s, class %s: flat map (%s); drawn grey, not as a heatmap\n",
+                       it.path.c_str(), job_json[j]["class"].get<std::string>().c_str(),
+                       job_json[j]["degenerate_reason"].get<std::string>().c_str());
+        }
+        ++explained;
+        ji["explanations"].push_back(job_json[j]);
+      }
+      images.push_back(ji);
+    }
+    bar.update(static_cast<int64_t>(b1), {}, static_cast<int64_t>(b1));
+  }
+  const double total = seconds_since(t_start);
+  bar.finish();
+
+  nlohmann::json manifest = {
+      {"tool", "cxr explain"},
+      {"checkpoint", o.model},
+      {"checkpoint_sha256", sha},
+      {"model", lm.model->name()},
+      {"model_config", mc},
+      {"classes", classes},
+      {"method", req.method},
+      {"counterfactual", o.counterfactual},
+      {"layers", layer_names},
+      {"fuse", layer_names.size() > 1 ? nlohmann::json(o.fuse) : nlohmann::json()},
+      {"class_request", o.cls},
+      {"colormap", o.colormap},
+      {"alpha", o.alpha},
+      {"upsample", o.upsample},
+      {"input_size", S},
+      {"normalisation", lm.norm.name},
+      {"batch", o.batch},
+      {"threads", omp_get_max_threads()},
+      {"images", images},
+      {"explanations", explained},
+      {"degenerate", degenerate},
+      {"failed", failed},
+      {"seconds_total", total}};
+  cxr::io::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
+  std::printf("%d explanation%s of %zu image%s in %.2f s (%.3f s/image)%s; manifest %s\n", explained,
+              explained == 1 ? "" : "s", images.size(), images.size() == 1 ? "" : "s", total,
+              images.empty() ? 0.0 : total / static_cast<double>(images.size()),
+              degenerate ? cxr::str(", ", degenerate, " flat (flagged)").c_str() : "",
+              (fs::path(o.out) / "explanations.json").string().c_str());
+  if (failed) throw cxr::Error(cxr::str(failed, " image(s) or drawing(s) failed (see the errors above)"));
+}
+
+void setup(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  std::string methods;
+  for (const auto& m : cxr::method_names()) methods += (methods.empty() ? "" : " | ") + m;
+  app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
+  app.add_option("--arch", o->arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();
+  app.add_option("--layer", o->layer,
+                 "Target layer: torch name or alias (relu5_3, conv4_3, features.29, block5_conv3); several "
+                 "joined with + are fused (default: the last conv block's ReLU)");
+  app.add_option("--class", o->cls, "Class to explain: pred (the predicted one), all, or names / indices "
+                                    "separated by commas")->capture_default_str();
+  app.add_flag("--counterfactual", o->counterfactual, "Explain what speaks AGAINST the class (negated gradients)");
+  app.add_option("--colormap", o->colormap, "jet | turbo | inferno | gray")->capture_default_str();
+  app.add_option("--alpha", o->alpha, "Heatmap weight in the overlay, 0..1")->capture_default_str();
+  app.add_option("--upsample", o->upsample, "Map to image: bilinear | nearest | bicubic")->capture_default_str();
+  app.add_flag("--save-raw", o->save_raw, "Also save the raw signed map at layer resolution as .npy (float32)");
+  app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str();
+  app.add_option("--fuse", o->fuse, "Combining several layers: max | sum")->capture_default_str();
+  app.add_option("--scorecam-batch", o->scorecam_batch, "Masked images per forward in Score-CAM")->capture_default_str();
+  app.add_flag("--no-guided", o->no_guided, "Skip guided backprop (the panel's 4th tile; saves a backward pass)");
+  app.add_flag("--no-panel", o->no_panel, "Do not write the panel PNGs");
+  app.add_option("--tile", o->tile, "Panel tile height in pixels")->capture_default_str();
+  app.add_flag("--metrics", o->metrics, "Also compute explanation metrics (needs the metrics module)");
+  app.add_option("--masks", o->masks, "Folder of lung / lesion masks for the metrics (needs the metrics module)");
+  app.add_option("--out", o->out, "Output folder")->required();
+  app.add_option("inputs", o->inputs, "Images, folders (class folders or plain) or CSV manifests")->required();
+  app.callback([o] { run(*o); });
+}
+
+cxr::cli::Register reg{"explain", "Grad-CAM & co.: where the network looked, drawn on the original images", 60,
+                       setup};
+
+}  // namespace
