@@ -146,6 +146,33 @@ TEST(Conv2d, ForwardAndBothBackwardsMatchDirectConvolution) {
   }
 }
 
+TEST(Conv2d, RandomlyDrawnShapesMatchDirectConvolution) {
+  Rng rng(2024);
+  for (int trial = 0; trial < 40; ++trial) {
+    Case c{};
+    c.kh = 1 + int64_t(rng.below(5));
+    c.kw = 1 + int64_t(rng.below(5));
+    c.sh = 1 + int(rng.below(3));
+    c.sw = 1 + int(rng.below(3));
+    c.ph = int(rng.below(3));
+    c.pw = int(rng.below(3));
+    c.H = std::max<int64_t>(c.kh - 2 * c.ph, 1) + int64_t(rng.below(9));
+    c.W = std::max<int64_t>(c.kw - 2 * c.pw, 1) + int64_t(rng.below(9));
+    c.N = 1 + int64_t(rng.below(4));
+    c.C = 1 + int64_t(rng.below(4));
+    c.K = 1 + int64_t(rng.below(5));
+    c.bias = rng.below(2) == 1;
+    SCOPED_TRACE(name(c));
+    Inputs in = make_inputs(c, 1000 + trial);
+    Reference ref = direct_conv(c, in.x, in.w, in.b, in.dy);
+    ConvRun r = run_conv(c, in, true, true, true);
+    expect_close(r.y.data(), ref.y, "y");
+    expect_close(r.x.grad(), ref.dx, "dx");
+    expect_close(r.w.grad(), ref.dw, "dW");
+    if (c.bias) expect_close(r.b.grad(), ref.db, "db");
+  }
+}
+
 TEST(Conv2d, EachBackwardPathAloneMatchesReference) {
   // Backward-data only (frozen weight and bias) and backward-weight only (input image) take other branches.
   uint64_t seed = 100;
