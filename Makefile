@@ -26,8 +26,10 @@ $(BUILD)/CMakeCache.txt:
 build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Tests run side by side, so each runs single-threaded (CXR_THREADS=1): two OpenMP teams spinning on two
+# cores slow everything down by an order of magnitude. Tests of thread-count independence set their own.
 test: deps-test build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
 
 demo: deps-build build
 	scripts/demo.sh $(BUILD)

@@ -48,7 +48,8 @@ Variable relu(const Variable& x) {
     const int64_t end = std::min<int64_t>(n, (w + 1) * 64);
     for (int64_t i = w * 64; i < end; ++i) {
       const bool pos = px[i] > 0.0f;
-      py[i] = pos ? px[i] : 0.0f;
+      // NaN passes through, as in PyTorch: a diverged network must not be silently turned into zeros.
+      py[i] = (pos || px[i] != px[i]) ? px[i] : 0.0f;
       bits |= static_cast<uint64_t>(pos) << (i & 63);
     }
     pm[w] = bits;
