@@ -79,7 +79,8 @@ std::vector<Item> expand_inputs(const std::vector<std::string>& inputs) {
     for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       const std::string name = it->path().filename().string();
-      if (it->is_regular_file(ec) && name[0] != '.' && cxr::io::is_image_filename(name)) files.push_back(it->path().string());
+      if (it->is_regular_file(ec) && name[0] != '.' && cxr::io::is_image_filename(name))
+        files.push_back(it->path().string());
     }
     CXR_CHECK(!ec, in, ": cannot list folder: ", ec.message());
     CXR_CHECK(!files.empty(), in, ": no images (.png/.jpg/.jpeg) found");
@@ -185,9 +186,10 @@ void run(const Options& o) {
       continue;
     }
     cxr::Tensor x = cxr::Tensor::empty({static_cast<int64_t>(good.size()), C, S, S});
-    for (size_t g = 0; g < good.size(); ++g)
-      std::copy(inputs[static_cast<size_t>(good[g])].data(),
-                inputs[static_cast<size_t>(good[g])].data() + C * S * S, x.data() + static_cast<int64_t>(g) * C * S * S);
+    for (size_t g = 0; g < good.size(); ++g) {
+      const cxr::Tensor& in = inputs[static_cast<size_t>(good[g])];
+      std::copy(in.data(), in.data() + C * S * S, x.data() + static_cast<int64_t>(g) * C * S * S);
+    }
     const auto t_expl = std::chrono::steady_clock::now();
     cxr::Tensor probs;
     auto res = cxr::explain_batch(model, x, req, &probs);
@@ -247,15 +249,15 @@ void run(const Options& o) {
     for (size_t g = 0; g < good.size(); ++g) {
       const size_t i = static_cast<size_t>(good[g]);
       const Item& it = items[b0 + i];
+      const float* row = probs.data() + g * classes.size();
+      const size_t pred = static_cast<size_t>(std::max_element(row, row + classes.size()) - row);
       nlohmann::json ji = {{"file", it.path},
                            {"width", originals[i].size(2)},
                            {"height", originals[i].size(1)},
-                           {"predicted", classes[static_cast<size_t>(std::max_element(
-                                             probs.data() + g * classes.size(),
-                                             probs.data() + (g + 1) * classes.size()) -
-                                                                     (probs.data() + g * classes.size()))]}};
+                           {"predicted", classes[pred]}};
       if (!it.label.empty()) ji["label"] = it.label;
-      for (size_t c = 0; c < classes.size(); ++c) ji["probabilities"][classes[c]] = probs[static_cast<int64_t>(g * classes.size() + c)];
+      for (size_t c = 0; c < classes.size(); ++c)
+        ji["probabilities"][classes[c]] = probs[static_cast<int64_t>(g * classes.size() + c)];
       ji["seconds"] = {{"load", load_s[i]}, {"explain", expl_share}, {"draw", draw_s[g]}};
       ji["explanations"] = nlohmann::json::array();
       for (size_t j = 0; j < jobs.size(); ++j) {
@@ -333,7 +335,8 @@ void setup(CLI::App& app) {
   app.add_flag("--save-raw", o->save_raw, "Also save the raw signed map at layer resolution as .npy (float32)");
   app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str();
   app.add_option("--fuse", o->fuse, "Combining several layers: max | sum")->capture_default_str();
-  app.add_option("--scorecam-batch", o->scorecam_batch, "Masked images per forward in Score-CAM")->capture_default_str();
+  app.add_option("--scorecam-batch", o->scorecam_batch, "Masked images per forward in Score-CAM")
+      ->capture_default_str();
   app.add_flag("--no-guided", o->no_guided, "Skip guided backprop (the panel's 4th tile; saves a backward pass)");
   app.add_flag("--no-panel", o->no_panel, "Do not write the panel PNGs");
   app.add_option("--tile", o->tile, "Panel tile height in pixels")->capture_default_str();

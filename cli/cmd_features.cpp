@@ -56,7 +56,8 @@ void setup(CLI::App& app) {
       const std::string file = (fs::path(o->out) / (stem + "_" + lname + ".png")).string();
       cxr::io::save_png(file, cxr::channel_grid(acts[i], go));
       const int64_t shown = cxr::grid_channels(acts[i].size(0), go);
-      std::printf("%-28s %-16s %-10s %s\n", cxr::display_name(layers[i]).c_str(), cxr::to_string(acts[i].shape()).c_str(),
+      std::printf("%-28s %-16s %-10s %s\n", cxr::display_name(layers[i]).c_str(),
+                  cxr::to_string(acts[i].shape()).c_str(),
                   cxr::str(shown, "/", acts[i].size(0)).c_str(), file.c_str());
     }
   });

@@ -47,7 +47,9 @@
 
 namespace cxr {
 
-enum class CamMethod { GradCAM, GradCAMPlusPlus, XGradCAM, HiResCAM, LayerCAM, ScoreCAM, EigenCAM, Guided, GuidedGradCAM };
+enum class CamMethod {
+  GradCAM, GradCAMPlusPlus, XGradCAM, HiResCAM, LayerCAM, ScoreCAM, EigenCAM, Guided, GuidedGradCAM
+};
 
 // "gradcam", "gradcam++" (also "gradcampp"), "xgradcam", "hirescam", "layercam", "scorecam", "eigencam",
 // "guided" (also "guided-backprop"), "guided-gradcam". Throws listing them.

@@ -83,7 +83,8 @@ std::vector<double> top_eigenvector(const Mat& g, int64_t n, double* lambda) {
     std::vector<double> w = matvec(g, v, n);
     if (normalise(w) == 0.0) break;
     double diff = 0;
-    for (int64_t i = 0; i < n; ++i) diff = std::max(diff, std::fabs(w[static_cast<size_t>(i)] - v[static_cast<size_t>(i)]));
+    for (int64_t i = 0; i < n; ++i)
+      diff = std::max(diff, std::fabs(w[static_cast<size_t>(i)] - v[static_cast<size_t>(i)]));
     v.swap(w);
     if (diff < 1e-13) break;
   }

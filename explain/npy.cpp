@@ -12,7 +12,8 @@ static_assert(sizeof(float) == 4, "npy: float must be IEEE-754 binary32");
 std::string encode_npy(const Tensor& t) {
   CXR_CHECK(t.defined(), "encode_npy: undefined tensor");
   std::string shape = "(";
-  for (int64_t d = 0; d < t.dim(); ++d) shape += std::to_string(t.size(d)) + (t.dim() == 1 ? "," : d + 1 < t.dim() ? ", " : "");
+  for (int64_t d = 0; d < t.dim(); ++d)
+    shape += std::to_string(t.size(d)) + (t.dim() == 1 ? "," : d + 1 < t.dim() ? ", " : "");
   shape += ")";
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   // magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
@@ -50,7 +51,8 @@ Tensor decode_npy(const std::string& b, const std::string& name) {
   }
   CXR_CHECK(hstart + hlen <= b.size(), name, ": truncated .npy header");
   const std::string h = b.substr(hstart, hlen);
-  CXR_CHECK(h.find("'descr': '<f4'") != std::string::npos, name, ": only little-endian float32 ('<f4') is supported: ", h);
+  CXR_CHECK(h.find("'descr': '<f4'") != std::string::npos, name,
+            ": only little-endian float32 ('<f4') is supported: ", h);
   CXR_CHECK(h.find("'fortran_order': False") != std::string::npos, name, ": Fortran-order arrays are not supported");
   const size_t sp = h.find("'shape': (");
   CXR_CHECK(sp != std::string::npos, name, ": .npy header has no shape: ", h);
@@ -66,10 +68,12 @@ Tensor decode_npy(const std::string& b, const std::string& name) {
     }
   }
   CXR_CHECK(i < h.size(), name, ": .npy shape is not closed: ", h);
-  CXR_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), name, ": ", shape.size(), " dimensions (at most ", kMaxDims, ")");
+  CXR_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), name, ": ", shape.size(), " dimensions (at most ",
+            kMaxDims, ")");
   Tensor t = Tensor::empty(shape);
   const size_t bytes = static_cast<size_t>(t.numel()) * 4, at = hstart + hlen;
-  CXR_CHECK(b.size() == at + bytes, name, ": data is ", b.size() - at, " bytes, shape ", to_string(shape), " needs ", bytes);
+  CXR_CHECK(b.size() == at + bytes, name, ": data is ", b.size() - at, " bytes, shape ", to_string(shape), " needs ",
+            bytes);
   if (bytes) std::memcpy(t.data(), b.data() + at, bytes);
   return t;
 }

@@ -102,7 +102,8 @@ Tensor make_panel(const Explanation& e, const Tensor& original, const OverlaySty
   Explanation tile_e = e;
   tile_e.guided = Tensor();
   Rendered r = render(tile_e, small_orig, style);
-  std::vector<std::pair<std::string, Tensor>> tiles = {{"ORIGINAL", orig}, {"HEATMAP", r.heatmap}, {"OVERLAY", r.overlay}};
+  std::vector<std::pair<std::string, Tensor>> tiles = {
+      {"ORIGINAL", orig}, {"HEATMAP", r.heatmap}, {"OVERLAY", r.overlay}};
   if (e.guided.defined()) {
     Tensor g = upsample_map(deprocess_gradient(e.guided), th, tw, Upsample::Bilinear);
     tiles.push_back({e.method == "guided" ? "GUIDED BACKPROP" : "GUIDED GRAD-CAM", display_rgb(g)});

@@ -841,7 +841,8 @@ TEST(ExplainCli, FeaturesWritesOneGridPerLayer) {
   EXPECT_EQ(a.width, 2 * 64 + 3 * 2);
   EXPECT_EQ(a.height, 2 * 64 + 3 * 2);
   EXPECT_TRUE(fs::exists(out + "/scan_relu5_2.png"));
-  ASSERT_EQ(fx.run("features --threads 1 --model " + fx.ckpt + " --image " + fx.image + " --out " + out), 0) << fx.log();
+  ASSERT_EQ(fx.run("features --threads 1 --model " + fx.ckpt + " --image " + fx.image + " --out " + out), 0)
+      << fx.log();
   for (const char* l : {"relu1_1", "relu2_1", "relu3_2", "relu4_2", "relu5_2"})
     EXPECT_TRUE(fs::exists(out + "/scan_" + l + ".png")) << l;
   EXPECT_EQ(fx.run("features --model " + fx.ckpt + " --image " + fx.image + " --layers fc1 --out " + out), 1);
