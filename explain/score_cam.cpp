@@ -16,8 +16,14 @@ std::vector<Tensor> score_cam(Model& model, const Tensor& image, const Tensor& A
   CXR_CHECK(!classes.empty(), "score_cam: no classes");
   const int64_t Cin = image.size(0), S_h = image.size(1), S_w = image.size(2), HW = S_h * S_w;
   const int64_t C = A.size(0);
-  const bool was_training = model.is_training();
-  if (was_training) model.eval();
+  struct EvalGuard {  // eval mode for the call, restored even when a forward throws
+    Model& m;
+    bool was;
+    ~EvalGuard() {
+      if (was) m.train(true);
+    }
+  } eval{model, model.is_training()};
+  if (eval.was) model.eval();
   NoGradGuard no_grad;
 
   // Upsample every channel to the input and min-max scale it to [0, 1]; a constant channel masks
@@ -65,8 +71,6 @@ std::vector<Tensor> score_cam(Model& model, const Tensor& image, const Tensor& A
     }
     run(x, chunk);
   }
-  if (was_training) model.train(true);
-
   std::vector<Tensor> out;
   for (size_t ci = 0; ci < nc; ++ci) {
     Tensor w = Tensor::from(weight[ci], {C});
