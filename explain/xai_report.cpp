@@ -1,0 +1,490 @@
+#include "explain/xai_report.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/progress.h"
+#include "explain/xai_fns.h"
+#include "io/image.h"
+#include "io/loader.h"
+#include "io/synth.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr {
+
+namespace {
+
+MaskScore score_mask(const Tensor& map, const Tensor& mask) {
+  MaskScore m;
+  if (!mask.defined()) return m;
+  m.available = true;
+  m.pointing = pointing_game(map, mask);
+  m.energy = energy_share(map, mask);
+  return m;
+}
+
+int argmax_row(const Tensor& probs, int64_t n) {
+  const int64_t K = probs.size(1);
+  const float* p = probs.data() + n * K;
+  return static_cast<int>(std::max_element(p, p + K) - p);
+}
+
+}  // namespace
+
+std::vector<XaiImageRow> evaluate_batch(Model& model, const Tensor& images, const std::vector<Explanation>& ex,
+                                        const std::vector<Tensor>& lesion_masks, const std::vector<Tensor>& lung_masks,
+                                        const XaiOptions& opt) {
+  CXR_CHECK(images.defined() && images.dim() == 4, "evaluate_batch: images must be [N, C, S, S], got ",
+            images.defined() ? to_string(images.shape()) : "undefined");
+  const int64_t N = images.size(0), H = images.size(2), W = images.size(3);
+  CXR_CHECK(static_cast<int64_t>(ex.size()) == N, "evaluate_batch: ", ex.size(), " explanations for ", N, " images");
+  CXR_CHECK(lesion_masks.empty() || static_cast<int64_t>(lesion_masks.size()) == N,
+            "evaluate_batch: ", lesion_masks.size(), " lesion masks for ", N, " images");
+  CXR_CHECK(lung_masks.empty() || static_cast<int64_t>(lung_masks.size()) == N, "evaluate_batch: ", lung_masks.size(),
+            " lung masks for ", N, " images");
+  std::vector<XaiImageRow> rows(static_cast<size_t>(N));
+  std::vector<int64_t> live;  // non-degenerate images
+  Tensor maps = Tensor::empty({N, H, W});
+  for (int64_t n = 0; n < N; ++n) {
+    const Explanation& e = ex[static_cast<size_t>(n)];
+    XaiImageRow& r = rows[static_cast<size_t>(n)];
+    r.target = e.class_index;
+    r.probability = e.probability;
+    r.degenerate = e.degenerate;
+    r.degenerate_reason = e.degenerate_reason;
+    Tensor m = input_map(e, H, W);
+    std::copy(m.data(), m.data() + H * W, maps.data() + n * H * W);
+    auto mask_of = [&](const std::vector<Tensor>& v) { return v.empty() ? Tensor() : v[static_cast<size_t>(n)]; };
+    const Tensor lesion = mask_of(lesion_masks), lung = mask_of(lung_masks);
+    for (const Tensor* t : {&lesion, &lung})
+      CXR_CHECK(!t->defined() || (t->dim() == 2 && t->size(0) == H && t->size(1) == W), "evaluate_batch: mask ",
+                to_string(t->shape()), " for image ", n, " must be [", H, ", ", W, "]");
+    if (r.degenerate) continue;
+    live.push_back(n);
+    r.lesion = score_mask(m, lesion);
+    r.lung = score_mask(m, lung);
+    r.shortcut = shortcut_score(m, lung, opt.shortcut);
+  }
+  if (opt.with_faithfulness && !live.empty()) {
+    const int64_t C = images.size(1), per = C * H * W;
+    Tensor x = Tensor::empty({static_cast<int64_t>(live.size()), C, H, W});
+    Tensor mp = Tensor::empty({static_cast<int64_t>(live.size()), H, W});
+    std::vector<int> cls;
+    for (size_t k = 0; k < live.size(); ++k) {
+      std::copy(images.data() + live[k] * per, images.data() + (live[k] + 1) * per,
+                x.data() + static_cast<int64_t>(k) * per);
+      std::copy(maps.data() + live[k] * H * W, maps.data() + (live[k] + 1) * H * W,
+                mp.data() + static_cast<int64_t>(k) * H * W);
+      cls.push_back(rows[static_cast<size_t>(live[k])].target);
+    }
+    std::vector<FaithfulnessRow> f =
+        faithfulness(model_score_fn(model, opt.faithfulness.batch), x, mp, cls, opt.faithfulness);
+    for (size_t k = 0; k < live.size(); ++k) rows[static_cast<size_t>(live[k])].faithfulness = std::move(f[k]);
+  }
+  return rows;
+}
+
+XaiReport make_report(std::vector<XaiImageRow> rows, const std::vector<std::string>& class_names,
+                      const XaiOptions& opt) {
+  XaiReport r;
+  r.class_names = class_names;
+  r.target = opt.target;
+  r.method = opt.request.method;
+  r.faithfulness_options = opt.faithfulness;
+  r.rows = std::move(rows);
+  std::vector<FaithfulnessRow> faith;
+  std::vector<ShortcutScore> scores;
+  std::vector<size_t> scored_rows;
+  auto class_name = [&](int c) {
+    return c >= 0 && static_cast<size_t>(c) < class_names.size() ? class_names[static_cast<size_t>(c)]
+                                                                 : "class" + std::to_string(c);
+  };
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const XaiImageRow& row = r.rows[i];
+    if (!row.error.empty()) {
+      ++r.failed;
+      continue;
+    }
+    if (row.degenerate) {
+      ++r.degenerate;
+      continue;
+    }
+    if (row.faithfulness) faith.push_back(*row.faithfulness);
+    scores.push_back(row.shortcut);
+    scored_rows.push_back(i);
+    if (row.shortcut.flagged) ++r.flagged;
+    if (row.source.rfind("synth", 0) == 0) r.markers_known = true;
+    if (row.source == "synth-marker") {
+      ++r.marker_images;
+      if (row.shortcut.flagged) ++r.marker_flagged;
+    } else if (row.shortcut.flagged) {
+      ++r.other_flagged;
+    }
+    const std::string cls = class_name(row.label >= 0 ? row.label : row.target);
+    for (const auto& [kind, m] :
+         {std::pair<std::string, const MaskScore*>{"lesion", &row.lesion}, {"lung", &row.lung}}) {
+      if (!m->available) continue;
+      for (const std::string& group : {std::string("all"), cls}) {
+        LocalizationSummary& s = r.localization[kind][group];
+        if (m->pointing.scored) {
+          ++s.scored;
+          if (m->pointing.hit) ++s.hits;
+        }
+        if (!std::isnan(m->energy)) {
+          s.energy = s.energy_count == 0 ? m->energy : s.energy + m->energy;
+          ++s.energy_count;
+        }
+      }
+    }
+  }
+  for (auto& [kind, groups] : r.localization)
+    for (auto& [group, s] : groups) {
+      s.pointing = s.scored ? static_cast<double>(s.hits) / static_cast<double>(s.scored) : NAN;
+      if (s.energy_count) s.energy /= static_cast<double>(s.energy_count);
+    }
+  r.faithfulness = summarize(faith);
+  for (size_t k : rank_by_suspicion(scores)) r.shortcut_ranking.push_back(scored_rows[k]);
+  return r;
+}
+
+std::map<std::string, MaskFolder> resolve_mask_folders(const std::string& dir, const std::string& kind) {
+  CXR_CHECK(kind == "lesion" || kind == "lung", "--mask-kind '", kind, "': must be lesion or lung");
+  std::map<std::string, MaskFolder> out;
+  std::error_code ec;
+  CXR_CHECK(fs::is_directory(dir, ec), dir, ": not a folder (--masks wants a folder of mask images)");
+  for (const char* k : {"lesion", "lung"})
+    if (fs::is_directory(fs::path(dir) / k, ec)) out.emplace(k, MaskFolder((fs::path(dir) / k).string()));
+  if (out.empty()) out.emplace(kind, MaskFolder(dir));
+  return out;
+}
+
+XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const XaiOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  CXR_CHECK(opt.target == "pred" || opt.target == "true", "target '", opt.target, "': must be pred or true");
+  CXR_CHECK(opt.batch >= 1, "batch ", opt.batch, " must be at least 1");
+  const ModelConfig& mc = model.config();
+  const int C = mc.in_channels, S = mc.input_size;
+  const int64_t total = opt.limit > 0 ? std::min(opt.limit, dataset.size()) : dataset.size();
+  CXR_CHECK(total > 0, dataset.origin, ": no images to evaluate");
+  std::map<std::string, MaskFolder> folders;
+  if (!opt.masks_dir.empty()) folders = resolve_mask_folders(opt.masks_dir, opt.mask_kind);
+  int64_t ambiguous = 0;
+  // The explanation request, with its layer names resolved once (errors surface before any work).
+  ExplainRequest req = opt.request;
+  req.method = method_name(parse_method(req.method));
+  std::string layer = "input";
+  if (req.method != "guided") {
+    layer.clear();
+    for (const LayerInfo& l : resolve_target_layers(model, req.layers))
+      layer += (layer.empty() ? "" : " + ") + display_name(l);
+  }
+
+  std::vector<XaiImageRow> rows;
+  Tensor sanity_images;
+  std::vector<int> sanity_classes;
+  int64_t sanity_have = 0;
+  std::optional<Progress> bar;
+  if (opt.progress) bar.emplace("Evaluating explanations", total, stdout);
+  for (int64_t b0 = 0; b0 < total; b0 += opt.batch) {
+    const int64_t b1 = std::min(total, b0 + opt.batch), nb = b1 - b0;
+    std::vector<Tensor> inputs(static_cast<size_t>(nb)), lesion(static_cast<size_t>(nb)), lung(static_cast<size_t>(nb));
+    std::vector<std::string> errors(static_cast<size_t>(nb));
+    std::vector<int> amb(static_cast<size_t>(nb), 0);
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < nb; ++i) {
+      const io::Sample& s = dataset.samples[static_cast<size_t>(b0 + i)];
+      const size_t k = static_cast<size_t>(i);
+      try {
+        inputs[k] = io::preprocess_image(io::load_image(s.path).pixels, S, C, opt.normalisation);
+        auto find = [&](const std::string& kind, const std::string& manifest_path) {
+          if (!manifest_path.empty()) return load_mask(manifest_path, S, S);
+          auto it = folders.find(kind);
+          if (it == folders.end()) return Tensor();
+          bool am = false;
+          const std::string p = it->second.find(s.path, &am);
+          if (am) ++amb[k];
+          return p.empty() ? Tensor() : load_mask(p, S, S);
+        };
+        lesion[k] = find("lesion", s.lesion_mask);
+        lung[k] = find("lung", s.lung_mask);
+      } catch (const std::exception& e) {
+        errors[k] = e.what();
+      }
+    }
+    std::vector<int64_t> good;
+    for (int64_t i = 0; i < nb; ++i) {
+      ambiguous += amb[static_cast<size_t>(i)];
+      if (errors[static_cast<size_t>(i)].empty()) good.push_back(i);
+    }
+    std::vector<XaiImageRow> batch_rows(static_cast<size_t>(nb));
+    for (int64_t i = 0; i < nb; ++i) {
+      const io::Sample& s = dataset.samples[static_cast<size_t>(b0 + i)];
+      XaiImageRow& r = batch_rows[static_cast<size_t>(i)];
+      r.index = b0 + i;
+      r.path = s.path;
+      r.source = s.source;
+      r.label = s.label;
+      r.error = errors[static_cast<size_t>(i)];
+    }
+    if (!good.empty()) {
+      const int64_t ng = static_cast<int64_t>(good.size());
+      Tensor x = Tensor::empty({ng, C, S, S});
+      std::vector<Tensor> les, lu;
+      std::vector<int> classes;
+      for (int64_t g = 0; g < ng; ++g) {
+        const size_t i = static_cast<size_t>(good[static_cast<size_t>(g)]);
+        std::copy(inputs[i].data(), inputs[i].data() + C * S * S, x.data() + g * C * S * S);
+        les.push_back(lesion[i]);
+        lu.push_back(lung[i]);
+        if (opt.target == "true") {
+          const int label = batch_rows[i].label;
+          CXR_CHECK(label >= 0, batch_rows[i].path, ": --target true needs labelled images");
+          classes.push_back(label);
+        }
+      }
+      Tensor probs;
+      std::vector<Explanation> ex = explain_for_classes(model, x, req, classes, &probs);
+      std::vector<XaiImageRow> got = evaluate_batch(model, x, ex, les, lu, opt);
+      for (int64_t g = 0; g < ng; ++g) {
+        const size_t i = static_cast<size_t>(good[static_cast<size_t>(g)]);
+        XaiImageRow& r = got[static_cast<size_t>(g)];
+        r.index = batch_rows[i].index;
+        r.path = batch_rows[i].path;
+        r.source = batch_rows[i].source;
+        r.label = batch_rows[i].label;
+        r.predicted = argmax_row(probs, g);
+        batch_rows[i] = std::move(r);
+      }
+      // The first images go to the sanity check.
+      const int64_t want = std::min<int64_t>(opt.sanity_images - sanity_have, ng);
+      if (want > 0) {
+        Tensor add = Tensor::empty({sanity_have + want, C, S, S});
+        if (sanity_have) std::copy(sanity_images.data(), sanity_images.data() + sanity_images.numel(), add.data());
+        std::copy(x.data(), x.data() + want * C * S * S, add.data() + sanity_have * C * S * S);
+        for (int64_t g = 0; g < want; ++g) sanity_classes.push_back(ex[static_cast<size_t>(g)].class_index);
+        sanity_images = add;
+        sanity_have += want;
+      }
+    }
+    for (auto& r : batch_rows) rows.push_back(std::move(r));
+    if (bar) bar->update(b1, {}, b1);
+  }
+  if (bar) bar->finish();
+
+  XaiReport report = make_report(std::move(rows), dataset.class_names, opt);
+  report.model = model.name();
+  report.method = req.method;
+  report.layer = layer;
+  report.input_size = S;
+  report.shortcut_band = opt.shortcut.band >= 0 ? opt.shortcut.band : io::marker_band_px(S);
+  report.mask_ambiguous = ambiguous;
+  if (opt.sanity_images > 0 && sanity_have > 0)
+    report.sanity = cascading_randomization(model, cam_map_fn(model, req, sanity_classes), sanity_images, opt.sanity);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+// ---- output -----------------------------------------------------------------------------------------
+
+static nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+static nlohmann::json mask_json(const MaskScore& m) {
+  if (!m.available) return nullptr;
+  nlohmann::json j = {{"energy", num(m.energy)}, {"scored", m.pointing.scored}};
+  if (m.pointing.scored) {
+    j["hit"] = m.pointing.hit;
+    j["peak"] = {m.pointing.y, m.pointing.x};
+    j["distance"] = num(m.pointing.distance);
+  }
+  return j;
+}
+
+nlohmann::json to_json(const XaiReport& r) {
+  auto cname = [&](int c) {
+    return c >= 0 && static_cast<size_t>(c) < r.class_names.size()
+               ? nlohmann::json(r.class_names[static_cast<size_t>(c)])
+               : nlohmann::json(nullptr);
+  };
+  nlohmann::json rows = nlohmann::json::array();
+  for (const XaiImageRow& row : r.rows) {
+    nlohmann::json j = {{"index", row.index}, {"file", row.path}, {"label", cname(row.label)}};
+    if (!row.source.empty()) j["source"] = row.source;
+    if (!row.error.empty()) {
+      j["error"] = row.error;
+      rows.push_back(j);
+      continue;
+    }
+    j["predicted"] = cname(row.predicted);
+    j["target"] = cname(row.target);
+    j["probability"] = row.probability;
+    j["degenerate"] = row.degenerate;
+    if (row.degenerate) j["degenerate_reason"] = row.degenerate_reason;
+    if (row.faithfulness) {
+      const FaithfulnessRow& f = *row.faithfulness;
+      j["faithfulness"] = {{"deletion_auc", f.deletion_auc},
+                           {"insertion_auc", f.insertion_auc},
+                           {"deletion", f.deletion},
+                           {"insertion", f.insertion},
+                           {"full", f.full},
+                           {"masked", f.masked},
+                           {"drop", f.drop},
+                           {"increase", f.increase}};
+    }
+    j["lesion"] = mask_json(row.lesion);
+    j["lung"] = mask_json(row.lung);
+    if (!row.degenerate)
+      j["shortcut"] = {{"border", num(row.shortcut.border)},
+                       {"outside_lung", num(row.shortcut.outside_lung)},
+                       {"suspect", num(row.shortcut.suspect)},
+                       {"peak_in_band", row.shortcut.peak_in_band},
+                       {"flagged", row.shortcut.flagged}};
+    rows.push_back(j);
+  }
+  nlohmann::json loc = nlohmann::json::object();
+  for (const auto& [kind, groups] : r.localization)
+    for (const auto& [group, s] : groups)
+      loc[kind][group] = {{"scored", s.scored},
+                          {"hits", s.hits},
+                          {"pointing_game", num(s.pointing)},
+                          {"energy_count", s.energy_count},
+                          {"energy_share", num(s.energy)}};
+  nlohmann::json flagged = nlohmann::json::array(), ranking = nlohmann::json::array();
+  for (size_t i : r.shortcut_ranking) {
+    const XaiImageRow& row = r.rows[i];
+    nlohmann::json j = {{"index", row.index},
+                        {"file", row.path},
+                        {"suspect", num(row.shortcut.suspect)},
+                        {"border", num(row.shortcut.border)},
+                        {"outside_lung", num(row.shortcut.outside_lung)},
+                        {"flagged", row.shortcut.flagged},
+                        {"label", cname(row.label)},
+                        {"target", cname(row.target)}};
+    ranking.push_back(j);
+    if (row.shortcut.flagged) flagged.push_back(j);
+  }
+  const FaithfulnessOptions& fo = r.faithfulness_options;
+  nlohmann::json j = {
+      {"tool", "cxr xai-eval"},
+      {"model", r.model},
+      {"method", r.method},
+      {"layer", r.layer},
+      {"target", r.target},
+      {"classes", r.class_names},
+      {"input_size", r.input_size},
+      {"images", r.rows.size()},
+      {"failed", r.failed},
+      {"degenerate", r.degenerate},
+      {"seconds", r.seconds},
+      {"faithfulness",
+       {{"images", r.faithfulness.images},
+        {"deletion_auc", r.faithfulness.deletion_auc},
+        {"insertion_auc", r.faithfulness.insertion_auc},
+        {"average_drop", r.faithfulness.average_drop},
+        {"increase_in_confidence", r.faithfulness.increase_in_confidence},
+        {"steps", fo.steps},
+        {"deletion_baseline", baseline_name(fo.deletion_baseline)},
+        {"insertion_baseline", baseline_name(fo.insertion_baseline)},
+        {"blur_sigma", fo.blur_sigma > 0 ? fo.blur_sigma : 5.0 * static_cast<double>(r.input_size) / 224.0}}},
+      {"localization", loc},
+      {"pointing_tolerance", default_pointing_tolerance(r.input_size)},
+      {"mask_ambiguous", r.mask_ambiguous},
+      {"shortcut",
+       {{"band", r.shortcut_band}, {"flagged_count", r.flagged}, {"flagged", flagged}, {"ranking", ranking}}},
+      {"rows", rows}};
+  if (r.markers_known)
+    j["shortcut"]["known_markers"] = {
+        {"images", r.marker_images}, {"flagged", r.marker_flagged}, {"other_flagged", r.other_flagged}};
+  if (r.sanity) {
+    const SanityResult& s = *r.sanity;
+    nlohmann::json steps = nlohmann::json::array();
+    for (const SanityStep& st : s.steps)
+      steps.push_back({{"layer", st.layer},
+                       {"randomized", st.randomized},
+                       {"spearman", st.mean_rho},
+                       {"spearman_abs", st.mean_rho_abs},
+                       {"per_image", st.rho},
+                       {"per_image_abs", st.rho_abs}});
+    j["sanity"] = {{"passed", s.passed},
+                   {"verdict", s.verdict},
+                   {"units", s.units},
+                   {"half", s.half},
+                   {"spearman_at_half", s.rho_at_half},
+                   {"spearman_abs_at_half", s.rho_abs_at_half},
+                   {"steps", steps}};
+  }
+  return j;
+}
+
+static std::string fmt(double v, const char* f = "%.3f") {
+  if (!std::isfinite(v)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string format_report(const XaiReport& r, int top) {
+  std::string o;
+  const int64_t ok = static_cast<int64_t>(r.rows.size()) - r.failed;
+  o += str(r.method, " at ", r.layer, " on ", r.model, ", ", ok, " image(s) explained (", r.target, " class)");
+  if (r.degenerate) o += str(", ", r.degenerate, " flat map(s) left out");
+  if (r.failed) o += str(", ", r.failed, " failed to load");
+  o += "\n\n";
+  const FaithfulnessOptions& fo = r.faithfulness_options;
+  if (r.faithfulness.images > 0) {
+    o += str("Faithfulness (", r.faithfulness.images, " images, ", fo.steps, " steps; deletion to ",
+             baseline_name(fo.deletion_baseline), ", insertion from ", baseline_name(fo.insertion_baseline), ")\n");
+    o += str("  deletion AUC    ", fmt(r.faithfulness.deletion_auc), "   (lower is better)\n");
+    o += str("  insertion AUC   ", fmt(r.faithfulness.insertion_auc), "   (higher is better)\n");
+    o += str("  average drop    ", fmt(r.faithfulness.average_drop, "%.1f"), "%   (lower is better)\n");
+    o += str("  increase in confidence ", fmt(r.faithfulness.increase_in_confidence, "%.1f"),
+             "%   (higher is better)\n\n");
+  }
+  if (!r.localization.empty()) {
+    char line[256];
+    o += str("Localisation (pointing game within ", default_pointing_tolerance(r.input_size),
+             " px; energy share inside the mask)\n");
+    std::snprintf(line, sizeof line, "  %-7s %-14s %8s %10s %8s %10s\n", "mask", "class", "scored", "pointing",
+                  "images", "energy");
+    o += line;
+    for (const auto& [kind, groups] : r.localization) {
+      auto put = [&](const std::string& g, const LocalizationSummary& s) {
+        std::snprintf(line, sizeof line, "  %-7s %-14s %8lld %10s %8lld %10s\n", kind.c_str(), g.c_str(),
+                      static_cast<long long>(s.scored), fmt(s.pointing).c_str(), static_cast<long long>(s.energy_count),
+                      fmt(s.energy).c_str());
+        o += line;
+      };
+      for (const auto& [g, s] : groups)
+        if (g != "all") put(g, s);
+      if (groups.count("all")) put("all", groups.at("all"));
+    }
+    o += "\n";
+  }
+  o += str("Shortcut finder (border band ", r.shortcut_band, " px; flagged: ", r.flagged, " of ",
+           r.shortcut_ranking.size(), ")\n");
+  int shown = 0;
+  for (size_t i : r.shortcut_ranking) {
+    const XaiImageRow& row = r.rows[i];
+    if (!row.shortcut.flagged || shown >= top) continue;
+    ++shown;
+    o += str("  ", fmt(row.shortcut.suspect), "  border ", fmt(row.shortcut.border), "  outside lung ",
+             fmt(row.shortcut.outside_lung), "  ", row.path, "\n");
+  }
+  if (r.flagged > shown) o += str("  ... and ", r.flagged - shown, " more (see the JSON)\n");
+  if (r.markers_known)
+    o += str("  synthetic marker images (source synth-marker): ", r.marker_flagged, " of ", r.marker_images,
+             " flagged; other images flagged: ", r.other_flagged, "\n");
+  if (r.sanity) {
+    o += "\nSanity check (cascading randomisation, Spearman with the original map)\n";
+    for (const SanityStep& st : r.sanity->steps)
+      o += str("  ", st.randomized, "  ", st.layer, ": ", fmt(st.mean_rho), " (abs ", fmt(st.mean_rho_abs), ")\n");
+    o += "  " + r.sanity->verdict + "\n";
+  }
+  return o;
+}
+
+}  // namespace cxr

@@ -1,0 +1,127 @@
+// How far to trust a model's explanations on a dataset: one call that runs every metric of explain/metrics.h
+// and gathers per-image rows and aggregates (`cxr xai-eval`, `cxr explain --metrics`, the HTML report).
+//
+// Per image: load and preprocess as for inference (io/loader.h), explain the target class (the predicted
+// class, or the true one with target = "true") with the explain/cam.h method, upsample the map to the input
+// (S x S, bilinear), then
+//   faithfulness   deletion / insertion AUC and the image's share of Average Drop / Increase in Confidence
+//                  (explain/faithfulness.h), through the model's own softmax;
+//   localisation   pointing game and energy share on the lesion mask and on the lung mask, when the image has
+//                  them (manifest columns, or a --masks folder; explain/localization.h), at S x S;
+//   shortcut       border / outside-lung shares and the flag (explain/shortcut.h), with the lung mask when
+//                  known.
+// Then the aggregates: faithfulness means, AD and IC; pointing-game hit rate and mean energy share per mask
+// kind, overall and per class (the image's TRUE class; its target class when the label is unknown); the
+// images ranked by shortcut suspicion (on `cxr synth` data, whose manifest marks marker images with source
+// "synth-marker", also the finder's hits and false alarms); and, when asked, the cascading-randomisation
+// sanity check on the first few images (explain/sanity.h; the model's weights are restored afterwards).
+// Degenerate maps (explain/maps.h: nothing to rank) are counted and left out of the faithfulness,
+// localisation and shortcut figures; images that fail to load are counted and listed with their error.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/tensor.h"
+#include "explain/cam.h"
+#include "explain/faithfulness.h"
+#include "explain/localization.h"
+#include "explain/sanity.h"
+#include "explain/shortcut.h"
+#include "io/dataset.h"
+#include "io/transform.h"
+#include "models/model.h"
+
+namespace cxr {
+
+struct XaiOptions {
+  ExplainRequest request;           // method, layers, fuse, scorecam_batch (its `classes` is ignored)
+  std::string target = "pred";      // "pred": the predicted class; "true": the image's label
+  io::Normalisation normalisation;  // the model's input normalisation (io::LoadedModel::norm)
+  int64_t limit = 0;                // only the first `limit` images (0: all)
+  int batch = 8;                    // images explained per forward
+  FaithfulnessOptions faithfulness;
+  bool with_faithfulness = true;     // the costly part: 2 * steps + 2 forwards per image
+  std::string masks_dir;             // optional mask folder (see resolve_mask_folders)
+  std::string mask_kind = "lesion";  // what a plain masks folder holds: "lesion" | "lung"
+  ShortcutOptions shortcut;
+  int sanity_images = 0;  // > 0: run the sanity check on that many images
+  SanityOptions sanity;
+  bool progress = false;  // a progress bar on stdout
+};
+
+struct MaskScore {
+  bool available = false;   // a mask was found for the image
+  PointingResult pointing;  // .scored false for an empty mask (e.g. NORMAL's lesion mask)
+  double energy = 0.0;      // NaN when undefined
+};
+
+struct XaiImageRow {
+  int64_t index = -1;  // into the dataset's samples
+  std::string path;
+  std::string source;  // the manifest's source column ("synth-marker": `cxr synth` burned a marker in)
+  int label = -1;      // true class (-1: unknown)
+  int predicted = -1;
+  int target = -1;           // the class explained
+  float probability = 0.0f;  // of the target class
+  bool degenerate = false;
+  std::string degenerate_reason;
+  std::string error;  // non-empty: the image could not be evaluated (nothing else is set)
+  std::optional<FaithfulnessRow> faithfulness;
+  MaskScore lesion, lung;
+  ShortcutScore shortcut;
+};
+
+struct LocalizationSummary {
+  int64_t scored = 0, hits = 0;  // pointing game
+  int64_t energy_count = 0;
+  double pointing = NAN;  // hits / scored
+  double energy = NAN;    // mean energy share
+};
+
+struct XaiReport {
+  std::string model, method, layer, target;
+  std::vector<std::string> class_names;
+  FaithfulnessOptions faithfulness_options;
+  int shortcut_band = 0;  // pixels at the input size
+  int64_t input_size = 0;
+  std::vector<XaiImageRow> rows;
+  FaithfulnessSummary faithfulness;  // over non-degenerate rows with faithfulness
+  // "all" and each class name -> summary, for "lesion" and "lung"
+  std::map<std::string, std::map<std::string, LocalizationSummary>> localization;
+  std::vector<size_t> shortcut_ranking;  // indices into rows, most suspect first (non-degenerate rows only)
+  int64_t flagged = 0, degenerate = 0, failed = 0, mask_ambiguous = 0;
+  // When sources say which images carry a synthetic marker (any source starting with "synth"): how many of
+  // them the finder flagged, and how many other images it flagged (a check of the finder itself).
+  bool markers_known = false;
+  int64_t marker_images = 0, marker_flagged = 0, other_flagged = 0;
+  std::optional<SanityResult> sanity;
+  double seconds = 0.0;
+};
+
+XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const XaiOptions& options);
+
+// The metrics of explanations a caller already has (e.g. `cxr explain --metrics`): images [N, C, S, S]
+// preprocessed, one Explanation per image, masks per image ([S, S] binary from load_mask / prepare_mask, or
+// undefined Tensors; the vectors may be empty). Rows have index -1 and no path; the caller fills them in.
+std::vector<XaiImageRow> evaluate_batch(Model& model, const Tensor& images, const std::vector<Explanation>& ex,
+                                        const std::vector<Tensor>& lesion_masks, const std::vector<Tensor>& lung_masks,
+                                        const XaiOptions& options);
+// Aggregates of rows (the report's summary fields; rows are moved in).
+XaiReport make_report(std::vector<XaiImageRow> rows, const std::vector<std::string>& class_names,
+                      const XaiOptions& options);
+
+// Mask folders for a --masks DIR: DIR/lesion and DIR/lung when either exists (the layout `cxr synth` writes
+// under OUT/masks), else DIR itself as `kind`. Keys "lesion" / "lung".
+std::map<std::string, MaskFolder> resolve_mask_folders(const std::string& dir, const std::string& kind);
+
+nlohmann::json to_json(const XaiReport& r);
+// A readable summary: faithfulness, localisation table per class, flagged images (up to `top`), sanity.
+std::string format_report(const XaiReport& r, int top = 10);
+
+}  // namespace cxr
