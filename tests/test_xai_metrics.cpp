@@ -409,6 +409,36 @@ Tensor edges(const Tensor& x) {
 
 }  // namespace
 
+TEST(XaiFns, ScoreFunctionAndPerImageClasses) {
+  auto m = tiny_vgg();
+  const Tensor x = synth_batch(64, 3);
+  Tensor one = model_score_fn(*m, 1)(x), all = model_score_fn(*m, 32)(x);
+  ASSERT_EQ(all.shape(), (Shape{3, 3}));
+  for (int64_t n = 0; n < 3; ++n) {
+    double s = 0;
+    for (int64_t k = 0; k < 3; ++k) {
+      s += all[n * 3 + k];
+      EXPECT_NEAR(one[n * 3 + k], all[n * 3 + k], 1e-5);
+    }
+    EXPECT_NEAR(s, 1.0, 1e-5);
+  }
+  // Per-image classes: each image gets its own class, the same map as when asked alone.
+  ExplainRequest req;
+  req.layers = {"relu4_2"};
+  auto ex = explain_for_classes(*m, x, req, {2, 0, 2});
+  ASSERT_EQ(ex.size(), 3u);
+  EXPECT_EQ(ex[0].class_index, 2);
+  EXPECT_EQ(ex[1].class_index, 0);
+  EXPECT_EQ(ex[2].class_index, 2);
+  auto alone = explain_for_classes(*m, x.slice(1, 2), req, {0});
+  Tensor a = input_map(ex[1], 64, 64), b = input_map(alone[0], 64, 64);
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5) << i;
+  Tensor maps = cam_map_fn(*m, req, {2, 0, 2})(x);
+  EXPECT_EQ(maps.shape(), (Shape{3, 64, 64}));
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(maps[64 * 64 + i], a[i]) << i;
+  EXPECT_THROW(explain_for_classes(*m, x, req, {0, 1}), Error);
+}
+
 TEST(Sanity, UnitsTopDownWithBatchNorm) {
   auto m = tiny_vgg(true);
   auto units = randomization_units(*m);
