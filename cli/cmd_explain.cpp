@@ -11,6 +11,10 @@
 // resolution; _guided.npy too), and explanations.json for the whole run (checkpoint SHA-256, method, layer,
 // classes, probabilities, timings, files, degenerate flags). Flat maps are flagged and drawn grey.
 //
+// --metrics also measures each explanation (explain/metrics.h: deletion / insertion AUC, AD / IC, pointing
+// game and energy share on lesion / lung masks, shortcut finder): masks come from a manifest's lung_mask /
+// lesion_mask columns or a --masks folder; the report goes to metrics.json in --out and to the terminal.
+//
 // Images are processed in batches of --batch (one forward for the batch, OpenMP inside the ops); decoding
 // and drawing run in parallel over the batch's images.
 #include <omp.h>
@@ -25,6 +29,7 @@
 #include "cli/command.h"
 #include "core/progress.h"
 #include "explain/cam.h"
+#include "explain/metrics.h"
 #include "explain/npy.h"
 #include "explain/overlay.h"
 #include "explain/sha256.h"
@@ -33,6 +38,7 @@
 #include "io/image.h"
 #include "io/loader.h"
 #include "io/model_file.h"
+#include "io/synth.h"
 
 namespace fs = std::filesystem;
 
@@ -40,7 +46,7 @@ namespace {
 
 struct Options {
   std::string model, arch, method = "gradcam", layer, cls = "pred", colormap = "jet", upsample = "bilinear";
-  std::string out, masks, fuse = "max";
+  std::string out, masks, mask_kind = "lesion", fuse = "max";
   float alpha = 0.5f;
   bool counterfactual = false, save_raw = false, metrics = false, no_guided = false, no_panel = false;
   int batch = 8, scorecam_batch = 32, tile = 256;
@@ -50,6 +56,7 @@ struct Options {
 struct Item {
   std::string path;
   std::string label;  // true class name when a dataset says so, else ""
+  std::string source, lesion_mask, lung_mask;  // manifest columns, when there are any
 };
 
 std::string lower(std::string s) {
@@ -65,12 +72,13 @@ std::vector<Item> expand_inputs(const std::vector<std::string>& inputs) {
     const bool dir = fs::is_directory(in, ec);
     if (!dir && lower(fs::path(in).extension().string()) != ".csv") {
       CXR_CHECK(fs::exists(in, ec), in, ": no such file or folder");
-      items.push_back({in, ""});
+      items.push_back({in, "", "", "", ""});
       continue;
     }
     try {
       cxr::io::Dataset ds = cxr::io::open_dataset(in);
-      for (const auto& s : ds.samples) items.push_back({s.path, ds.class_names[static_cast<size_t>(s.label)]});
+      for (const auto& s : ds.samples)
+        items.push_back({s.path, ds.class_names[static_cast<size_t>(s.label)], s.source, s.lesion_mask, s.lung_mask});
       continue;
     } catch (const cxr::Error& e) {
       if (!dir) throw;  // a broken manifest is an error; a folder may simply hold images without classes
@@ -85,7 +93,7 @@ std::vector<Item> expand_inputs(const std::vector<std::string>& inputs) {
     CXR_CHECK(!ec, in, ": cannot list folder: ", ec.message());
     CXR_CHECK(!files.empty(), in, ": no images (.png/.jpg/.jpeg) found");
     std::sort(files.begin(), files.end());
-    for (auto& f : files) items.push_back({f, ""});
+    for (auto& f : files) items.push_back({f, "", "", "", ""});
   }
   return items;
 }
@@ -102,9 +110,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 void run(const Options& o) {
-  if (o.metrics || !o.masks.empty())
-    throw cxr::Error("--metrics / --masks: explanation metrics are not available in this build yet "
-                     "(explain/metrics.h, the metrics module, is not part of it)");
+  CXR_CHECK(o.masks.empty() || o.metrics, "--masks is read by --metrics: add --metrics");
   CXR_CHECK(o.alpha >= 0.0f && o.alpha <= 1.0f, "--alpha ", o.alpha, " must be in [0, 1]");
   CXR_CHECK(o.batch >= 1, "--batch ", o.batch, " must be at least 1");
   CXR_CHECK(o.tile >= 32, "--tile ", o.tile, " must be at least 32");
@@ -132,6 +138,14 @@ void run(const Options& o) {
     for (const auto& l : cxr::resolve_target_layers(model, req.layers)) layer_names.push_back(cxr::display_name(l));
 
   std::vector<Item> items = expand_inputs(o.inputs);
+  cxr::XaiOptions xopt;
+  xopt.request = req;
+  xopt.target = o.cls;
+  xopt.normalisation = lm.norm;
+  std::map<std::string, cxr::MaskFolder> mask_folders;
+  if (!o.masks.empty()) mask_folders = cxr::resolve_mask_folders(o.masks, o.mask_kind);
+  std::vector<cxr::XaiImageRow> metric_rows;
+  int64_t masks_ambiguous = 0;
   fs::create_directories(o.out);
   std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), lm.model->name().c_str(),
               req.method.c_str(), layer_names.empty() ? "input" : layer_names[0].c_str(), o.cls.c_str(),
@@ -158,6 +172,8 @@ void run(const Options& o) {
     const size_t b1 = std::min(items.size(), b0 + static_cast<size_t>(o.batch));
     const int64_t nb = static_cast<int64_t>(b1 - b0);
     std::vector<cxr::Tensor> originals(static_cast<size_t>(nb)), inputs(static_cast<size_t>(nb));
+    std::vector<cxr::Tensor> lesion(static_cast<size_t>(nb)), lung(static_cast<size_t>(nb));
+    std::vector<int> ambiguous(static_cast<size_t>(nb), 0);
     std::vector<std::string> errors(static_cast<size_t>(nb));
     std::vector<double> load_s(static_cast<size_t>(nb), 0.0);
 #pragma omp parallel for schedule(dynamic)
@@ -167,6 +183,20 @@ void run(const Options& o) {
         cxr::io::Image img = cxr::io::load_image(items[b0 + static_cast<size_t>(i)].path);
         originals[static_cast<size_t>(i)] = img.pixels;
         inputs[static_cast<size_t>(i)] = cxr::io::preprocess_image(img.pixels, S, C, lm.norm);
+        if (o.metrics) {  // masks at the model input's size: manifest column first, else the --masks folder
+          const Item& it = items[b0 + static_cast<size_t>(i)];
+          auto find = [&](const std::string& kind, const std::string& column) {
+            if (!column.empty()) return cxr::load_mask(column, S, S);
+            auto f = mask_folders.find(kind);
+            if (f == mask_folders.end()) return cxr::Tensor();
+            bool amb = false;
+            const std::string p = f->second.find(it.path, &amb);
+            ambiguous[static_cast<size_t>(i)] += amb;
+            return p.empty() ? cxr::Tensor() : cxr::load_mask(p, S, S);
+          };
+          lesion[static_cast<size_t>(i)] = find("lesion", it.lesion_mask);
+          lung[static_cast<size_t>(i)] = find("lung", it.lung_mask);
+        }
       } catch (const std::exception& e) {
         errors[static_cast<size_t>(i)] = e.what();
       }
@@ -194,6 +224,32 @@ void run(const Options& o) {
     cxr::Tensor probs;
     auto res = cxr::explain_batch(model, x, req, &probs);
     const double expl_share = seconds_since(t_expl) / static_cast<double>(good.size());
+
+    if (o.metrics) {  // one metrics row per explanation (per image and explained class)
+      std::vector<cxr::Tensor> les, lu;
+      for (int64_t i : good) {
+        les.push_back(lesion[static_cast<size_t>(i)]);
+        lu.push_back(lung[static_cast<size_t>(i)]);
+        masks_ambiguous += ambiguous[static_cast<size_t>(i)];
+      }
+      for (size_t k = 0; k < res[0].size(); ++k) {
+        std::vector<cxr::Explanation> ex;
+        for (size_t g = 0; g < good.size(); ++g) ex.push_back(res[g][k]);
+        std::vector<cxr::XaiImageRow> rows = cxr::evaluate_batch(model, x, ex, les, lu, xopt);
+        for (size_t g = 0; g < good.size(); ++g) {
+          const size_t i = b0 + static_cast<size_t>(good[g]);
+          cxr::XaiImageRow& r = rows[g];
+          r.index = static_cast<int64_t>(i);
+          r.path = items[i].path;
+          r.source = items[i].source;
+          const auto lab = std::find(classes.begin(), classes.end(), items[i].label);
+          r.label = lab == classes.end() ? -1 : static_cast<int>(lab - classes.begin());
+          const float* row = probs.data() + g * classes.size();
+          r.predicted = static_cast<int>(std::max_element(row, row + classes.size()) - row);
+          metric_rows.push_back(std::move(r));
+        }
+      }
+    }
 
     // Draw and save, in parallel over (image, explanation) pairs.
     std::vector<std::pair<size_t, size_t>> jobs;
@@ -282,6 +338,27 @@ void run(const Options& o) {
   }
   const double total = seconds_since(t_start);
   bar.finish();
+  std::string metrics_file;
+  if (o.metrics) {
+    cxr::XaiReport rep = cxr::make_report(std::move(metric_rows), classes, xopt);
+    rep.model = lm.model->name();
+    rep.method = req.method;
+    for (const auto& l : layer_names) rep.layer += (rep.layer.empty() ? "" : " + ") + l;
+    if (rep.layer.empty()) rep.layer = "input";
+    rep.input_size = S;
+    rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::io::marker_band_px(S);
+    rep.mask_ambiguous = masks_ambiguous;
+    rep.seconds = total;
+    nlohmann::json jm = cxr::to_json(rep);
+    jm["checkpoint"] = o.model;
+    jm["checkpoint_sha256"] = sha;
+    metrics_file = (fs::path(o.out) / "metrics.json").string();
+    cxr::io::write_file_atomic(metrics_file, jm.dump(2) + "\n");
+    std::printf("\n%s", cxr::format_report(rep).c_str());
+    if (masks_ambiguous)
+      std::fprintf(stderr, "cxr explain: warning: %lld mask(s) matched several files equally well and were left out\n",
+                   static_cast<long long>(masks_ambiguous));
+  }
 
   nlohmann::json manifest = {
       {"tool", "cxr explain"},
@@ -306,6 +383,7 @@ void run(const Options& o) {
       {"explanations", explained},
       {"degenerate", degenerate},
       {"failed", failed},
+      {"metrics", metrics_file.empty() ? nlohmann::json() : nlohmann::json("metrics.json")},
       {"seconds_total", total}};
   cxr::io::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
   std::printf("%d explanation%s of %zu image%s in %.2f s (%.3f s/image)%s; manifest %s\n", explained,
@@ -340,8 +418,13 @@ void setup(CLI::App& app) {
   app.add_flag("--no-guided", o->no_guided, "Skip guided backprop (the panel's 4th tile; saves a backward pass)");
   app.add_flag("--no-panel", o->no_panel, "Do not write the panel PNGs");
   app.add_option("--tile", o->tile, "Panel tile height in pixels")->capture_default_str();
-  app.add_flag("--metrics", o->metrics, "Also compute explanation metrics (needs the metrics module)");
-  app.add_option("--masks", o->masks, "Folder of lung / lesion masks for the metrics (needs the metrics module)");
+  app.add_flag("--metrics", o->metrics, "Also measure the explanations (deletion / insertion, AD / IC, pointing "
+                                        "game, energy share, shortcut finder) into metrics.json");
+  app.add_option("--masks", o->masks, "For --metrics: folder of mask images matched by file name; with lesion/ "
+                                      "and lung/ sub-folders (cxr synth's OUT/masks) both are used");
+  app.add_option("--mask-kind", o->mask_kind, "What a plain --masks folder holds: lesion | lung")
+      ->check(CLI::IsMember({"lesion", "lung"}))
+      ->capture_default_str();
   app.add_option("--out", o->out, "Output folder")->required();
   app.add_option("inputs", o->inputs, "Images, folders (class folders or plain) or CSV manifests")->required();
   app.callback([o] { run(*o); });

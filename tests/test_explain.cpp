@@ -818,8 +818,8 @@ TEST(ExplainCli, MethodsLayersAndErrors) {
   EXPECT_NE(fx.log().find("unknown layer 'relu9_9'"), std::string::npos) << fx.log();
   EXPECT_EQ(fx.run(base + "--class FLU " + fx.image), 1);
   EXPECT_EQ(fx.run(base + "--method eigencam --counterfactual " + fx.image), 1);
-  EXPECT_EQ(fx.run(base + "--metrics " + fx.image), 1);
-  EXPECT_NE(fx.log().find("--metrics"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--masks " + fx.dir.string() + " " + fx.image), 1);
+  EXPECT_NE(fx.log().find("--masks is read by --metrics"), std::string::npos) << fx.log();
   // An unreadable file among good ones: the good ones are explained, the run exits 1 naming the bad file.
   io::write_file_atomic((fx.dir / "imgs" / "broken.png").string(), std::string("not a png"));
   EXPECT_EQ(fx.run(base + fx.image + " " + (fx.dir / "imgs" / "broken.png").string()), 1);
@@ -827,6 +827,31 @@ TEST(ExplainCli, MethodsLayersAndErrors) {
   nlohmann::json j2 = nlohmann::json::parse(std::ifstream(fx.dir / "o2" / "explanations.json"));
   EXPECT_EQ(j2["images"].size(), 1u);
   EXPECT_EQ(j2["failed"], 1);
+}
+
+TEST(ExplainCli, MetricsUseTheMetricsModuleAndMaskFolders) {
+  CliFixture fx;
+  // A lesion mask for scan.png, matched by file name (scan_mask.png), covering the left half.
+  fs::create_directories(fx.dir / "masks");
+  Tensor mask = Tensor::zeros({1, 90, 70});
+  for (int64_t y = 0; y < 90; ++y)
+    for (int64_t x = 0; x < 35; ++x) mask[y * 70 + x] = 1.0f;
+  io::save_png((fx.dir / "masks" / "scan_mask.png").string(), mask);
+  const std::string out = (fx.dir / "om").string();
+  ASSERT_EQ(fx.run("explain --threads 1 --model " + fx.ckpt + " --no-panel --no-guided --metrics --masks " +
+                   (fx.dir / "masks").string() + " --mask-kind lesion --out " + out + " " + fx.image + " " + fx.image2),
+            0)
+      << fx.log();
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(fs::path(out) / "explanations.json"));
+  EXPECT_EQ(j["metrics"], "metrics.json");
+  nlohmann::json m = nlohmann::json::parse(std::ifstream(fs::path(out) / "metrics.json"));
+  EXPECT_EQ(m["checkpoint_sha256"], sha256_file(fx.ckpt));
+  EXPECT_EQ(m["method"], "gradcam");
+  ASSERT_TRUE(m.contains("rows")) << m.dump().substr(0, 400);
+  ASSERT_EQ(m["rows"].size(), 2u);
+  int with_lesion = 0;
+  for (const auto& r : m["rows"]) with_lesion += !r["lesion"].is_null();
+  EXPECT_EQ(with_lesion, 1) << "only scan.png has a lesion mask";
 }
 
 TEST(ExplainCli, FeaturesWritesOneGridPerLayer) {
