@@ -262,7 +262,17 @@ Loader::Loader(Dataset dataset, LoaderOptions options) : st_(std::make_unique<St
   s.capacity = s.workers + o.prefetch;
   s.cache.resize(s.ds.size());
   s.threads.reserve(s.workers);
-  for (int i = 0; i < s.workers; ++i) s.threads.emplace_back([&s] { s.worker(); });
+  try {
+    for (int i = 0; i < s.workers; ++i) s.threads.emplace_back([&s] { s.worker(); });
+  } catch (...) {  // could not start them all: stop the ones that did start before giving up
+    {
+      std::lock_guard<std::mutex> lk(s.m);
+      s.stop = true;
+    }
+    s.work_cv.notify_all();
+    for (std::thread& t : s.threads) t.join();
+    throw;
+  }
 }
 
 Loader::~Loader() {
