@@ -235,8 +235,8 @@ TEST(Conv2d, GradcheckWithBiasStrideAndPadding) {
 }
 
 TEST(Conv2d, SameResultsForOneAndTwoThreads) {
-  // Batch 1 and 2 run image by image with multithreaded BLAS at 2 threads, and one image per thread with
-  // batch 3 (a partial last wave): all must equal the single-threaded result bit for bit.
+  // At 2 threads, batch 1 runs image by image with a 2-thread BLAS, batches 2 and 3 one image per thread
+  // (3 with a partial last wave): all must equal the single-threaded result bit for bit.
   const Case cases[] = {{1, 3, 9, 8, 4, 3, 3, 1, 1, 1, 1, true},
                         {2, 5, 11, 10, 6, 3, 3, 2, 2, 1, 1, true},
                         {3, 5, 11, 10, 6, 3, 3, 1, 1, 1, 1, true},
