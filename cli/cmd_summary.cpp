@@ -67,7 +67,7 @@ void run_summary(const SummaryOptions& o) {
   std::cout << cxr::format_summary(s);
 }
 
-cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parameters and MACs", 60, [](CLI::App& app) {
+cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parameters and MACs", 55, [](CLI::App& app) {
   auto o = std::make_shared<SummaryOptions>();
   auto* model = app.add_option("--model", o->model, "A checkpoint: summarise the model its metadata describes")
                     ->check(CLI::ExistingFile);

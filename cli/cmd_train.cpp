@@ -12,7 +12,6 @@ namespace {
 void setup(CLI::App& app) {
   auto cfg = std::make_shared<cxr::TrainConfig>();
   auto resume_dir = std::make_shared<std::string>();
-  auto epochs_override = std::make_shared<int>(0);
   app.add_option("--data", cfg->data, "Training data: a folder with one sub-folder per class, or a CSV manifest");
   app.add_option("--val", cfg->val, "Validation data (default: the data's own val split, else a patient split)");
   app.add_option("--val-fraction", cfg->val_fraction, "Share of patients held out when the data has no split")
@@ -55,11 +54,12 @@ void setup(CLI::App& app) {
   app.add_flag("--skip-bad", cfg->skip_bad, "Skip unreadable images (warn and count) instead of stopping");
   app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
       ->capture_default_str();
-  app.callback([cfg, resume_dir] {
+  CLI::Option* epochs_opt = app.get_option("--epochs");
+  app.callback([cfg, resume_dir, epochs_opt] {
     cxr::install_interrupt_handler();
     cxr::TrainResult r;
     if (!resume_dir->empty()) {
-      r = cxr::resume(*resume_dir, cfg->epochs == cxr::TrainConfig{}.epochs ? 0 : cfg->epochs);
+      r = cxr::resume(*resume_dir, epochs_opt->count() > 0 ? cfg->epochs : 0);
     } else {
       if (cfg->data.empty() || cfg->out.empty()) throw CLI::RequiredError("--data and --out");
       r = cxr::train(*cfg);

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Threads for compute (default: $CXR_THREADS or all cores)")
       ->check(CLI::NonNegativeNumber);
   auto& cmds = commands();
-  std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
+  std::stable_sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
   std::string running;
   for (auto& c : cmds) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

@@ -81,3 +81,17 @@ TEST(Workspace, GrowsAndReuses) {
   EXPECT_NE(scratch(10, 1), a);  // slots never alias
   release_scratch();
 }
+
+// GCC 12 with AVX-512 turned {x, x, x, 0} constants into {x, x, x, x} (see CMakeLists.txt). Out of line so
+// that the constant is materialised the way the library's own code does it.
+__attribute__((noinline)) static Shape shape_1110() { return {1, 1, 1, 0}; }
+__attribute__((noinline)) static std::vector<double> doubles_1100() { return {1, 1, 0, 0}; }
+
+TEST(Build, ConstantVectorsSurviveTheCompiler) {
+  Shape s = shape_1110();
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[3], 0) << "the compiler broadcast a constant vector: build with -fno-tree-slp-vectorize";
+  std::vector<double> d = doubles_1100();
+  EXPECT_EQ(d[2], 0.0);
+  EXPECT_EQ(d[3], 0.0);
+}

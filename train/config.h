@@ -34,7 +34,7 @@ struct TrainConfig {
   std::string schedule = "plateau";  // none | plateau | cosine
   float plateau_factor = 0.5f;
   int plateau_patience = 2;
-  int patience = 5;                // early stopping on val_loss (0: off); best weights restored at the end
+  int patience = 5;                // early stopping on val_loss (0: off); the best epoch's weights are in best.safetensors
   std::string augment = "xray";    // xray | none
   bool class_weights = false;
   bool balanced = false;

@@ -39,19 +39,28 @@ struct TrainData {
   io::Dataset train, val;
 };
 
-// Training and validation sets: an explicit --val, else the data's own splits, else a patient split.
+bool has_split(const io::Dataset& ds, const std::string& name) {
+  for (const auto& s : ds.samples)
+    if (s.split == name) return true;
+  return false;
+}
+
+// Training and validation sets: an explicit --val (its val split if it has one, else all of it), else the
+// data's own val split, else a patient-grouped split of the training data (e.g. Kaggle's Data/{train,test}
+// has no val split).
 TrainData open_data(const TrainConfig& c) {
   TrainData d;
   io::Dataset all = io::open_dataset(c.data);
+  io::Dataset train = io::has_splits(all) ? io::select_split(all, c.train_split) : all;
   if (!c.val.empty()) {
-    d.train = io::has_splits(all) ? io::select_split(all, c.train_split) : all;
+    d.train = std::move(train);
     io::Dataset v = io::open_dataset(c.val, {d.train.class_names});
-    d.val = io::has_splits(v) ? io::select_split(v, c.val_split) : v;
-  } else if (io::has_splits(all)) {
-    d.train = io::select_split(all, c.train_split);
+    d.val = has_split(v, c.val_split) ? io::select_split(v, c.val_split) : v;
+  } else if (has_split(all, c.val_split)) {
+    d.train = std::move(train);
     d.val = io::select_split(all, c.val_split);
   } else {
-    io::PatientSplit s = io::split_by_patient(all, c.val_fraction, c.seed);
+    io::PatientSplit s = io::split_by_patient(train, c.val_fraction, c.seed);
     d.train = std::move(s.train);
     d.val = std::move(s.val);
   }
@@ -237,7 +246,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     io::Batch b;
     while (step < steps && loader.next(b)) {
       Variable logits = (*model)(Variable(b.images));
-      Variable loss = cross_entropy(logits, b.labels, ce);
+      bool finite = true;
+      for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
+      Variable loss = finite ? cross_entropy(logits, b.labels, ce) : Variable(Tensor::full({}, NAN));
       float lv = loss.item();
       if (!std::isfinite(lv)) {
         bar.finish();
