@@ -29,7 +29,7 @@ build: deps-build $(BUILD)/CMakeCache.txt
 # Tests run side by side, so each runs single-threaded (CXR_THREADS=1): two OpenMP teams spinning on two
 # cores slow everything down by an order of magnitude. Tests of thread-count independence set their own.
 test: deps-test build
-	cd $(BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS)
 
 demo: deps-build build
 	scripts/demo.sh $(BUILD)

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 
@@ -21,6 +22,14 @@ bool stdout_is_tty() { return isatty(fileno(stdout)) != 0; }
 }  // namespace cxr::cli
 
 int main(int argc, char** argv) {
+  // OpenMP threads that spin while waiting take the cores from OpenBLAS's threads and from each other; on a
+  // busy machine that made a training epoch 10x slower (docs/PERFORMANCE.md). libgomp reads its settings
+  // when it is loaded, before main(), so the default is set by running ourselves again once. A value the
+  // user set is kept.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
+  }
   using namespace cxr::cli;
   CLI::App app{"cxr: train, evaluate and explain chest X-ray classifiers (VGG + Grad-CAM) on the CPU.\n"
                "Exit codes: 0 ok, 1 runtime error, 2 usage error.",
