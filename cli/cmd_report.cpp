@@ -1,0 +1,86 @@
+// cxr report: one self-contained HTML page about a training run (report/report.h).
+//
+//   cxr report --run runs/synth --data out/synth --out report.html
+//   cxr report --run runs/synth --data out/synth --split test --eval eval.json --explanations expl/
+//              --metrics xai.json --samples 16 --out report.html      (one line)
+//
+// Training curves, test metrics (confusion, ROC, per class, per source), a gallery of test images with their
+// Grad-CAM overlays (mistakes first), explanation metrics and the shortcut finder's flagged images, the model
+// summary, and the run's configuration and provenance. Whatever is not given as a file (--eval,
+// --explanations, --metrics) is computed here from the run's best checkpoint.
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "cli/command.h"
+#include "report/html.h"
+#include "report/report.h"
+
+namespace {
+
+struct Options {
+  cxr::report::ReportOptions r;
+  std::string out;
+  bool no_faithfulness = false;
+};
+
+void run(Options o) {
+  o.r.faithfulness = !o.no_faithfulness;
+  o.r.progress = true;
+  CXR_CHECK(o.r.samples >= 0, "--samples ", o.r.samples, " must not be negative");
+  CXR_CHECK(o.r.xai_images >= 0, "--xai-images ", o.r.xai_images, " must not be negative");
+  CXR_CHECK(o.r.thumb >= 32, "--thumb ", o.r.thumb, " must be at least 32");
+  const cxr::report::ReportData d = cxr::report::write_report(o.r, o.out);
+  const double pg = d.pointing_game();
+  const int64_t fl = d.flagged_count();
+  std::printf("report written to %s\n", o.out.c_str());
+  std::printf("  test accuracy   %s (macro-F1 %s, %d images, %s split)\n", cxr::report::fmt_pct(d.eval.accuracy).c_str(),
+              cxr::report::fmt_fixed(d.eval.macro_f1, 3).c_str(), d.eval.count, d.split.c_str());
+  std::printf("  pointing game   %s\n",
+              std::isfinite(pg) ? (cxr::report::fmt_pct(pg) + " of lesions hit by the map's peak").c_str() : "n/a");
+  if (fl >= 0) {
+    std::map<std::string, int> by_source;
+    for (const auto& f : d.flagged) ++by_source[f.source.empty() ? "unknown source" : f.source];
+    std::string sources;
+    for (const auto& [s, n] : by_source) sources += (sources.empty() ? "" : ", ") + s + " " + std::to_string(n);
+    std::printf("  shortcut finder %lld of %d explained images flagged%s\n", static_cast<long long>(fl),
+                d.xai.value("images", 0), sources.empty() ? "" : (" (by source: " + sources + ")").c_str());
+  } else {
+    std::printf("  shortcut finder n/a\n");
+  }
+  for (const auto& n : d.notes) std::printf("  note: %s\n", n.c_str());
+}
+
+void setup(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  app.add_option("--run", o->r.run_dir, "Run folder of `cxr train` (history.csv, best.safetensors, config.json)")
+      ->required();
+  app.add_option("--data", o->r.data, "Folder or CSV manifest to evaluate on (default: the run's training data)");
+  app.add_option("--split", o->r.split, "test | val | train | all | auto (test, else val, else all)")
+      ->capture_default_str();
+  app.add_option("--checkpoint", o->r.checkpoint, "Checkpoint to report (default: RUN/best.safetensors)");
+  app.add_option("--eval", o->r.eval_json, "Read test metrics from this `cxr eval --json` file instead of evaluating");
+  app.add_option("--explanations", o->r.explanations_dir,
+                 "Gallery from this `cxr explain --out` folder instead of explaining here");
+  app.add_option("--metrics", o->r.metrics_json,
+                 "Explanation metrics from this `cxr xai-eval --json` file instead of computing them");
+  app.add_option("--samples", o->r.samples, "Images in the gallery")->capture_default_str();
+  app.add_option("--xai-images", o->r.xai_images,
+                 "Images (evenly spaced over the split) for the explanation metrics computed here (0: none)")
+      ->capture_default_str();
+  app.add_flag("--no-faithfulness", o->no_faithfulness,
+               "Computed metrics without deletion / insertion / AD / IC (the slow part)");
+  app.add_option("--method", o->r.method, "Explanation method for the gallery and computed metrics")
+      ->capture_default_str();
+  app.add_option("--batch", o->r.batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--thumb", o->r.thumb, "Thumbnail side in pixels")->capture_default_str();
+  app.add_option("--title", o->r.title, "Page title (default: Training report: <run folder>)");
+  app.add_option("--out", o->out, "The HTML file to write")->required();
+  app.callback([o] { run(*o); });
+}
+
+cxr::cli::Register reg{"report", "One self-contained HTML report of a training run: curves, metrics, Grad-CAM, "
+                                 "shortcuts", 70, setup};
+
+}  // namespace

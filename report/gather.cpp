@@ -1,0 +1,488 @@
+// gather_report: everything the page shows, read from the run folder and computed from its checkpoint.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "core/error.h"
+#include "core/threading.h"
+#include "explain/cam.h"
+#include "explain/metrics.h"
+#include "explain/overlay.h"
+#include "explain/sha256.h"
+#include "io/atomic_file.h"
+#include "io/dataset.h"
+#include "io/image.h"
+#include "io/loader.h"
+#include "io/model_file.h"
+#include "io/png.h"
+#include "report/html.h"
+#include "report/report.h"
+#include "train/evaluate.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr::report {
+
+namespace {
+
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  CXR_CHECK(fs::exists(path), path, ": not found (", what, ")");
+  const std::string text = io::read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(str(path, ": not valid JSON (", what, "): ", e.what()));
+  }
+}
+
+double json_num(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return NAN;
+  return j[key].get<double>();
+}
+
+std::string now_string() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return buf;
+}
+
+// The split the report evaluates: "auto" = test, else val, else all (as `cxr eval`).
+std::string resolve_split(const io::Dataset& ds, const std::string& split) {
+  if (split != "auto") return split;
+  if (io::has_splits(ds))
+    for (const char* s : {"test", "val"})
+      for (const auto& smp : ds.samples)
+        if (smp.split == s) return s;
+  return "all";
+}
+
+int class_of(const std::vector<std::string>& classes, const nlohmann::json& v) {
+  if (!v.is_string()) return -1;
+  const auto it = std::find(classes.begin(), classes.end(), v.get<std::string>());
+  return it == classes.end() ? -1 : static_cast<int>(it - classes.begin());
+}
+
+Tensor stack(const std::vector<Tensor>& xs) {
+  const Shape& s = xs.front().shape();
+  Tensor x = Tensor::empty({static_cast<int64_t>(xs.size()), s[0], s[1], s[2]});
+  const int64_t n = s[0] * s[1] * s[2];
+  for (size_t i = 0; i < xs.size(); ++i) std::copy(xs[i].data(), xs[i].data() + n, x.data() + static_cast<int64_t>(i) * n);
+  return x;
+}
+
+// Explains `paths` with the model (class per image: `classes`, or the predicted one when empty) and calls
+// draw(i, original, explanation) for each image that loaded; errors go to `failed(i, message)`.
+template <typename Draw, typename Fail>
+void explain_files(io::LoadedModel& lm, const std::vector<std::string>& paths, const std::vector<int>& classes,
+                   const ReportOptions& o, bool guided, Draw draw, Fail failed) {
+  const int S = lm.meta.model.input_size, C = lm.meta.model.in_channels;
+  ExplainRequest req;
+  req.method = method_name(parse_method(o.method));
+  req.with_guided = guided && req.method != "guided";
+  req.class_names = lm.meta.classes;
+  const size_t B = static_cast<size_t>(std::max(1, o.batch));
+  for (size_t b0 = 0; b0 < paths.size(); b0 += B) {
+    const size_t b1 = std::min(paths.size(), b0 + B);
+    std::vector<size_t> good;
+    std::vector<Tensor> originals, inputs;
+    std::vector<int> cls;
+    for (size_t i = b0; i < b1; ++i) {
+      try {
+        io::Image img = io::load_image(paths[i]);
+        inputs.push_back(io::preprocess_image(img.pixels, S, C, lm.norm));
+        originals.push_back(img.pixels);
+        good.push_back(i);
+        if (!classes.empty()) cls.push_back(classes[i]);
+      } catch (const std::exception& e) {
+        failed(i, std::string(e.what()));
+      }
+    }
+    if (good.empty()) continue;
+    std::vector<Explanation> ex;
+    if (classes.empty()) {
+      auto res = explain_batch(*lm.model, stack(inputs), req);
+      for (auto& r : res) ex.push_back(r.front());
+    } else {
+      ex = explain_for_classes(*lm.model, stack(inputs), req, cls);
+    }
+    for (size_t g = 0; g < good.size(); ++g) draw(good[g], originals[g], ex[g]);
+  }
+}
+
+void compute_gallery(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const DatasetPredictions& p,
+                     const ReportOptions& o) {
+  std::vector<int> labels, predicted;
+  std::vector<float> conf;
+  for (size_t i = 0; i < p.probs.size(); ++i) {
+    const auto& row = p.probs[i];
+    const int k = static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
+    labels.push_back(p.targets[i]);
+    predicted.push_back(k);
+    conf.push_back(row[static_cast<size_t>(k)]);
+  }
+  std::vector<std::string> paths;
+  for (size_t i : pick_gallery(labels, predicted, conf, o.samples)) {
+    const io::Sample& s = ds.samples[static_cast<size_t>(p.indices[i])];
+    GalleryItem g;
+    g.path = s.path;
+    g.label = labels[i];
+    g.predicted = predicted[i];
+    g.probability = conf[i];
+    g.source = s.source;
+    d.gallery.push_back(g);
+    paths.push_back(s.path);
+  }
+  d.gallery_method = method_name(parse_method(o.method));
+  d.gallery_source = "computed with the checkpoint";
+  explain_files(
+      lm, paths, {}, o, true,
+      [&](size_t i, const Tensor& original, const Explanation& e) {
+        GalleryItem& g = d.gallery[i];
+        const Rendered r = render(e, original);
+        g.original_uri = thumbnail_uri(original, o.thumb);
+        g.overlay_uri = thumbnail_uri(r.overlay, o.thumb);
+        if (r.guided.defined()) g.guided_uri = thumbnail_uri(r.guided, o.thumb);
+        g.degenerate = e.degenerate;
+      },
+      [&](size_t i, const std::string& msg) { d.gallery[i].note = msg; });
+}
+
+// The gallery from a `cxr explain --out` folder: its explanations.json and the overlays it saved.
+void gallery_from_explanations(ReportData& d, const std::string& dir, const ReportOptions& o) {
+  const std::string manifest = (fs::path(dir) / "explanations.json").string();
+  const nlohmann::json ej = read_json_file(manifest, "the manifest `cxr explain` writes");
+  const nlohmann::json images = ej.value("images", nlohmann::json::array());
+  std::vector<int> labels, predicted;
+  std::vector<float> conf;
+  for (const auto& im : images) {
+    labels.push_back(class_of(d.classes, im.value("label", nlohmann::json())));
+    predicted.push_back(class_of(d.classes, im.value("predicted", nlohmann::json())));
+    float c = 0.0f;
+    if (im.contains("probabilities") && im.contains("predicted") && im["predicted"].is_string())
+      c = im["probabilities"].value(im["predicted"].get<std::string>(), 0.0f);
+    conf.push_back(c);
+  }
+  d.gallery_method = ej.value("method", std::string("?"));
+  d.gallery_source = manifest;
+  for (size_t i : pick_gallery(labels, predicted, conf, o.samples)) {
+    const auto& im = images[i];
+    GalleryItem g;
+    g.path = im.value("file", std::string());
+    g.label = labels[i];
+    g.predicted = predicted[i];
+    g.probability = conf[i];
+    auto load_thumb = [&](const std::string& path) -> std::string {
+      try {
+        return thumbnail_uri(io::load_image(path).pixels, o.thumb);
+      } catch (const std::exception& e) {
+        g.note += (g.note.empty() ? "" : "; ") + std::string(e.what());
+        return "";
+      }
+    };
+    g.original_uri = load_thumb(g.path);
+    const auto ex = im.value("explanations", nlohmann::json::array());
+    if (!ex.empty()) {
+      const auto files = ex[0].value("files", nlohmann::json::object());
+      g.degenerate = ex[0].value("degenerate", false);
+      if (files.contains("overlay")) g.overlay_uri = load_thumb((fs::path(dir) / files["overlay"].get<std::string>()).string());
+      if (files.contains("guided")) g.guided_uri = load_thumb((fs::path(dir) / files["guided"].get<std::string>()).string());
+    }
+    d.gallery.push_back(g);
+  }
+}
+
+void compute_xai(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const ReportOptions& o) {
+  XaiOptions xo;
+  xo.request.method = method_name(parse_method(o.method));
+  xo.request.class_names = lm.meta.classes;
+  xo.normalisation = lm.norm;
+  xo.batch = std::max(1, std::min(o.batch, 8));
+  xo.with_faithfulness = o.faithfulness;
+  xo.progress = o.progress;
+  // An evenly spaced sample: datasets are listed class by class, so the first N would all be one class.
+  const io::Dataset sub = ds.subset(spread_indices(ds.size(), o.xai_images));
+  if (o.progress) std::printf("Explanation metrics on %lld images\n", static_cast<long long>(sub.size()));
+  const XaiReport r = evaluate_explanations(*lm.model, sub, xo);
+  d.xai = to_json(r);
+  d.xai_source = "computed with the checkpoint on " + std::to_string(sub.size()) + " of " +
+                 std::to_string(ds.size()) + " images (evenly spaced)";
+}
+
+void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const ReportOptions& o) {
+  if (d.xai.is_null() || !d.xai.contains("shortcut")) return;
+  std::map<std::string, std::string> source_of;
+  for (const auto& s : ds.samples) source_of[s.path] = s.source;
+  std::vector<std::string> paths;
+  std::vector<int> targets;
+  for (const auto& f : d.xai["shortcut"].value("flagged", nlohmann::json::array())) {
+    FlaggedItem it;
+    it.path = f.value("file", std::string());
+    it.label = f["label"].is_string() ? f["label"].get<std::string>() : "";
+    it.target = f["target"].is_string() ? f["target"].get<std::string>() : "";
+    it.suspect = json_num(f, "suspect");
+    it.border = json_num(f, "border");
+    it.outside_lung = json_num(f, "outside_lung");
+    if (auto s = source_of.find(it.path); s != source_of.end()) it.source = s->second;
+    d.flagged.push_back(it);
+  }
+  const size_t n = std::min(d.flagged.size(), static_cast<size_t>(std::max(0, o.flagged_thumbnails)));
+  for (size_t i = 0; i < n; ++i) {
+    paths.push_back(d.flagged[i].path);
+    targets.push_back(std::max(0, class_of(d.classes, d.flagged[i].target)));
+  }
+  explain_files(
+      lm, paths, targets, o, false,
+      [&](size_t i, const Tensor& original, const Explanation& e) {
+        d.flagged[i].original_uri = thumbnail_uri(original, o.thumb);
+        d.flagged[i].overlay_uri = thumbnail_uri(render(e, original).overlay, o.thumb);
+      },
+      [&](size_t, const std::string& msg) { d.notes.push_back("flagged image not drawn: " + msg); });
+}
+
+}  // namespace
+
+double ReportData::pointing_game() const {
+  if (!xai.is_object() || !xai.contains("localization")) return NAN;
+  const auto& loc = xai["localization"];
+  if (!loc.contains("lesion") || !loc["lesion"].contains("all")) return NAN;
+  return json_num(loc["lesion"]["all"], "pointing_game");
+}
+
+int64_t ReportData::flagged_count() const {
+  if (!xai.is_object() || !xai.contains("shortcut")) return -1;
+  return xai["shortcut"].value("flagged_count", int64_t(-1));
+}
+
+std::vector<size_t> pick_gallery(const std::vector<int>& labels, const std::vector<int>& predicted,
+                                 const std::vector<float>& confidence, int n) {
+  const size_t N = std::min({labels.size(), predicted.size(), confidence.size()});
+  std::map<std::pair<int, int>, std::vector<size_t>> mistakes;  // (true, predicted) -> indices
+  std::map<int, std::vector<size_t>> correct;                   // true class (or -1) -> indices
+  for (size_t i = 0; i < N; ++i) {
+    if (labels[i] >= 0 && predicted[i] >= 0 && labels[i] != predicted[i])
+      mistakes[{labels[i], predicted[i]}].push_back(i);
+    else
+      correct[labels[i] >= 0 ? labels[i] : -1].push_back(i);
+  }
+  for (auto& [k, v] : mistakes)
+    std::stable_sort(v.begin(), v.end(), [&](size_t a, size_t b) { return confidence[a] > confidence[b]; });
+  // Round-robin over the groups, so a flood of one kind of mistake does not hide the others.
+  auto take = [&](auto& groups, std::vector<size_t>& out, int limit) {
+    bool any = true;
+    for (size_t r = 0; any && static_cast<int>(out.size()) < limit; ++r) {
+      any = false;
+      for (auto& [k, v] : groups)
+        if (r < v.size() && static_cast<int>(out.size()) < limit) {
+          out.push_back(v[r]);
+          any = true;
+        }
+    }
+  };
+  std::vector<size_t> m, c;
+  take(mistakes, m, n);
+  take(correct, c, n - static_cast<int>(m.size()));
+  // Display order: grouped.
+  std::stable_sort(m.begin(), m.end(), [&](size_t a, size_t b) {
+    if (labels[a] != labels[b]) return labels[a] < labels[b];
+    if (predicted[a] != predicted[b]) return predicted[a] < predicted[b];
+    return confidence[a] > confidence[b];
+  });
+  std::stable_sort(c.begin(), c.end(), [&](size_t a, size_t b) {
+    const int la = labels[a] >= 0 ? labels[a] : predicted[a], lb = labels[b] >= 0 ? labels[b] : predicted[b];
+    return la != lb ? la < lb : a < b;
+  });
+  m.insert(m.end(), c.begin(), c.end());
+  return m;
+}
+
+std::vector<int64_t> spread_indices(int64_t size, int64_t n) {
+  std::vector<int64_t> out;
+  if (n <= 0 || size <= 0) return out;
+  if (n >= size) n = size;
+  for (int64_t i = 0; i < n; ++i) out.push_back(i * size / n);
+  return out;
+}
+
+EvalReport eval_from_json(const nlohmann::json& j) {
+  EvalReport r;
+  CXR_CHECK(j.is_object() && j.contains("accuracy") && j.contains("confusion") && j.contains("classes"),
+            "not the JSON `cxr eval --json` writes (no accuracy / confusion / classes)");
+  r.count = j.value("count", 0);
+  r.accuracy = json_num(j, "accuracy");
+  r.macro_f1 = json_num(j, "macro_f1");
+  r.loss = json_num(j, "loss");
+  r.confusion = j["confusion"].get<std::vector<std::vector<int>>>();
+  for (const auto& c : j["classes"]) {
+    ClassReport cr;
+    cr.name = c.value("name", std::string());
+    cr.precision = json_num(c, "precision");
+    cr.recall = json_num(c, "recall");
+    cr.f1 = json_num(c, "f1");
+    cr.roc_auc = json_num(c, "roc_auc");
+    cr.support = c.value("support", 0);
+    r.classes.push_back(cr);
+    RocCurve roc;
+    if (c.contains("roc")) {
+      roc.fpr = c["roc"].value("fpr", std::vector<double>{});
+      roc.tpr = c["roc"].value("tpr", std::vector<double>{});
+    }
+    r.roc.push_back(roc);
+  }
+  if (j.contains("per_source"))
+    for (const auto& [g, v] : j["per_source"].items()) r.per_group[g] = {v.value("correct", 0), v.value("total", 0)};
+  return r;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string v = line.substr(colon + 1);
+        v.erase(0, v.find_first_not_of(" \t"));
+        if (!v.empty()) return v;
+      }
+    }
+  }
+  return "unknown CPU";
+}
+
+std::string thumbnail_uri(const Tensor& chw, int side) {
+  CXR_CHECK(chw.defined() && chw.dim() == 3, "thumbnail: expected an image [C, H, W], got ",
+            chw.defined() ? to_string(chw.shape()) : "undefined");
+  const int64_t C = chw.size(0), H = chw.size(1), W = chw.size(2);
+  // Gray stays one channel (a third of the bytes); colour drops alpha.
+  Tensor t = C <= 2 ? io::to_channels(chw, 1) : io::to_channels(chw, 3);
+  const int64_t longer = std::max(H, W);
+  if (side > 0 && longer > side) {
+    const int64_t h = std::max<int64_t>(1, H * side / longer), w = std::max<int64_t>(1, W * side / longer);
+    t = io::resize(t, h, w, true);
+  }
+  return png_data_uri(io::detail::encode_png(t, "thumbnail"));
+}
+
+ReportData gather_report(const ReportOptions& o) {
+  ReportData d;
+  CXR_CHECK(!o.run_dir.empty(), "no run folder given (--run RUN_DIR)");
+  CXR_CHECK(fs::is_directory(o.run_dir), o.run_dir, ": no such run folder");
+  const fs::path run(o.run_dir);
+  d.run_dir = o.run_dir;
+  d.title = o.title.empty() ? "Training report: " + fs::absolute(run).lexically_normal().filename().string() : o.title;
+  if (d.title == "Training report: ") d.title += fs::absolute(run).lexically_normal().parent_path().filename().string();
+  d.generated = now_string();
+  d.machine_cpu = cpu_model();
+  d.threads = num_threads();
+  d.cores = static_cast<int>(std::thread::hardware_concurrency());
+
+  // Run folder: history (required), config and state (shown when present), the checkpoint.
+  const std::string history = (run / "history.csv").string();
+  CXR_CHECK(fs::exists(history), history, ": not found: ", o.run_dir,
+            " has no training history (is it the --out folder of `cxr train`?)");
+  d.history = read_history_csv(history);
+  if (fs::exists(run / "config.json"))
+    d.config = read_json_file((run / "config.json").string(), "the run's configuration");
+  else
+    d.notes.push_back((run / "config.json").string() + " not found: the run's configuration is not shown");
+  if (fs::exists(run / "state.json")) d.state = read_json_file((run / "state.json").string(), "the run's state");
+
+  d.checkpoint = o.checkpoint;
+  if (d.checkpoint.empty()) {
+    d.checkpoint = (run / "best.safetensors").string();
+    if (!fs::exists(d.checkpoint) && fs::exists(run / "last.safetensors")) {
+      d.notes.push_back("no best.safetensors in the run folder: last.safetensors is reported");
+      d.checkpoint = (run / "last.safetensors").string();
+    }
+    CXR_CHECK(fs::exists(d.checkpoint), d.checkpoint, ": not found: ", o.run_dir,
+              " has neither best.safetensors nor last.safetensors");
+  }
+  CXR_CHECK(fs::exists(d.checkpoint), d.checkpoint, ": checkpoint not found");
+  io::LoadedModel lm = io::load_model_file(d.checkpoint);
+  d.meta = lm.meta;
+  d.classes = lm.meta.classes;
+  d.checkpoint_sha256 = sha256_file(d.checkpoint);
+  d.checkpoint_bytes = fs::file_size(d.checkpoint);
+  try {
+    d.summary = summarize(*lm.model);
+    d.has_summary = true;
+  } catch (const std::exception& e) {
+    d.notes.push_back(std::string("model summary not available: ") + e.what());
+  }
+
+  // The data and the split.
+  d.data = o.data;
+  if (d.data.empty() && d.config.is_object()) d.data = d.config.value("data", std::string());
+  CXR_CHECK(!d.data.empty(), "no data given (--data DIR|MANIFEST) and ", (run / "config.json").string(),
+            " names none");
+  io::Dataset ds = io::open_dataset(d.data, {d.classes});
+  d.split = resolve_split(ds, o.split);
+  if (d.split != "all") ds = io::select_split(ds, d.split);
+  d.dataset_summary = ds.summary();
+
+  // Test metrics and the per-image predictions the gallery picks from.
+  const bool need_predictions = o.eval_json.empty() || o.explanations_dir.empty();
+  DatasetPredictions preds;
+  if (need_predictions) {
+    auto lo = inference_loader_options(lm.meta.model, lm.norm, std::max(1, o.batch), false);
+    preds = predict_dataset(*lm.model, ds, lo, o.progress ? "Evaluating" : "");
+  }
+  if (!o.eval_json.empty()) {
+    try {
+      d.eval = eval_from_json(read_json_file(o.eval_json, "`cxr eval --json` output"));
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      throw Error(m.rfind(o.eval_json, 0) == 0 ? m : o.eval_json + ": " + m);
+    }
+    d.eval_source = o.eval_json;
+  } else {
+    std::vector<std::string> groups;
+    bool has_source = false;
+    for (int64_t i : preds.indices) has_source = has_source || !ds.samples[static_cast<size_t>(i)].source.empty();
+    if (has_source)
+      for (int64_t i : preds.indices) {
+        const std::string& s = ds.samples[static_cast<size_t>(i)].source;
+        groups.push_back(s.empty() ? "(none)" : s);
+      }
+    d.eval = evaluate(preds.probs, preds.targets, d.classes, groups);
+    d.eval.loss = preds.loss;
+    d.eval_source = "computed with the checkpoint";
+  }
+
+  if (!o.explanations_dir.empty())
+    gallery_from_explanations(d, o.explanations_dir, o);
+  else if (o.samples > 0)
+    compute_gallery(d, lm, ds, preds, o);
+
+  if (!o.metrics_json.empty()) {
+    d.xai = read_json_file(o.metrics_json, "`cxr xai-eval --json` output");
+    CXR_CHECK(d.xai.is_object() && d.xai.contains("faithfulness"), o.metrics_json,
+              ": not the JSON `cxr xai-eval --json` writes (no faithfulness section)");
+    d.xai_source = o.metrics_json;
+  } else if (o.xai_images > 0) {
+    compute_xai(d, lm, ds, o);
+  } else {
+    d.notes.push_back("explanation metrics were not computed (no --metrics file and --xai-images 0)");
+  }
+  flagged_thumbnails(d, lm, ds, o);
+  return d;
+}
+
+ReportData write_report(const ReportOptions& options, const std::string& out) {
+  CXR_CHECK(!out.empty(), "no output file given (--out report.html)");
+  ReportData d = gather_report(options);
+  const std::string html = render_report(d);
+  const fs::path parent = fs::path(out).parent_path();
+  if (!parent.empty()) fs::create_directories(parent);
+  io::write_file_atomic(out, html);
+  return d;
+}
+
+}  // namespace cxr::report

@@ -1,0 +1,598 @@
+// render_report: ReportData -> one self-contained HTML page. Markup is generated here; every string from data
+// passes through Html::text / attribute escaping (report/html.h).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "report/html.h"
+#include "report/report.h"
+#include "report/svg_plot.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr::report {
+
+namespace {
+
+const char* kCss = R"CSS(
+:root{--ink:#1c2433;--muted:#5b6678;--line:#e3e8ef;--bg:#f2f4f8;--card:#fff;--blue:#1d4ed8;--red:#c2410c;--green:#047857}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+header.top{background:linear-gradient(120deg,#0b1730,#1e3a8a 70%,#2563eb);color:#fff;padding:28px 0 30px}
+.wrap{max-width:1180px;margin:0 auto;padding:0 24px}
+h1{font-size:26px;margin:0 0 4px;font-weight:650;letter-spacing:-.01em}
+.sub{color:#c7d4f5;font-size:13.5px;overflow-wrap:anywhere}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:14px;margin-top:22px}
+.tile{background:rgba(255,255,255,.1);border:1px solid rgba(255,255,255,.18);border-radius:12px;padding:12px 16px}
+.tile .v{font-size:28px;font-weight:700;letter-spacing:-.02em;font-variant-numeric:tabular-nums}
+.tile .l{font-size:12.5px;color:#c7d4f5;text-transform:uppercase;letter-spacing:.05em}
+.tile .h{font-size:12px;color:#dbe4fb}
+nav{position:sticky;top:0;z-index:2;background:rgba(255,255,255,.94);border-bottom:1px solid var(--line);backdrop-filter:blur(6px)}
+nav a{display:inline-block;padding:10px 12px;color:var(--muted);text-decoration:none;font-size:14px;font-weight:550}
+nav a:hover{color:var(--blue)}
+main{padding:22px 0 40px}
+section.card{background:var(--card);border:1px solid var(--line);border-radius:14px;box-shadow:0 1px 3px rgba(16,24,40,.06);padding:20px 24px;margin:0 0 22px}
+h2{font-size:19px;margin:0 0 4px;font-weight:650}
+h3{font-size:15px;margin:18px 0 8px;color:#334155}
+p.lead{margin:0 0 14px;color:var(--muted);font-size:14px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:18px;align-items:start}
+figure{margin:0}
+figcaption{font-size:13px;color:var(--muted);margin-top:4px}
+svg.chart,svg.confusion{max-width:100%;height:auto;font-family:inherit}
+svg .tick{font-size:11.5px;fill:#475569}
+svg .axis{font-size:12.5px;fill:#334155;font-weight:600}
+svg .count{font-size:17px;font-weight:700}
+table{border-collapse:collapse;width:100%;font-size:13.5px;font-variant-numeric:tabular-nums}
+th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:middle}
+th{font-weight:600;color:#334155;background:#f8fafc;position:sticky;top:42px}
+td.n,th.n{text-align:right}
+tr:nth-child(even) td{background:#fbfcfe}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
+.kv td:first-child{color:var(--muted);width:32%;white-space:nowrap}
+.group{margin:18px 0 6px;font-weight:650;font-size:14.5px;display:flex;gap:8px;align-items:center}
+.pill{display:inline-block;border-radius:999px;padding:1px 9px;font-size:12px;font-weight:600}
+.pill.bad{background:#fdeee7;color:var(--red)}
+.pill.ok{background:#e6f4ee;color:var(--green)}
+.pill.info{background:#e8eefc;color:var(--blue)}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:14px}
+.item{border:1px solid var(--line);border-radius:12px;padding:10px;background:#fff}
+.item.mistake{border-color:#f3c4ae;box-shadow:inset 4px 0 0 var(--red)}
+.trio{display:grid;grid-template-columns:repeat(3,1fr);gap:6px}
+.trio figure{text-align:center}
+.trio img,.duo img{width:100%;height:auto;border-radius:6px;background:#0b0f17;image-rendering:auto;display:block}
+.trio figcaption,.duo figcaption{font-size:11px;margin:2px 0 0}
+.duo{display:grid;grid-template-columns:repeat(2,1fr);gap:6px}
+.name{font-size:12.5px;margin-top:8px;overflow-wrap:anywhere}
+.meta{font-size:12.5px;color:var(--muted)}
+.missing{display:flex;align-items:center;justify-content:center;aspect-ratio:1;border-radius:6px;background:#eef1f6;color:var(--muted);font-size:11px}
+.metrics{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px;margin:6px 0 10px}
+.metric{border:1px solid var(--line);border-radius:10px;padding:10px 14px}
+.metric .v{font-size:22px;font-weight:700;font-variant-numeric:tabular-nums}
+.metric .l{font-size:12.5px;color:var(--muted)}
+.note{background:#fff8e6;border:1px solid #f5dfa6;border-radius:10px;padding:10px 14px;font-size:13.5px;margin:0 0 22px}
+details summary{cursor:pointer;color:var(--blue);font-weight:600;margin:8px 0}
+footer{color:var(--muted);font-size:12.5px;text-align:center;padding:10px 0 30px}
+@media print{nav{display:none}section.card{break-inside:avoid;box-shadow:none}}
+)CSS";
+
+// The page's only script: counts the images the browser could decode (for the browser test and readers).
+const char* kScript =
+    "<script>window.addEventListener('load',function(){var a=document.images,n=0;"
+    "for(var i=0;i<a.length;i++){if(a[i].complete&&a[i].naturalWidth>0)n++;}"
+    "var e=document.getElementById('img-check');if(e){e.setAttribute('data-decoded',n);"
+    "e.setAttribute('data-total',a.length);e.textContent=n+' of '+a.length+' images decoded';}});</script>";
+
+std::string class_name(const ReportData& d, int k) {
+  if (k < 0) return "?";
+  if (static_cast<size_t>(k) < d.classes.size()) return d.classes[static_cast<size_t>(k)];
+  return "class" + std::to_string(k);
+}
+
+std::string basename(const std::string& path) {
+  const std::string b = fs::path(path).filename().string();
+  return b.empty() ? path : b;
+}
+
+double jnum(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return NAN;
+  return j[key].get<double>();
+}
+
+// A JSON value as a table cell string (strings without quotes).
+std::string jtext(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "\xE2\x80\x93";
+  if (v.is_number_float()) {  // config floats went through float: 0.001 rather than 0.0010000000474974513
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7g", v.get<double>());
+    return buf;
+  }
+  std::string s = v.dump();
+  if (s.size() > 240) s = s.substr(0, 237) + "...";
+  return s;
+}
+
+void tile(Html& h, const std::string& label, const std::string& value, const std::string& hint) {
+  h.open("div", {{"class", "tile"}}).element("div", label, {{"class", "l"}}).element("div", value, {{"class", "v"}});
+  if (!hint.empty()) h.element("div", hint, {{"class", "h"}});
+  h.close("div");
+}
+
+void metric(Html& h, const std::string& label, const std::string& value) {
+  h.open("div", {{"class", "metric"}}).element("div", value, {{"class", "v"}}).element("div", label, {{"class", "l"}});
+  h.close("div");
+}
+
+void kv_row(Html& h, const std::string& k, const std::string& v, bool mono = false) {
+  h.open("tr").element("td", k);
+  if (mono)
+    h.open("td").element("code", v).close("td");
+  else
+    h.element("td", v);
+  h.close("tr");
+}
+
+void img_or_missing(Html& h, const std::string& uri, const std::string& alt, const std::string& caption) {
+  h.open("figure");
+  if (!uri.empty())
+    h.empty("img", {{"src", uri}, {"alt", alt}, {"loading", "eager"}});
+  else
+    h.element("div", "not available", {{"class", "missing"}});
+  h.element("figcaption", caption).close("figure");
+}
+
+// ---- sections ----------------------------------------------------------------------------------------
+
+void header(Html& h, const ReportData& d) {
+  h.open("header", {{"class", "top"}}).open("div", {{"class", "wrap"}});
+  h.element("h1", d.title);
+  h.open("div", {{"class", "sub"}})
+      .text("Run " + d.run_dir + "  \xC2\xB7  " + d.data + " (" + d.split + " split)  \xC2\xB7  generated " + d.generated)
+      .close("div");
+  h.open("div", {{"class", "tiles"}});
+  tile(h, "Test accuracy", fmt_pct(d.eval.accuracy), std::to_string(d.eval.count) + " images");
+  tile(h, "Macro-F1", fmt_fixed(d.eval.macro_f1, 3), std::to_string(d.eval.classes.size()) + " classes");
+  const double pg = d.pointing_game();
+  std::string pg_hint = "Grad-CAM peak on the lesion";
+  if (d.xai.is_object() && d.xai.contains("localization") && d.xai["localization"].contains("lesion") &&
+      d.xai["localization"]["lesion"].contains("all")) {
+    const auto& a = d.xai["localization"]["lesion"]["all"];
+    pg_hint = std::to_string(a.value("hits", 0)) + " of " + std::to_string(a.value("scored", 0)) + " lesions hit";
+  }
+  tile(h, "Pointing game", fmt_pct(pg), std::isfinite(pg) ? pg_hint : "no lesion masks scored");
+  const int64_t fl = d.flagged_count();
+  std::string fl_hint = "evidence on border markers";
+  if (d.xai.is_object() && d.xai.contains("images"))
+    fl_hint = "of " + std::to_string(d.xai.value("images", 0)) + " explained images";
+  tile(h, "Shortcut flags", fl >= 0 ? std::to_string(fl) : "\xE2\x80\x93", fl >= 0 ? fl_hint : "not computed");
+  int best = 0;
+  for (size_t i = 0; i < d.history.size(); ++i)
+    if (best == 0 || d.history[i].val_loss < d.history[static_cast<size_t>(best - 1)].val_loss) best = static_cast<int>(i) + 1;
+  tile(h, "Epochs", std::to_string(d.history.size()),
+       d.meta.epoch >= 0 ? "checkpoint from epoch " + std::to_string(d.meta.epoch) : "checkpoint epoch unknown");
+  h.close("div").close("div").close("header");
+  h.raw("<nav><div class=\"wrap\"><a href=\"#training\">Training</a><a href=\"#results\">Test results</a>"
+        "<a href=\"#gallery\">Gallery</a><a href=\"#xai\">Explanation metrics</a><a href=\"#shortcuts\">Shortcuts</a>"
+        "<a href=\"#model\">Model</a><a href=\"#provenance\">Provenance</a></div></nav>");
+}
+
+void training(Html& h, const ReportData& d) {
+  h.open("section", {{"class", "card"}, {"id", "training"}}).element("h2", "Training");
+  double total = 0;
+  int best = -1;
+  for (size_t i = 0; i < d.history.size(); ++i) {
+    total += d.history[i].seconds;
+    if (best < 0 || d.history[i].val_loss < d.history[static_cast<size_t>(best)].val_loss) best = static_cast<int>(i);
+  }
+  std::string lead = std::to_string(d.history.size()) + (d.history.size() == 1 ? " epoch in " : " epochs in ") +
+                     fmt_fixed(total / 60.0, 1) + " min";
+  if (best >= 0) {
+    const EpochRecord& b = d.history[static_cast<size_t>(best)];
+    lead += "; lowest validation loss " + fmt_fixed(b.val_loss, 4) + " at epoch " + std::to_string(b.epoch) +
+            " (validation accuracy " + fmt_pct(b.val_accuracy) + ").";
+  }
+  h.element("p", lead, {{"class", "lead"}});
+  std::vector<double> ep, loss, vloss, acc, vacc;
+  for (const auto& r : d.history) {
+    ep.push_back(r.epoch);
+    loss.push_back(r.loss);
+    vloss.push_back(r.val_loss);
+    acc.push_back(r.accuracy);
+    vacc.push_back(r.val_accuracy);
+  }
+  const bool few = d.history.size() <= 30;
+  LinePlot lp;
+  lp.x_label = "epoch";
+  lp.y_label = "cross-entropy loss";
+  lp.integer_x = true;
+  lp.y_min = 0;
+  lp.series = {{"train", ep, loss, series_color(0), false, few}, {"validation", ep, vloss, series_color(1), true, few}};
+  LinePlot ap = lp;
+  ap.y_label = "accuracy";
+  ap.y_min = NAN;
+  ap.y_max = 1;
+  ap.series = {{"train", ep, acc, series_color(0), false, few}, {"validation", ep, vacc, series_color(1), true, few}};
+  h.open("div", {{"class", "grid2"}});
+  h.open("figure").raw(line_chart_svg(lp)).element("figcaption", "Loss per epoch (train: running mean over the epoch; "
+                                                                 "validation: after the epoch)").close("figure");
+  h.open("figure").raw(line_chart_svg(ap)).element("figcaption", "Accuracy per epoch").close("figure");
+  h.close("div").close("section");
+}
+
+void results(Html& h, const ReportData& d) {
+  const EvalReport& e = d.eval;
+  h.open("section", {{"class", "card"}, {"id", "results"}}).element("h2", "Test results");
+  h.element("p", d.dataset_summary + ". Metrics " + (d.eval_source == "computed with the checkpoint" ? "" : "read from ") +
+                     d.eval_source + ".",
+            {{"class", "lead"}});
+  h.open("div", {{"class", "metrics"}});
+  metric(h, "accuracy", fmt_pct(e.accuracy));
+  metric(h, "macro-F1", fmt_fixed(e.macro_f1, 3));
+  metric(h, "mean cross-entropy", fmt_fixed(e.loss, 4));
+  metric(h, "images", std::to_string(e.count));
+  h.close("div");
+  std::vector<std::string> names;
+  for (const auto& c : e.classes) names.push_back(c.name);
+  LinePlot roc;
+  roc.x_label = "false positive rate";
+  roc.y_label = "true positive rate";
+  roc.x_min = roc.y_min = 0;
+  roc.x_max = roc.y_max = 1;
+  roc.diagonal = true;
+  for (size_t k = 0; k < e.roc.size() && k < e.classes.size(); ++k)
+    roc.series.push_back({e.classes[k].name + " (AUC " + fmt_fixed(e.classes[k].roc_auc, 3) + ")", e.roc[k].fpr,
+                          e.roc[k].tpr, series_color(k), false, false});
+  h.open("div", {{"class", "grid2"}});
+  h.open("figure").raw(confusion_svg(e.confusion, names))
+      .element("figcaption", "Confusion matrix: rows are the true class, columns the prediction; shade = share of the "
+                             "row (blue correct, red mistakes)")
+      .close("figure");
+  h.open("figure").raw(line_chart_svg(roc)).element("figcaption", "ROC curves, one class against the rest").close("figure");
+  h.close("div");
+
+  h.element("h3", "Per class");
+  h.raw("<table><thead><tr><th>class</th><th class=\"n\">precision</th><th class=\"n\">recall</th><th></th>"
+        "<th class=\"n\">F1</th><th class=\"n\">ROC AUC</th><th class=\"n\">support</th></tr></thead><tbody>");
+  for (const auto& c : e.classes) {
+    h.open("tr").element("td", c.name).element("td", fmt_fixed(c.precision, 3), {{"class", "n"}});
+    h.element("td", fmt_fixed(c.recall, 3), {{"class", "n"}});
+    h.open("td").raw(share_bar_svg(c.recall)).close("td");
+    h.element("td", fmt_fixed(c.f1, 3), {{"class", "n"}}).element("td", fmt_fixed(c.roc_auc, 3), {{"class", "n"}});
+    h.element("td", std::to_string(c.support), {{"class", "n"}}).close("tr");
+  }
+  h.raw("</tbody></table>");
+  h.element("h3", "Per source");
+  if (e.per_group.empty()) {
+    h.element("p", "The data has no source column: one source only.", {{"class", "meta"}});
+  } else {
+    h.raw("<table><thead><tr><th>source</th><th class=\"n\">correct</th><th class=\"n\">images</th>"
+          "<th class=\"n\">accuracy</th><th></th></tr></thead><tbody>");
+    for (const auto& [g, ct] : e.per_group) {
+      const double acc = ct.second ? static_cast<double>(ct.first) / ct.second : NAN;
+      h.open("tr").element("td", g).element("td", std::to_string(ct.first), {{"class", "n"}});
+      h.element("td", std::to_string(ct.second), {{"class", "n"}}).element("td", fmt_pct(acc), {{"class", "n"}});
+      h.open("td").raw(share_bar_svg(acc, "#047857")).close("td").close("tr");
+    }
+    h.raw("</tbody></table>");
+    h.element("p", "A source that is much easier than the others can mean the model reads where an image came from "
+                   "(markers, scanners) rather than the lungs.",
+              {{"class", "meta"}});
+  }
+  h.close("section");
+}
+
+void gallery(Html& h, const ReportData& d) {
+  h.open("section", {{"class", "card"}, {"id", "gallery"}}).element("h2", "Where the model looked");
+  int mistakes = 0;
+  for (const auto& g : d.gallery) mistakes += g.mistake() ? 1 : 0;
+  h.element("p",
+            std::to_string(d.gallery.size()) + " test images, mistakes first (" + std::to_string(mistakes) +
+                "), grouped by true and predicted class. Each shows the image, the " + d.gallery_method +
+                " map of the predicted class over it, and guided Grad-CAM (pixel-level evidence). Source: " +
+                d.gallery_source + ".",
+            {{"class", "lead"}});
+  if (d.gallery.empty()) h.element("p", "No images.", {{"class", "meta"}});
+  std::string current;
+  bool open_grid = false;
+  for (const auto& g : d.gallery) {
+    std::string key = g.mistake() ? "m" : "c";
+    key += std::to_string(g.label);
+    key += '/';
+    if (g.mistake()) key += std::to_string(g.predicted);
+    if (key != current) {
+      if (open_grid) h.close("div");
+      current = key;
+      h.open("div", {{"class", "group"}});
+      if (g.mistake()) {
+        h.element("span", "mistake", {{"class", "pill bad"}})
+            .text("true " + class_name(d, g.label) + " \xE2\x86\x92 predicted " + class_name(d, g.predicted));
+      } else if (g.label >= 0) {
+        h.element("span", "correct", {{"class", "pill ok"}}).text(class_name(d, g.label));
+      } else {
+        h.element("span", "unlabelled", {{"class", "pill info"}}).text("predicted " + class_name(d, g.predicted));
+      }
+      h.close("div").open("div", {{"class", "gallery"}});
+      open_grid = true;
+    }
+    h.open("div", {{"class", g.mistake() ? "item mistake" : "item"}}).open("div", {{"class", "trio"}});
+    const std::string name = basename(g.path);
+    img_or_missing(h, g.original_uri, name, "image");
+    img_or_missing(h, g.overlay_uri, name + " " + d.gallery_method, g.degenerate ? "flat map" : d.gallery_method);
+    img_or_missing(h, g.guided_uri, name + " guided Grad-CAM", "guided Grad-CAM");
+    h.close("div");
+    h.element("div", name, {{"class", "name mono"}, {"title", g.path}});
+    std::string meta = "true " + class_name(d, g.label) + " \xC2\xB7 predicted " + class_name(d, g.predicted) +
+                       " (p = " + fmt_fixed(g.probability, 3) + ")";
+    if (!g.source.empty()) meta += " \xC2\xB7 " + g.source;
+    h.element("div", meta, {{"class", "meta"}});
+    if (!g.note.empty()) h.element("div", g.note, {{"class", "meta"}});
+    h.close("div");
+  }
+  if (open_grid) h.close("div");
+  h.close("section");
+}
+
+void xai_section(Html& h, const ReportData& d) {
+  h.open("section", {{"class", "card"}, {"id", "xai"}}).element("h2", "Can the explanations be trusted?");
+  if (!d.xai.is_object()) {
+    h.element("p", "Explanation metrics were not computed for this report.", {{"class", "lead"}});
+    h.close("section");
+    return;
+  }
+  const auto& x = d.xai;
+  h.element("p",
+            jtext(x.value("method", nlohmann::json("?"))) + " at " + jtext(x.value("layer", nlohmann::json("?"))) +
+                ", explaining the " + (x.value("target", std::string("pred")) == "true" ? "true" : "predicted") +
+                " class of " + std::to_string(x.value("images", 0)) + " images (" +
+                std::to_string(x.value("degenerate", 0)) + " flat maps, " + std::to_string(x.value("failed", 0)) +
+                " failed). Source: " + d.xai_source + ".",
+            {{"class", "lead"}});
+  const auto f = x.value("faithfulness", nlohmann::json::object());
+  if (f.value("images", 0) > 0) {
+    h.element("h3", "Faithfulness: does the confidence depend on the highlighted pixels?");
+    h.open("div", {{"class", "metrics"}});
+    metric(h, "deletion AUC (lower is better)", fmt_fixed(jnum(f, "deletion_auc"), 3));
+    metric(h, "insertion AUC (higher is better)", fmt_fixed(jnum(f, "insertion_auc"), 3));
+    metric(h, "Average Drop % (lower is better)", fmt_fixed(jnum(f, "average_drop"), 1));
+    metric(h, "Increase in Confidence % (higher)", fmt_fixed(jnum(f, "increase_in_confidence"), 1));
+    h.close("div");
+    // Mean deletion / insertion curves over the images that have them.
+    std::vector<double> del, ins;
+    int n = 0;
+    for (const auto& r : x.value("rows", nlohmann::json::array())) {
+      if (!r.contains("faithfulness")) continue;
+      const auto dl = r["faithfulness"].value("deletion", std::vector<double>{});
+      const auto il = r["faithfulness"].value("insertion", std::vector<double>{});
+      if (dl.empty() || dl.size() != il.size()) continue;
+      if (del.empty()) del.assign(dl.size(), 0.0), ins.assign(il.size(), 0.0);
+      if (dl.size() != del.size()) continue;
+      for (size_t k = 0; k < dl.size(); ++k) del[k] += dl[k], ins[k] += il[k];
+      ++n;
+    }
+    if (n > 0 && del.size() > 1) {
+      std::vector<double> fx;
+      for (size_t k = 0; k < del.size(); ++k) {
+        fx.push_back(static_cast<double>(k) / static_cast<double>(del.size() - 1));
+        del[k] /= n;
+        ins[k] /= n;
+      }
+      LinePlot cp;
+      cp.x_label = "fraction of pixels deleted / inserted (most salient first)";
+      cp.y_label = "probability of the class";
+      cp.x_min = cp.y_min = 0;
+      cp.x_max = cp.y_max = 1;
+      cp.width = 560;
+      cp.series = {{"deletion", fx, del, series_color(1), false, false},
+                   {"insertion", fx, ins, series_color(0), false, false}};
+      h.open("figure").raw(line_chart_svg(cp))
+          .element("figcaption", "Mean deletion and insertion curves over " + std::to_string(n) +
+                                     " images (deletion: pixels set to the " +
+                                     jtext(f.value("deletion_baseline", nlohmann::json("zeros"))) +
+                                     " baseline; insertion: starting from a " +
+                                     jtext(f.value("insertion_baseline", nlohmann::json("blur"))) + " copy)")
+          .close("figure");
+    }
+  }
+  h.element("h3", "Localisation: does the map point at the lesion?");
+  const auto loc = x.value("localization", nlohmann::json::object());
+  if (loc.empty()) {
+    h.element("p", "No lesion or lung masks were available for these images.", {{"class", "meta"}});
+  } else {
+    std::vector<std::string> groups = {"all"};
+    for (const auto& c : d.classes) groups.push_back(c);
+    h.raw("<table><thead><tr><th>images</th><th class=\"n\">lesion: pointing game</th><th class=\"n\">hits / scored</th>"
+          "<th class=\"n\">lesion: energy share</th><th class=\"n\">lung: pointing game</th>"
+          "<th class=\"n\">lung: energy share</th></tr></thead><tbody>");
+    for (const auto& g : groups) {
+      const auto les = loc.contains("lesion") && loc["lesion"].contains(g) ? loc["lesion"][g] : nlohmann::json();
+      const auto lun = loc.contains("lung") && loc["lung"].contains(g) ? loc["lung"][g] : nlohmann::json();
+      if (les.is_null() && lun.is_null()) continue;
+      h.open("tr").element("td", g == "all" ? "all" : "true " + g);
+      h.element("td", fmt_pct(jnum(les, "pointing_game")), {{"class", "n"}});
+      h.element("td", les.is_object() ? std::to_string(les.value("hits", 0)) + " / " + std::to_string(les.value("scored", 0))
+                                      : "\xE2\x80\x93",
+                {{"class", "n"}});
+      h.element("td", fmt_pct(jnum(les, "energy_share")), {{"class", "n"}});
+      h.element("td", fmt_pct(jnum(lun, "pointing_game")), {{"class", "n"}});
+      h.element("td", fmt_pct(jnum(lun, "energy_share")), {{"class", "n"}}).close("tr");
+    }
+    h.raw("</tbody></table>");
+    h.element("p", "Pointing game: the map's maximum lies on the mask (within " +
+                       std::to_string(x.value("pointing_tolerance", 0)) +
+                       " px at the model input). Energy share: the part of the map inside the mask. Images without a "
+                       "lesion (NORMAL) are not scored on lesions.",
+              {{"class", "meta"}});
+  }
+  if (x.contains("sanity") && x["sanity"].is_object()) {
+    h.element("h3", "Sanity check (cascading randomisation)");
+    const bool passed = x["sanity"].value("passed", false);
+    h.open("p").element("span", passed ? "passed" : "FAILED", {{"class", passed ? "pill ok" : "pill bad"}})
+        .text(" " + x["sanity"].value("verdict", std::string()))
+        .close("p");
+  }
+  h.close("section");
+}
+
+void shortcuts(Html& h, const ReportData& d) {
+  h.open("section", {{"class", "card"}, {"id", "shortcuts"}}).element("h2", "Shortcut finder");
+  if (!d.xai.is_object() || !d.xai.contains("shortcut")) {
+    h.element("p", "Not computed.", {{"class", "lead"}}).close("section");
+    return;
+  }
+  const auto& sc = d.xai["shortcut"];
+  h.element("p",
+            "Images whose explanation sits outside the lungs in the border band (" +
+                std::to_string(sc.value("band", 0)) +
+                " px at the model input), where burned-in markers and text live: a model that reads them has "
+                "learnt a shortcut, not the disease. " +
+                std::to_string(sc.value("flagged_count", 0)) + " of " + std::to_string(d.xai.value("images", 0)) +
+                " explained images are flagged.",
+            {{"class", "lead"}});
+  if (!d.flagged.empty()) {
+    h.open("div", {{"class", "gallery"}});
+    for (size_t i = 0; i < d.flagged.size(); ++i) {
+      const FlaggedItem& f = d.flagged[i];
+      if (f.original_uri.empty() && f.overlay_uri.empty()) continue;
+      const std::string name = basename(f.path);
+      h.open("div", {{"class", "item mistake"}}).open("div", {{"class", "duo"}});
+      img_or_missing(h, f.original_uri, name, "image");
+      img_or_missing(h, f.overlay_uri, name + " map", "map of " + f.target);
+      h.close("div").element("div", name, {{"class", "name mono"}, {"title", f.path}});
+      h.element("div", "suspect share " + fmt_pct(f.suspect) + " \xC2\xB7 border " + fmt_pct(f.border) +
+                           " \xC2\xB7 outside lungs " + fmt_pct(f.outside_lung),
+                {{"class", "meta"}});
+      h.element("div", "true " + (f.label.empty() ? std::string("?") : f.label) + " \xC2\xB7 explained " + f.target +
+                           (f.source.empty() ? "" : " \xC2\xB7 " + f.source),
+                {{"class", "meta"}});
+      h.close("div");
+    }
+    h.close("div");
+  }
+  // The ranking's top rows, flagged or not.
+  const auto ranking = sc.value("ranking", nlohmann::json::array());
+  if (!ranking.empty()) {
+    h.element("h3", "Most suspect images");
+    h.raw("<table><thead><tr><th>file</th><th>true</th><th>explained</th><th class=\"n\">suspect share</th>"
+          "<th class=\"n\">border</th><th class=\"n\">outside lungs</th><th>flagged</th></tr></thead><tbody>");
+    for (size_t i = 0; i < ranking.size() && i < 10; ++i) {
+      const auto& r = ranking[i];
+      const std::string file = r.value("file", std::string());
+      h.open("tr").open("td").element("span", basename(file), {{"class", "mono"}, {"title", file}}).close("td");
+      h.element("td", jtext(r.value("label", nlohmann::json()))).element("td", jtext(r.value("target", nlohmann::json())));
+      h.element("td", fmt_pct(jnum(r, "suspect")), {{"class", "n"}}).element("td", fmt_pct(jnum(r, "border")), {{"class", "n"}});
+      h.element("td", fmt_pct(jnum(r, "outside_lung")), {{"class", "n"}});
+      h.open("td");
+      if (r.value("flagged", false)) h.element("span", "flagged", {{"class", "pill bad"}});
+      h.close("td").close("tr");
+    }
+    h.raw("</tbody></table>");
+  }
+  h.close("section");
+}
+
+void model_section(Html& h, const ReportData& d) {
+  h.open("section", {{"class", "card"}, {"id", "model"}}).element("h2", "Model");
+  if (!d.has_summary) {
+    h.element("p", "No summary.", {{"class", "lead"}}).close("section");
+    return;
+  }
+  const ModelSummary& s = d.summary;
+  h.element("p", s.model + ": " + s.config, {{"class", "lead"}});
+  h.open("div", {{"class", "metrics"}});
+  metric(h, "parameters", fmt_int(s.total_params));
+  metric(h, "multiply-adds per image", fmt_int(s.total_macs));
+  metric(h, "input", to_string(s.input));
+  metric(h, "activations per image", fmt_bytes(static_cast<double>(s.activation_bytes)));
+  h.close("div");
+  h.open("details").element("summary", "Layer by layer (" + std::to_string(s.rows.size()) + " layers)");
+  h.raw("<table><thead><tr><th>layer</th><th>alias</th><th>type</th><th>output</th><th class=\"n\">parameters</th>"
+        "<th class=\"n\">multiply-adds</th></tr></thead><tbody>");
+  for (const auto& r : s.rows) {
+    h.open("tr").open("td").element("code", r.name).close("td").element("td", r.alias);
+    h.element("td", r.describe.empty() ? r.type : r.describe).element("td", to_string(r.output));
+    h.element("td", fmt_int(r.params), {{"class", "n"}}).element("td", fmt_int(r.macs), {{"class", "n"}}).close("tr");
+  }
+  h.raw("</tbody></table>");
+  h.close("details").close("section");
+}
+
+void provenance(Html& h, const ReportData& d) {
+  h.open("section", {{"class", "card"}, {"id", "provenance"}}).element("h2", "Configuration and provenance");
+  h.open("div", {{"class", "grid2"}}).open("div");
+  h.element("h3", "Checkpoint");
+  h.open("table", {{"class", "kv"}});
+  kv_row(h, "file", d.checkpoint, true);
+  kv_row(h, "SHA-256", d.checkpoint_sha256, true);
+  kv_row(h, "size", fmt_bytes(static_cast<double>(d.checkpoint_bytes)));
+  kv_row(h, "classes", [&] {
+    std::string s;
+    for (const auto& c : d.classes) s += (s.empty() ? "" : ", ") + c;
+    return s;
+  }());
+  kv_row(h, "epoch", d.meta.epoch >= 0 ? std::to_string(d.meta.epoch) : "unknown");
+  kv_row(h, "optimizer step", d.meta.step >= 0 ? std::to_string(d.meta.step) : "unknown");
+  kv_row(h, "seed", std::to_string(d.meta.seed));
+  kv_row(h, "saved", d.meta.created.empty() ? "unknown" : d.meta.created);
+  kv_row(h, "written by", d.meta.source.empty() ? "unknown" : d.meta.source);
+  for (const auto& [k, v] : d.meta.metrics) kv_row(h, "metric: " + k, fmt_fixed(v, 4));
+  h.close("table");
+  h.element("h3", "Report");
+  h.open("table", {{"class", "kv"}});
+  kv_row(h, "cxr version", kCxrVersion);
+  kv_row(h, "generated", d.generated);
+  kv_row(h, "machine", d.machine_cpu);
+  kv_row(h, "threads", std::to_string(d.threads) + " used, " + std::to_string(d.cores) + " cores");
+  kv_row(h, "run folder", d.run_dir, true);
+  kv_row(h, "data", d.data + " (" + d.split + " split)", true);
+  h.close("table");
+  if (d.state.is_object()) {
+    h.element("h3", "Run state (state.json)");
+    h.open("table", {{"class", "kv"}});
+    for (const auto& [k, v] : d.state.items()) kv_row(h, k, jtext(v));
+    h.close("table");
+  }
+  h.close("div").open("div");
+  h.element("h3", "Training configuration (config.json)");
+  if (d.config.is_object()) {
+    h.open("table", {{"class", "kv"}});
+    for (const auto& [k, v] : d.config.items()) kv_row(h, k, jtext(v));
+    h.close("table");
+  } else {
+    h.element("p", "Not available.", {{"class", "meta"}});
+  }
+  h.close("div").close("div").close("section");
+}
+
+}  // namespace
+
+std::string render_report(const ReportData& d) {
+  Html h;
+  h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"generator\" content=\"cxr report\">");
+  h.element("title", d.title);
+  h.raw("<style>").raw(kCss).raw("</style></head><body>");
+  header(h, d);
+  h.open("main").open("div", {{"class", "wrap"}});
+  if (!d.notes.empty()) {
+    h.open("div", {{"class", "note"}}).element("strong", "Notes: ");
+    for (size_t i = 0; i < d.notes.size(); ++i) h.text((i ? "; " : "") + d.notes[i]);
+    h.close("div");
+  }
+  training(h, d);
+  results(h, d);
+  gallery(h, d);
+  xai_section(h, d);
+  shortcuts(h, d);
+  model_section(h, d);
+  provenance(h, d);
+  h.close("div").close("main");
+  h.open("footer").text("cxr " + std::string(kCxrVersion) + " \xC2\xB7 " + d.generated + " \xC2\xB7 ");
+  h.raw("<span id=\"img-check\" data-decoded=\"-1\">images not checked (no script)</span>");
+  h.close("footer");
+  h.raw(kScript).raw("</body></html>\n");
+  return h.take();
+}
+
+}  // namespace cxr::report
