@@ -106,7 +106,7 @@ void setup(CLI::App& app) {
   app.add_option("--target", o->target, "Class to explain: pred (predicted) | true (the label)")
       ->check(CLI::IsMember({"pred", "true"}))
       ->capture_default_str();
-  app.add_option("--limit", o->limit, "Only the first N images (0: all)")->capture_default_str();
+  app.add_option("--limit", o->limit, "Only N images, evenly spaced over the dataset (0: all)")->capture_default_str();
   app.add_option("--batch", o->batch, "Images explained per forward")->capture_default_str();
   app.add_option("--steps", o->steps, "Deletion / insertion steps")->capture_default_str();
   app.add_option("--score-batch", o->score_batch, "Perturbed images per forward")->capture_default_str();

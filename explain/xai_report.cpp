@@ -152,6 +152,13 @@ XaiReport make_report(std::vector<XaiImageRow> rows, const std::vector<std::stri
   return r;
 }
 
+std::vector<int64_t> evaluation_subset(int64_t size, int64_t limit) {
+  const int64_t n = limit > 0 ? std::min(limit, size) : size;
+  std::vector<int64_t> out(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = i * size / n;  // floor(i * size / n)
+  return out;
+}
+
 std::map<std::string, MaskFolder> resolve_mask_folders(const std::string& dir, const std::string& kind) {
   CXR_CHECK(kind == "lesion" || kind == "lung", "--mask-kind '", kind, "': must be lesion or lung");
   std::map<std::string, MaskFolder> out;
@@ -170,6 +177,7 @@ XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const 
   const ModelConfig& mc = model.config();
   const int C = mc.in_channels, S = mc.input_size;
   const int64_t total = opt.limit > 0 ? std::min(opt.limit, dataset.size()) : dataset.size();
+  const std::vector<int64_t> chosen = evaluation_subset(dataset.size(), opt.limit);
   CXR_CHECK(total > 0, dataset.origin, ": no images to evaluate");
   std::map<std::string, MaskFolder> folders;
   if (!opt.masks_dir.empty()) folders = resolve_mask_folders(opt.masks_dir, opt.mask_kind);
@@ -197,7 +205,7 @@ XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const 
     std::vector<int> amb(static_cast<size_t>(nb), 0);
 #pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < nb; ++i) {
-      const io::Sample& s = dataset.samples[static_cast<size_t>(b0 + i)];
+      const io::Sample& s = dataset.samples[static_cast<size_t>(chosen[static_cast<size_t>(b0 + i)])];
       const size_t k = static_cast<size_t>(i);
       try {
         inputs[k] = io::preprocess_image(io::load_image(s.path).pixels, S, C, opt.normalisation);
@@ -223,9 +231,10 @@ XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const 
     }
     std::vector<XaiImageRow> batch_rows(static_cast<size_t>(nb));
     for (int64_t i = 0; i < nb; ++i) {
-      const io::Sample& s = dataset.samples[static_cast<size_t>(b0 + i)];
+      const int64_t index = chosen[static_cast<size_t>(b0 + i)];
+      const io::Sample& s = dataset.samples[static_cast<size_t>(index)];
       XaiImageRow& r = batch_rows[static_cast<size_t>(i)];
-      r.index = b0 + i;
+      r.index = index;
       r.path = s.path;
       r.source = s.source;
       r.label = s.label;

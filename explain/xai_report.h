@@ -43,7 +43,7 @@ struct XaiOptions {
   ExplainRequest request;           // method, layers, fuse, scorecam_batch (its `classes` is ignored)
   std::string target = "pred";      // "pred": the predicted class; "true": the image's label
   io::Normalisation normalisation;  // the model's input normalisation (io::LoadedModel::norm)
-  int64_t limit = 0;                // only the first `limit` images (0: all)
+  int64_t limit = 0;                // only `limit` images, evenly spaced (see evaluation_subset; 0: all)
   int batch = 8;                    // images explained per forward
   FaithfulnessOptions faithfulness;
   bool with_faithfulness = true;     // the costly part: 2 * steps + 2 forwards per image
@@ -115,6 +115,11 @@ std::vector<XaiImageRow> evaluate_batch(Model& model, const Tensor& images, cons
 // Aggregates of rows (the report's summary fields; rows are moved in).
 XaiReport make_report(std::vector<XaiImageRow> rows, const std::vector<std::string>& class_names,
                       const XaiOptions& options);
+
+// The dataset indices a limit picks: all when limit <= 0 or >= size, else floor(i * size / limit) for
+// i < limit, evenly spaced, because datasets are usually sorted by class and the first images would all be
+// of one class.
+std::vector<int64_t> evaluation_subset(int64_t size, int64_t limit);
 
 // Mask folders for a --masks DIR: DIR/lesion and DIR/lung when either exists (the layout `cxr synth` writes
 // under OUT/masks), else DIR itself as `kind`. Keys "lesion" / "lung".

@@ -707,7 +707,17 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   XaiReport t = evaluate_explanations(*m, ds, opt);
   ASSERT_EQ(t.rows.size(), 3u);
   for (const auto& row : t.rows) EXPECT_EQ(row.target, row.label);
+  EXPECT_EQ(t.rows[1].index, 2);  // evenly spaced: 0, 2, 4 of 6
+  EXPECT_EQ(t.rows[2].path, ds.samples[4].path);
   EXPECT_FALSE(t.sanity.has_value());
+}
+
+TEST(XaiReport, EvaluationSubsetIsEvenlySpaced) {
+  EXPECT_EQ(evaluation_subset(5, 0), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(evaluation_subset(5, 9), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(evaluation_subset(10, 4), (std::vector<int64_t>{0, 2, 5, 7}));
+  EXPECT_EQ(evaluation_subset(120, 3), (std::vector<int64_t>{0, 40, 80}));
+  EXPECT_TRUE(evaluation_subset(0, 3).empty());
 }
 
 TEST(XaiReport, MakeReportAggregatesPerClass) {
