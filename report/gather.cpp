@@ -85,6 +85,7 @@ void explain_files(io::LoadedModel& lm, const std::vector<std::string>& paths, c
   const int S = lm.meta.model.input_size, C = lm.meta.model.in_channels;
   ExplainRequest req;
   req.method = method_name(parse_method(o.method));
+  if (!o.layer.empty()) req.layers = {o.layer};
   req.with_guided = guided && req.method != "guided";
   req.class_names = lm.meta.classes;
   const size_t B = static_cast<size_t>(std::max(1, o.batch));
@@ -141,6 +142,11 @@ void compute_gallery(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, 
   }
   d.gallery_method = method_name(parse_method(o.method));
   d.gallery_source = "computed with the checkpoint";
+  if (d.gallery_method != "guided") {
+    for (const auto& l : resolve_target_layers(*lm.model, o.layer.empty() ? std::vector<std::string>{}
+                                                                          : std::vector<std::string>{o.layer}))
+      d.gallery_layer += (d.gallery_layer.empty() ? "" : " + ") + display_name(l);
+  }
   explain_files(
       lm, paths, {}, o, true,
       [&](size_t i, const Tensor& original, const Explanation& e) {
@@ -171,6 +177,8 @@ void gallery_from_explanations(ReportData& d, const std::string& dir, const Repo
   }
   d.gallery_method = ej.value("method", std::string("?"));
   d.gallery_source = manifest;
+  for (const auto& l : ej.value("layers", nlohmann::json::array()))
+    if (l.is_string()) d.gallery_layer += (d.gallery_layer.empty() ? "" : " + ") + l.get<std::string>();
   for (size_t i : pick_gallery(labels, predicted, conf, o.samples)) {
     const auto& im = images[i];
     GalleryItem g;
@@ -201,6 +209,7 @@ void gallery_from_explanations(ReportData& d, const std::string& dir, const Repo
 void compute_xai(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const ReportOptions& o) {
   XaiOptions xo;
   xo.request.method = method_name(parse_method(o.method));
+  if (!o.layer.empty()) xo.request.layers = {o.layer};
   xo.request.class_names = lm.meta.classes;
   xo.normalisation = lm.norm;
   xo.batch = std::max(1, std::min(o.batch, 8));
@@ -232,13 +241,28 @@ void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const io::Dataset& d
     if (auto s = source_of.find(it.path); s != source_of.end()) it.source = s->second;
     d.flagged.push_back(it);
   }
+  // Draw the maps the metrics scored: their method and layer (an xai-eval JSON names the layer as
+  // "features.32 (relu4_3)", several joined by " + "; the torch names resolve).
+  ReportOptions drawn = o;
+  if (d.xai.contains("method") && d.xai["method"].is_string()) drawn.method = d.xai["method"].get<std::string>();
+  if (d.xai.contains("layer") && d.xai["layer"].is_string() && drawn.method != "guided") {
+    std::string names, spec = d.xai["layer"].get<std::string>();
+    for (size_t start = 0; start < spec.size();) {
+      size_t end = spec.find(" + ", start);
+      if (end == std::string::npos) end = spec.size();
+      const std::string one = spec.substr(start, end - start);
+      names += (names.empty() ? "" : "+") + one.substr(0, one.find(" ("));
+      start = end + 3;
+    }
+    drawn.layer = names;
+  }
   const size_t n = std::min(d.flagged.size(), static_cast<size_t>(std::max(0, o.flagged_thumbnails)));
   for (size_t i = 0; i < n; ++i) {
     paths.push_back(d.flagged[i].path);
     targets.push_back(std::max(0, class_of(d.classes, d.flagged[i].target)));
   }
   explain_files(
-      lm, paths, targets, o, false,
+      lm, paths, targets, drawn, false,
       [&](size_t i, const Tensor& original, const Explanation& e) {
         d.flagged[i].original_uri = thumbnail_uri(original, o.thumb);
         d.flagged[i].overlay_uri = thumbnail_uri(render(e, original).overlay, o.thumb);
@@ -428,7 +452,7 @@ ReportData gather_report(const ReportOptions& o) {
   d.dataset_summary = ds.summary();
 
   // Test metrics and the per-image predictions the gallery picks from.
-  const bool need_predictions = o.eval_json.empty() || o.explanations_dir.empty();
+  const bool need_predictions = o.eval_json.empty() || (o.explanations_dir.empty() && o.samples > 0);
   DatasetPredictions preds;
   if (need_predictions) {
     auto lo = inference_loader_options(lm.meta.model, lm.norm, std::max(1, o.batch), false);

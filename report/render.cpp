@@ -289,7 +289,8 @@ void gallery(Html& h, const ReportData& d) {
   h.element("p",
             std::to_string(d.gallery.size()) + " test images, mistakes first (" + std::to_string(mistakes) +
                 "), grouped by true and predicted class. Each shows the image, the " + d.gallery_method +
-                " map of the predicted class over it, and guided Grad-CAM (pixel-level evidence). Source: " +
+                " map of the predicted class" + (d.gallery_layer.empty() ? "" : " at " + d.gallery_layer) +
+                " over it, and guided Grad-CAM (pixel-level evidence). Source: " +
                 d.gallery_source + ".",
             {{"class", "lead"}});
   if (d.gallery.empty()) h.element("p", "No images.", {{"class", "meta"}});

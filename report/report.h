@@ -52,6 +52,7 @@ struct ReportOptions {
   bool faithfulness = true;        // deletion / insertion / AD / IC in those metrics (the slow part)
   int flagged_thumbnails = 12;     // at most this many flagged images drawn
   std::string method = "gradcam";  // for the gallery and the metrics computed here
+  std::string layer;               // their target layer(s) (explain/cam.h names); empty: the last conv's ReLU
   int batch = 16;
   int thumb = 176;                 // thumbnail side in pixels
   bool progress = false;           // progress bars on stdout
@@ -96,7 +97,7 @@ struct ReportData {
   std::string eval_source;         // "computed" or the JSON's path
 
   std::vector<GalleryItem> gallery;  // in display order: mistakes first
-  std::string gallery_source, gallery_method;
+  std::string gallery_source, gallery_method, gallery_layer;
 
   nlohmann::json xai;              // cxr::to_json(XaiReport) (null when absent)
   std::string xai_source;
