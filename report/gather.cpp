@@ -215,13 +215,13 @@ void compute_xai(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, cons
   xo.batch = std::max(1, std::min(o.batch, 8));
   xo.with_faithfulness = o.faithfulness;
   xo.progress = o.progress;
-  // An evenly spaced sample: datasets are listed class by class, so the first N would all be one class.
-  const io::Dataset sub = ds.subset(spread_indices(ds.size(), o.xai_images));
-  if (o.progress) std::printf("Explanation metrics on %lld images\n", static_cast<long long>(sub.size()));
-  const XaiReport r = evaluate_explanations(*lm.model, sub, xo);
+  xo.limit = o.xai_images;  // evenly spaced: datasets are listed class by class
+  const int64_t n = static_cast<int64_t>(evaluation_subset(ds.size(), xo.limit).size());
+  if (o.progress) std::printf("Explanation metrics on %lld images\n", static_cast<long long>(n));
+  const XaiReport r = evaluate_explanations(*lm.model, ds, xo);
   d.xai = to_json(r);
-  d.xai_source = "computed with the checkpoint on " + std::to_string(sub.size()) + " of " +
-                 std::to_string(ds.size()) + " images (evenly spaced)";
+  d.xai_source = "computed with the checkpoint on " + std::to_string(n) + " of " + std::to_string(ds.size()) +
+                 " images (evenly spaced)";
 }
 
 void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const ReportOptions& o) {
@@ -324,14 +324,6 @@ std::vector<size_t> pick_gallery(const std::vector<int>& labels, const std::vect
   });
   m.insert(m.end(), c.begin(), c.end());
   return m;
-}
-
-std::vector<int64_t> spread_indices(int64_t size, int64_t n) {
-  std::vector<int64_t> out;
-  if (n <= 0 || size <= 0) return out;
-  if (n >= size) n = size;
-  for (int64_t i = 0; i < n; ++i) out.push_back(i * size / n);
-  return out;
 }
 
 EvalReport eval_from_json(const nlohmann::json& j) {

@@ -120,8 +120,6 @@ ReportData write_report(const ReportOptions& options, const std::string& out);
 // dataset order and grouped by class; at most n. labels / predicted / confidence are parallel arrays.
 std::vector<size_t> pick_gallery(const std::vector<int>& labels, const std::vector<int>& predicted,
                                  const std::vector<float>& confidence, int n);
-// `n` indices spread evenly over [0, size): i * size / n (all of them when n >= size).
-std::vector<int64_t> spread_indices(int64_t size, int64_t n);
 // The inverse of cxr::to_json(EvalReport) (train/metrics.h), for `cxr eval --json` files.
 EvalReport eval_from_json(const nlohmann::json& j);
 // "AMD EPYC 7B13" from /proc/cpuinfo, or "unknown CPU".

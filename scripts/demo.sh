@@ -62,11 +62,7 @@ step "4/6 Grad-CAM ($LAYER) and guided Grad-CAM of the test images"
   --out "$OUT/explanations" "$OUT/data/test"
 
 step "5/6 Explanation metrics and the shortcut finder on $XAI test images"
-# An evenly spaced sample of the test split, so every class is in it (the manifest lists class by class).
-awk -F, -v want="$XAI" 'NR == 1 { print; next } $3 == "test" { rows[n++] = $0 }
-  END { step = n / want; if (step < 1) step = 1; for (i = 0; i < n && k < want; i += step) { print rows[int(i)]; k++ } }' \
-  "$OUT/data/manifest.csv" > "$OUT/data/xai_sample.csv"
-"$CXR" xai-eval --model "$OUT/run/best.safetensors" --data "$OUT/data/xai_sample.csv" --split all \
+"$CXR" xai-eval --model "$OUT/run/best.safetensors" --data "$OUT/data" --split test --limit "$XAI" \
   --layer "$LAYER" --json "$OUT/xai.json" --top 5
 
 step "6/6 The report"

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <regex>
 
 #include "core/threading.h"
 #include "explain/sha256.h"
@@ -171,12 +170,6 @@ TEST(Report, GalleryPicksMistakesFirst) {
   EXPECT_EQ(pick_gallery(labels, pred, conf, 2), (std::vector<size_t>{6, 3}));
   EXPECT_EQ(pick_gallery(labels, pred, conf, 100).size(), 7u);
   EXPECT_TRUE(pick_gallery(labels, pred, conf, 0).empty());
-}
-
-TEST(Report, SpreadIndices) {
-  EXPECT_EQ(spread_indices(10, 4), (std::vector<int64_t>{0, 2, 5, 7}));
-  EXPECT_EQ(spread_indices(3, 5), (std::vector<int64_t>{0, 1, 2}));
-  EXPECT_TRUE(spread_indices(3, 0).empty());
 }
 
 TEST(Report, EvalJsonRoundTrip) {
