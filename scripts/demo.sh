@@ -68,6 +68,7 @@ step "5/6 Explanation metrics and the shortcut finder on $XAI test images"
 step "6/6 The report"
 "$CXR" report --run "$OUT/run" --data "$OUT/data" --split test --eval "$OUT/eval.json" \
   --explanations "$OUT/explanations" --metrics "$OUT/xai.json" --layer "$LAYER" --samples 12 \
+  --title "cxr demo: VGG-16-BN on synthetic chest X-rays" \
   --out "$OUT/report.html" \
   | tee "$OUT/report.log"
 end=$(date +%s)
