@@ -14,8 +14,9 @@
 # (out/demo is removed first). Threads: CXR_THREADS, else all cores. The DEMO_* knobs below trade time for
 # accuracy; the defaults take about 5 minutes on 2 idle cores and reach about 98% test accuracy.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+[ -n "${1:-}" ] && BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")  # before the cd below
+cd "$(dirname "$0")/.."
 CXR="$BUILD/cxr"
 OUT=out/demo
 [ -x "$CXR" ] || { echo "demo: $CXR not found: build first (make build, or make demo)" >&2; exit 1; }

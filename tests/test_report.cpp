@@ -3,6 +3,9 @@
 // numbers consistent with the data, and a file named "<script>alert(1)</script>.png" shown as text only.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/threading.h"
@@ -303,5 +306,29 @@ TEST(Report, ClearErrorsForMissingFiles) {
   fs::rename(fx.run + "/history.csv", fx.root + "/history.csv");
   EXPECT_NE(message(o).find("history.csv: not found"), std::string::npos) << message(o);
   EXPECT_FALSE(fs::exists(fx.root + "/r.html"));  // nothing half-written
+  fs::remove_all(fx.root);
+}
+
+TEST(Report, CommandLine) {
+  const auto fx = report_test::make_report_fixture("cxr_test_report_cli");
+  auto run = [&](const std::string& args, std::string* err) {
+    const std::string log = fx.root + "/cli.log";
+    const std::string cmd = std::string("CXR_THREADS=1 ") + CXR_BINARY + " report " + args + " > /dev/null 2> " + log;
+    const int rc = std::system(cmd.c_str());
+    *err = io::read_file(log);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  std::string err;
+  const std::string out = fx.root + "/cli/report.html";
+  // --data defaults to the run's config.json "data".
+  EXPECT_EQ(run("--run " + fx.run + " --samples 3 --xai-images 0 --out " + out, &err), 0) << err;
+  const std::string html = io::read_file(out);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(count_of(html, "<img "), 9u);  // 3 gallery images x (image, map, guided)
+  EXPECT_NE(html.find("explanation metrics were not computed"), std::string::npos);
+  fs::remove(fx.run + "/history.csv");
+  EXPECT_EQ(run("--run " + fx.run + " --out " + out, &err), 1);
+  EXPECT_NE(err.find("cxr report: error: " + fx.run + "/history.csv: not found"), std::string::npos) << err;
+  EXPECT_EQ(run("--out " + out, &err), 2);  // usage: --run is required
   fs::remove_all(fx.root);
 }
