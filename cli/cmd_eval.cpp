@@ -15,7 +15,7 @@
 namespace {
 
 struct Options {
-  std::string model, data, split = "auto", json, arch;
+  std::string model, data, split = "auto", json, arch, normalize;
   int batch = 32;
   bool skip_bad = false;
 };
@@ -27,11 +27,11 @@ void setup(CLI::App& app) {
   app.add_option("--split", o->split, "Which split to evaluate: test | val | train | all | auto (test, else val, "
                                       "else all)")->capture_default_str();
   app.add_option("--json", o->json, "Also write the metrics as JSON to this file");
-  app.add_option("--arch", o->arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--batch", o->batch, "Batch size")->capture_default_str();
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
   app.callback([o] {
-    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch);
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
     cxr::io::Dataset ds = cxr::io::open_dataset(o->data, {lm.meta.classes});
     std::string split = o->split;
     if (split == "auto") {

@@ -45,7 +45,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Options {
-  std::string model, arch, method = "gradcam", layer, cls = "pred", colormap = "jet", upsample = "bilinear";
+  std::string model, arch, normalize, method = "gradcam", layer, cls = "pred", colormap = "jet", upsample = "bilinear";
   std::string out, masks, mask_kind = "lesion", fuse = "max";
   float alpha = 0.5f;
   bool counterfactual = false, save_raw = false, metrics = false, no_guided = false, no_panel = false;
@@ -119,7 +119,7 @@ void run(const Options& o) {
   style.upsample = cxr::parse_upsample(o.upsample);
   style.alpha = o.alpha;
 
-  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch);
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize);
   cxr::Model& model = *lm.model;
   const cxr::ModelConfig& mc = lm.meta.model;
   const auto& classes = lm.meta.classes;
@@ -399,7 +399,7 @@ void setup(CLI::App& app) {
   std::string methods;
   for (const auto& m : cxr::method_names()) methods += (methods.empty() ? "" : " | ") + m;
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  app.add_option("--arch", o->arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();
   app.add_option("--layer", o->layer,
                  "Target layer: torch name or alias (relu5_3, conv4_3, features.29, block5_conv3); several "

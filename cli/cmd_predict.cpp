@@ -12,7 +12,7 @@
 namespace {
 
 struct Options {
-  std::string model, arch;
+  std::string model, arch, normalize;
   std::vector<std::string> images;
   bool json = false;
 };
@@ -20,11 +20,11 @@ struct Options {
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  app.add_option("--arch", o->arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_flag("--json", o->json, "Print JSON instead of a table");
   app.add_option("images", o->images, "Image files (PNG or JPEG)")->required();
   app.callback([o] {
-    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch);
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
     const auto& mc = lm.meta.model;
     const auto& classes = lm.meta.classes;
     nlohmann::json out = nlohmann::json::array();

@@ -23,7 +23,7 @@
 namespace {
 
 struct Options {
-  std::string model, arch, data, split = "auto", method = "gradcam", layer, target = "pred", masks;
+  std::string model, arch, normalize, data, split = "auto", method = "gradcam", layer, target = "pred", masks;
   std::string mask_kind = "lesion", deletion_baseline = "zeros", insertion_baseline = "blur", json;
   int64_t limit = 0;
   int batch = 8, steps = 16, score_batch = 32, sanity_images = 4, top = 10;
@@ -32,7 +32,7 @@ struct Options {
 };
 
 void run(const Options& o) {
-  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch);
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize);
   cxr::io::Dataset ds = cxr::io::open_dataset(o.data, {lm.meta.classes});
   std::string split = o.split;
   if (split == "auto") {
@@ -97,7 +97,7 @@ void setup(CLI::App& app) {
   std::string methods;
   for (const auto& m : cxr::method_names()) methods += (methods.empty() ? "" : " | ") + m;
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  app.add_option("--arch", o->arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "test | val | train | all | auto (test, else val, else all)")
       ->capture_default_str();

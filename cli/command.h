@@ -31,6 +31,15 @@ struct Register {
   }
 };
 
+// --arch and --normalize: what a checkpoint without cxr metadata (e.g. converted torchvision weights) is
+// and how its input is normalised, for every command that opens a model (io/model_file.h).
+inline void add_external_model_options(CLI::App& app, std::string& arch, std::string& normalize) {
+  app.add_option("--arch", arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
+  app.add_option("--normalize", normalize, "Input normalisation of a checkpoint without cxr metadata: none | "
+                                           "imagenet | half (default none; cxr checkpoints record their own)")
+      ->check(CLI::IsMember({"none", "imagenet", "half"}));
+}
+
 // True when stdout is a terminal (progress bars redraw in place; otherwise plain periodic lines).
 bool stdout_is_tty();
 

@@ -4,7 +4,7 @@
 
 namespace cxr::io {
 
-LoadedModel load_model_file(const std::string& path, const std::string& arch) {
+LoadedModel load_model_file(const std::string& path, const std::string& arch, const std::string& normalize) {
   CheckpointInfo info = read_checkpoint_info(path);
   LoadedModel out;
   out.path = path;
@@ -48,10 +48,19 @@ LoadedModel load_model_file(const std::string& path, const std::string& arch) {
     for (int k = 0; k < out.meta.model.num_classes; ++k) out.meta.classes.push_back(str("class", k));
   CXR_CHECK(static_cast<int>(out.meta.classes.size()) == out.meta.model.num_classes, path, ": metadata names ",
             out.meta.classes.size(), " classes but the model has ", out.meta.model.num_classes, " outputs");
-  out.norm.name = out.meta.mean.empty() ? "none" : "checkpoint";
-  out.norm.mean = out.meta.mean;
-  out.norm.std = out.meta.std;
-  if (out.norm.mean.empty()) out.norm = normalisation_preset("none");
+  if (info.has_meta) {
+    CXR_CHECK(normalize.empty(), path, ": --normalize ", normalize, " is for checkpoints without cxr metadata; this one "
+              "records its own normalisation (", out.meta.mean.empty() ? "none" : "mean/std", ")");
+    out.norm.name = out.meta.mean.empty() ? "none" : "checkpoint";
+    out.norm.mean = out.meta.mean;
+    out.norm.std = out.meta.std;
+    if (out.norm.mean.empty()) out.norm = normalisation_preset("none");
+  } else {
+    out.norm = normalisation_preset(normalize.empty() ? "none" : normalize);
+    CXR_CHECK(out.norm.mean.size() == 1 || static_cast<int>(out.norm.mean.size()) == out.meta.model.in_channels, path,
+              ": --normalize ", normalize, " has ", out.norm.mean.size(), " channels but the model takes ",
+              out.meta.model.in_channels);
+  }
   return out;
 }
 

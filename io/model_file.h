@@ -19,12 +19,14 @@ namespace cxr::io {
 struct LoadedModel {
   std::shared_ptr<Model> model;  // in eval mode
   CheckpointMeta meta;           // classes filled ("class0".. when the file names none)
-  Normalisation norm;            // from the metadata; "none" when absent
+  Normalisation norm;            // from the metadata; for a file without it, the caller's preset ("none")
   std::string path;
 };
 
 // `arch` (e.g. "vgg16", "vgg16_bn") is required only for files without cxr metadata; given for a file
-// that has metadata, it must agree with it.
-LoadedModel load_model_file(const std::string& path, const std::string& arch = "");
+// that has metadata, it must agree with it. `normalize` (a preset of io/transform.h: none | imagenet |
+// half) is the input normalisation of a file without metadata, e.g. "imagenet" for converted ImageNet
+// weights (default "none"); a cxr checkpoint records its own, and giving one for it is an error.
+LoadedModel load_model_file(const std::string& path, const std::string& arch = "", const std::string& normalize = "");
 
 }  // namespace cxr::io

@@ -60,3 +60,25 @@ TEST(Interop, CxrCheckpointHasTorchvisionLayout) {
   }
   EXPECT_FALSE(b.metadata.empty());  // plus cxr's metadata, which torch ignores
 }
+
+TEST(Interop, NormalisationOfAFileWithoutMetadataIsTheCallers) {
+  // Converted ImageNet weights expect ImageNet-normalised input: the file cannot say so, the caller does.
+  EXPECT_EQ(io::load_model_file(kWeights, "vgg11_bn").norm.name, "none");
+  io::LoadedModel lm = io::load_model_file(kWeights, "vgg11_bn", "imagenet");
+  ASSERT_EQ(lm.norm.mean.size(), 3u);
+  EXPECT_FLOAT_EQ(lm.norm.mean[0], 0.485f);
+  EXPECT_FLOAT_EQ(lm.norm.std[2], 0.225f);
+  EXPECT_THROW(io::load_model_file(kWeights, "vgg11_bn", "imagenette"), Error);
+  // A cxr checkpoint records its own normalisation: overriding it is refused, naming the file.
+  io::CheckpointMeta meta = lm.meta;
+  meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};
+  const std::string path = ::testing::TempDir() + "interop_norm_vgg11_bn.safetensors";
+  io::save_checkpoint(path, *lm.model, meta);
+  EXPECT_EQ(io::load_model_file(path).norm.name, "none");
+  try {
+    io::load_model_file(path, "", "imagenet");
+    ADD_FAILURE() << "--normalize accepted for a checkpoint with cxr metadata";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
