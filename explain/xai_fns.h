@@ -32,7 +32,8 @@ ScoreFn model_score_fn(Model& model, int batch = 32);
 std::vector<Explanation> explain_for_classes(Model& model, const Tensor& images, const ExplainRequest& request,
                                              const std::vector<int>& classes, Tensor* probabilities = nullptr);
 
-// Explanation map -> [S, S] at the model input (bilinear), in [0, 1]; zeros for a degenerate map.
+// Explanation map -> [S, S] at the model input (bilinear), in [0, 1]; zeros for a degenerate map. For
+// guided Grad-CAM: the product image's max |value| over channels (what the method shows), not its CAM.
 Tensor input_map(const Explanation& e, int64_t height, int64_t width);
 
 // A MapFn for an explain/cam.h method: maps of classes[i] for image i (empty: predicted class of each

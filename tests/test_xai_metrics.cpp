@@ -439,6 +439,33 @@ TEST(XaiFns, ScoreFunctionAndPerImageClasses) {
   EXPECT_THROW(explain_for_classes(*m, x, req, {0, 1}), Error);
 }
 
+TEST(XaiFns, GuidedGradCamIsMeasuredOnItsProductImage) {
+  auto m = tiny_vgg();
+  const Tensor x = synth_batch(64, 1);
+  ExplainRequest req;
+  req.method = "guided-gradcam";
+  req.layers = {"relu4_2"};
+  auto ex = explain_for_classes(*m, x, req, {1});
+  ASSERT_EQ(ex.size(), 1u);
+  ASSERT_FALSE(ex[0].degenerate);
+  const Tensor& g = ex[0].guided;
+  ASSERT_EQ(g.shape(), (Shape{1, 64, 64}));
+  // Expected: |guided x CAM| min-max scaled to [0, 1], computed here from the product image.
+  float peak = 0, low = INFINITY;
+  for (int64_t i = 0; i < g.numel(); ++i) {
+    peak = std::max(peak, std::fabs(g[i]));
+    low = std::min(low, std::fabs(g[i]));
+  }
+  ASSERT_GT(peak, low);
+  Tensor got = input_map(ex[0], 64, 64), cam = map_at_input(ex[0], 64, 64);
+  double off_cam = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    ASSERT_NEAR(got[i], (std::fabs(g[i]) - low) / (peak - low), 1e-5) << i;
+    off_cam += std::fabs(got[i] - cam[i]);
+  }
+  EXPECT_GT(off_cam / got.numel(), 1e-3) << "guided Grad-CAM measured on its plain CAM";
+}
+
 TEST(Sanity, UnitsTopDownWithBatchNorm) {
   auto m = tiny_vgg(true);
   auto units = randomization_units(*m);
