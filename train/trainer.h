@@ -5,8 +5,10 @@
 // a validation pass, one Keras-like line, and RUN_DIR/history.csv. After every epoch, atomically:
 //   RUN_DIR/last.safetensors (+ last.optim.safetensors, state.json)   the state to resume from
 //   RUN_DIR/best.safetensors                                           the best val_loss so far
-// Early stopping on val_loss with patience restores the best weights at the end; learning-rate schedule
-// "plateau" (halve after plateau_patience epochs without improvement) or "cosine".
+// Early stopping on val_loss with patience; the run's result is its best epoch, RUN_DIR/best.safetensors
+// (Keras's restore_best_weights: what eval, explain and report read), while last.safetensors keeps the
+// final epoch to resume from. Learning-rate schedule "plateau" (halve after plateau_patience epochs without
+// improvement) or "cosine".
 //
 // Reproducible: the loader's order and augmentation are seeded per epoch, and every Dropout layer is
 // re-seeded from (seed, epoch) at the start of each epoch, so resuming from last.safetensors gives the same
