@@ -37,17 +37,35 @@ void run(Options o) {
   std::printf("report written to %s\n", o.out.c_str());
   std::printf("  test accuracy   %s (macro-F1 %s, %d images, %s split)\n", cxr::report::fmt_pct(d.eval.accuracy).c_str(),
               cxr::report::fmt_fixed(d.eval.macro_f1, 3).c_str(), d.eval.count, d.split.c_str());
+  // What the explanation metrics measured: "guided-gradcam at features.32 (relu4_3)".
+  auto what = [](const nlohmann::json& x) {
+    return x.value("method", std::string("?")) + " at " + x.value("layer", std::string("?"));
+  };
   std::printf("  pointing game   %s\n",
-              std::isfinite(pg) ? (cxr::report::fmt_pct(pg) + " of lesions hit by the map's peak").c_str() : "n/a");
+              std::isfinite(pg) ? (cxr::report::fmt_pct(pg) + " of lesions hit by the map's peak (" + what(d.xai) + ")").c_str()
+                                : "n/a");
   if (fl >= 0) {
-    std::map<std::string, int> by_source;
-    for (const auto& f : d.flagged) ++by_source[f.source.empty() ? "unknown source" : f.source];
+    std::map<std::string, int> by_source;  // over every explained image, not only the thumbnails drawn
+    for (const auto& r : d.xai.value("rows", nlohmann::json::array()))
+      if (r.contains("shortcut") && r["shortcut"].value("flagged", false))
+        ++by_source[r.value("source", std::string()).empty() ? "unknown source" : r.value("source", std::string())];
     std::string sources;
     for (const auto& [s, n] : by_source) sources += (sources.empty() ? "" : ", ") + s + " " + std::to_string(n);
     std::printf("  shortcut finder %lld of %d explained images flagged%s\n", static_cast<long long>(fl),
                 d.xai.value("images", 0), sources.empty() ? "" : (" (by source: " + sources + ")").c_str());
   } else {
     std::printf("  shortcut finder n/a\n");
+  }
+  for (size_t i = 1; i < d.xai_compare.size(); ++i) {
+    const auto& x = d.xai_compare[i];
+    const nlohmann::json all = x.contains("localization") && x["localization"].contains("lesion") &&
+                                       x["localization"]["lesion"].contains("all")
+                                   ? x["localization"]["lesion"]["all"]
+                                   : nlohmann::json::object();
+    const double p = all.value("pointing_game", nlohmann::json()).is_number() ? all["pointing_game"].get<double>() : NAN;
+    std::printf("  compared        %s: pointing game %s, %lld flagged\n", what(x).c_str(),
+                cxr::report::fmt_pct(p).c_str(),
+                static_cast<long long>(x.contains("shortcut") ? x["shortcut"].value("flagged_count", int64_t(-1)) : -1));
   }
   for (const auto& n : d.notes) std::printf("  note: %s\n", n.c_str());
 }
@@ -65,6 +83,9 @@ void setup(CLI::App& app) {
                  "Gallery from this `cxr explain --out` folder instead of explaining here");
   app.add_option("--metrics", o->r.metrics_json,
                  "Explanation metrics from this `cxr xai-eval --json` file instead of computing them");
+  app.add_option("--compare-metrics", o->r.compare_metrics_json,
+                 "More `cxr xai-eval --json` files (other methods or layers): a table compares them with the main "
+                 "metrics");
   app.add_option("--samples", o->r.samples, "Images in the gallery")->capture_default_str();
   app.add_option("--xai-images", o->r.xai_images,
                  "Images (evenly spaced over the split) for the explanation metrics computed here (0: none)")

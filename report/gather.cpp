@@ -487,6 +487,17 @@ ReportData gather_report(const ReportOptions& o) {
   } else {
     d.notes.push_back("explanation metrics were not computed (no --metrics file and --xai-images 0)");
   }
+  for (const auto& path : o.compare_metrics_json) {
+    nlohmann::json j = read_json_file(path, "`cxr xai-eval --json` output");
+    CXR_CHECK(j.is_object() && j.contains("faithfulness") && j.contains("method"), path,
+              ": not the JSON `cxr xai-eval --json` writes (no method or faithfulness section)");
+    if (d.xai_compare.empty()) {
+      CXR_CHECK(d.xai.is_object(), path, ": a comparison needs the main explanation metrics too (--metrics, or "
+                                         "--xai-images > 0)");
+      d.xai_compare.push_back(d.xai);
+    }
+    d.xai_compare.push_back(std::move(j));
+  }
   flagged_thumbnails(d, lm, ds, o);
   return d;
 }

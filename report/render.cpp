@@ -334,6 +334,49 @@ void gallery(Html& h, const ReportData& d) {
   h.close("section");
 }
 
+// One row per xai-eval file (method, layer): the headline numbers side by side. The marker column counts the
+// rows whose manifest source is `synth-marker` (cxr synth --shortcut-rate): how many planted shortcuts each
+// method's maps expose.
+void methods_compared(Html& h, const ReportData& d) {
+  if (d.xai_compare.size() < 2) return;
+  h.element("h3", "Methods compared");
+  h.raw("<table><thead><tr><th>method</th><th>layer</th><th class=\"n\">images</th>"
+        "<th class=\"n\">lesion: pointing game</th><th class=\"n\">lesion: energy share</th>"
+        "<th class=\"n\">deletion AUC</th><th class=\"n\">insertion AUC</th><th class=\"n\">Average Drop %</th>"
+        "<th class=\"n\">shortcut flags</th><th class=\"n\">marker images flagged</th></tr></thead><tbody>");
+  for (const auto& x : d.xai_compare) {
+    const auto les = x.contains("localization") && x["localization"].contains("lesion") &&
+                             x["localization"]["lesion"].contains("all")
+                         ? x["localization"]["lesion"]["all"]
+                         : nlohmann::json();
+    const auto f = x.value("faithfulness", nlohmann::json::object());
+    const bool faith = f.value("images", 0) > 0;
+    int64_t markers = 0, marker_flags = 0;
+    for (const auto& r : x.value("rows", nlohmann::json::array())) {
+      if (r.value("source", std::string()) != "synth-marker") continue;
+      ++markers;
+      if (r.contains("shortcut") && r["shortcut"].value("flagged", false)) ++marker_flags;
+    }
+    const int64_t flags = x.contains("shortcut") ? x["shortcut"].value("flagged_count", int64_t(-1)) : -1;
+    h.open("tr").element("td", jtext(x.value("method", nlohmann::json("?"))))
+        .element("td", jtext(x.value("layer", nlohmann::json("?"))))
+        .element("td", std::to_string(x.value("images", 0)), {{"class", "n"}})
+        .element("td", fmt_pct(jnum(les, "pointing_game")), {{"class", "n"}})
+        .element("td", fmt_pct(jnum(les, "energy_share")), {{"class", "n"}})
+        .element("td", faith ? fmt_fixed(jnum(f, "deletion_auc"), 3) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", faith ? fmt_fixed(jnum(f, "insertion_auc"), 3) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", faith ? fmt_fixed(jnum(f, "average_drop"), 1) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", flags >= 0 ? std::to_string(flags) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", markers > 0 ? std::to_string(marker_flags) + " of " + std::to_string(markers) : "\xE2\x80\x93",
+                 {{"class", "n"}})
+        .close("tr");
+  }
+  h.raw("</tbody></table>");
+  h.element("p", "The first row is the method detailed below and behind the shortcut finder's section; each row "
+                 "is one cxr xai-eval --json file.",
+            {{"class", "meta"}});
+}
+
 void xai_section(Html& h, const ReportData& d) {
   h.open("section", {{"class", "card"}, {"id", "xai"}}).element("h2", "Can the explanations be trusted?");
   if (!d.xai.is_object()) {
@@ -349,6 +392,7 @@ void xai_section(Html& h, const ReportData& d) {
                 std::to_string(x.value("degenerate", 0)) + " flat maps, " + std::to_string(x.value("failed", 0)) +
                 " failed). Source: " + d.xai_source + ".",
             {{"class", "lead"}});
+  methods_compared(h, d);
   const auto f = x.value("faithfulness", nlohmann::json::object());
   if (f.value("images", 0) > 0) {
     h.element("h3", "Faithfulness: does the confidence depend on the highlighted pixels?");

@@ -47,6 +47,8 @@ struct ReportOptions {
   std::string eval_json;           // optional `cxr eval --json` output, instead of evaluating here
   std::string explanations_dir;    // optional `cxr explain --out` folder, instead of explaining here
   std::string metrics_json;        // optional `cxr xai-eval --json` output, instead of computing here
+  std::vector<std::string> compare_metrics_json;  // more xai-eval outputs (other methods or layers) for the
+                                                   // comparison table beside the main metrics
   int samples = 12;                // gallery images
   int xai_images = 48;             // images for the explanation metrics computed here (0: skip them)
   bool faithfulness = true;        // deletion / insertion / AD / IC in those metrics (the slow part)
@@ -101,6 +103,7 @@ struct ReportData {
 
   nlohmann::json xai;              // cxr::to_json(XaiReport) (null when absent)
   std::string xai_source;
+  std::vector<nlohmann::json> xai_compare;  // the main metrics first, then compare_metrics_json's (when given)
   std::vector<FlaggedItem> flagged;
 
   // Headline numbers (NaN / -1 when unknown).

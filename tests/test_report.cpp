@@ -276,6 +276,36 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   EXPECT_EQ(d2.flagged_count(), d.flagged_count());
   EXPECT_EQ(d2.eval_source, o2.eval_json);
   EXPECT_EQ(d2.gallery.size(), 2u);
+
+  // A second method's metrics: one comparison row each, with its own numbers and its marker flags.
+  nlohmann::json other = d.xai;
+  other["method"] = "hirescam";
+  other["localization"]["lesion"]["all"]["pointing_game"] = 0.1234;
+  int markers = 0;
+  for (auto& r : other["rows"])
+    if (r.value("source", std::string()) == "synth-marker") {
+      r["shortcut"]["flagged"] = markers++ == 0;  // exactly one marker image flagged
+    }
+  ASSERT_GT(markers, 0) << "the fixture has no synth-marker images";
+  io::write_file_atomic(fx.root + "/xai_other.json", other.dump());
+  o2.compare_metrics_json = {fx.root + "/xai_other.json"};
+  const ReportData d3 = write_report(o2, fx.root + "/out/report3.html");
+  ASSERT_EQ(d3.xai_compare.size(), 2u);
+  const std::string html3 = io::read_file(fx.root + "/out/report3.html");
+  EXPECT_NE(html3.find("Methods compared"), std::string::npos);
+  EXPECT_NE(html3.find("<td>hirescam</td>"), std::string::npos);
+  EXPECT_NE(html3.find("12.3%"), std::string::npos);
+  EXPECT_NE(html3.find(str("1 of ", markers)), std::string::npos);
+  EXPECT_EQ(html.find("Methods compared"), std::string::npos);  // one method: no comparison table
+  // A file that is not xai-eval output is named in the error.
+  io::write_file_atomic(fx.root + "/not_xai.json", "{\"accuracy\": 1}");
+  o2.compare_metrics_json = {fx.root + "/not_xai.json"};
+  try {
+    write_report(o2, fx.root + "/out/report4.html");
+    ADD_FAILURE() << "a non-xai-eval JSON was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not_xai.json"), std::string::npos) << e.what();
+  }
   fs::remove_all(fx.root);
 }
 
