@@ -45,12 +45,18 @@ void run(Options o) {
               std::isfinite(pg) ? (cxr::report::fmt_pct(pg) + " of lesions hit by the map's peak (" + what(d.xai) + ")").c_str()
                                 : "n/a");
   if (fl >= 0) {
-    std::map<std::string, int> by_source;  // over every explained image, not only the thumbnails drawn
-    for (const auto& r : d.xai.value("rows", nlohmann::json::array()))
-      if (r.contains("shortcut") && r["shortcut"].value("flagged", false))
-        ++by_source[r.value("source", std::string()).empty() ? "unknown source" : r.value("source", std::string())];
+    // Flagged / explained per source, over every explained image (not only the thumbnails drawn).
+    std::map<std::string, std::pair<int, int>> by_source;
+    for (const auto& r : d.xai.value("rows", nlohmann::json::array())) {
+      const std::string src = r.value("source", std::string());
+      auto& [flagged, total] = by_source[src.empty() ? "unknown source" : src];
+      ++total;
+      if (r.contains("shortcut") && r["shortcut"].value("flagged", false)) ++flagged;
+    }
     std::string sources;
-    for (const auto& [s, n] : by_source) sources += (sources.empty() ? "" : ", ") + s + " " + std::to_string(n);
+    for (const auto& [s, n] : by_source)
+      if (n.first > 0)
+        sources += (sources.empty() ? "" : ", ") + s + " " + std::to_string(n.first) + " of " + std::to_string(n.second);
     std::printf("  shortcut finder %lld of %d explained images flagged%s\n", static_cast<long long>(fl),
                 d.xai.value("images", 0), sources.empty() ? "" : (" (by source: " + sources + ")").c_str());
   } else {
