@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/threading.h"
 
@@ -22,14 +23,24 @@ bool stdout_is_tty() { return isatty(fileno(stdout)) != 0; }
 }  // namespace cxr::cli
 
 int main(int argc, char** argv) {
-  // OpenMP threads that spin while waiting take the cores from OpenBLAS's threads and from each other; on a
-  // busy machine that made a training epoch 10x slower (docs/PERFORMANCE.md). libgomp reads its settings
-  // when it is loaded, before main(), so the default is set by running ourselves again once. A value the
-  // user set is kept.
+  // Two settings that libgomp and OpenBLAS read when they are loaded, before main(), so they are set by
+  // running ourselves again once (a value the user set is kept; docs/PERFORMANCE.md has the measurements):
+  //  - OMP_WAIT_POLICY=passive: OpenMP threads that spin while waiting take the cores from OpenBLAS's
+  //    threads and from each other; on a busy machine that made a training epoch 10x slower, and on an
+  //    idle one batch-1 inference 1.6x slower.
+  //  - OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs that OpenBLAS does not know (Zen 4/5 with Debian's
+  //    0.3.21), where it would run its AVX2 kernels at half the speed (core/blas.h).
+  bool again = false;
   if (!std::getenv("OMP_WAIT_POLICY")) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
+    again = true;
   }
+  if (!std::getenv("OPENBLAS_CORETYPE"))
+    if (const char* core = cxr::preferred_blas_coretype()) {
+      setenv("OPENBLAS_CORETYPE", core, 1);
+      again = true;
+    }
+  if (again) execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
   using namespace cxr::cli;
   CLI::App app{"cxr: train, evaluate and explain chest X-ray classifiers (VGG + Grad-CAM) on the CPU.\n"
                "Exit codes: 0 ok, 1 runtime error, 2 usage error.",

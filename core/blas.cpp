@@ -2,6 +2,9 @@
 
 #include <cblas.h>
 
+#include <cctype>
+#include <string>
+
 namespace cxr {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -17,6 +20,20 @@ void sgemv(bool trans_a, int64_t M, int64_t N, float alpha, const float* A, int6
   if (M == 0 || N == 0) return;
   cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N), alpha,
               A, static_cast<int>(lda), x, 1, beta, y, 1);
+}
+
+const char* blas_core_name() { return openblas_get_corename(); }
+
+const char* preferred_blas_coretype() {
+  // SkylakeX's SGEMM needs AVX-512 F, BW, DQ and VL (Zen 4 and 5 have them; Xeon Phi does not have BW).
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  if (!avx512) return nullptr;
+  // Only when OpenBLAS fell back to its AVX2 kernels on an AVX-512 CPU; any other core is its own choice.
+  std::string core = blas_core_name();
+  for (char& c : core) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return core == "haswell" || core == "zen" ? "SkylakeX" : nullptr;
 }
 
 }  // namespace cxr

@@ -12,6 +12,16 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void sgemv(bool trans_a, int64_t M, int64_t N, float alpha, const float* A, int64_t lda, const float* x, float beta,
            float* y);
 
+// The kernels the loaded OpenBLAS runs (openblas_get_corename(), e.g. "Haswell", "SkylakeX").
+const char* blas_core_name();
+
+// The OPENBLAS_CORETYPE worth asking for on this CPU, or nullptr when OpenBLAS's own choice is right.
+// Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and runs its AVX2 (Haswell) kernels there, at half
+// the speed of its AVX-512 (SkylakeX) ones (docs/PERFORMANCE.md: SGEMM 237 -> 462 GFLOP/s on 2 cores).
+// OpenBLAS reads the variable when it is loaded, so only a process that starts itself again can use it
+// (cli/main.cpp does).
+const char* preferred_blas_coretype();
+
 // Floating-point operations of one sgemm: 2*M*N*K.
 inline double gemm_flops(int64_t M, int64_t N, int64_t K) { return 2.0 * M * N * K; }
 

@@ -8,7 +8,9 @@
 #include <fstream>
 #include <memory>
 
+#include "core/blas.h"
 #include "core/progress.h"
+#include "core/threading.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
@@ -183,6 +185,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
                  return n;
                }(),
                opt->describe().c_str());
+  std::fprintf(log, "compute: %d thread(s), OpenBLAS %s kernels\n", num_threads(), blas_core_name());
 
   const std::string last = (dir / "last.safetensors").string(), best = (dir / "best.safetensors").string();
   const std::string last_opt = (dir / "last.optim.safetensors").string();
