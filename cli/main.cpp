@@ -10,6 +10,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/threading.h"
+#include "core/version.h"
 
 namespace cxr::cli {
 
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cxr: train, evaluate and explain chest X-ray classifiers (VGG + Grad-CAM) on the CPU.\n"
                "Exit codes: 0 ok, 1 runtime error, 2 usage error.",
                "cxr"};
-  app.set_version_flag("--version", "cxr 0.1.0");
+  app.set_version_flag("--version", std::string("cxr ") + cxr::kVersion);
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "Threads for compute (default: $CXR_THREADS or all cores)")

@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/version.h"
 #include "io/checkpoint.h"
 #include "models/summary.h"
 #include "train/history.h"
@@ -37,7 +38,7 @@
 
 namespace cxr::report {
 
-inline constexpr const char* kCxrVersion = "0.1.0";  // as `cxr --version` prints it
+inline constexpr const char* kCxrVersion = cxr::kVersion;  // core/version.h
 
 struct ReportOptions {
   std::string run_dir;             // a `cxr train --out` folder

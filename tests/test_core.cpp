@@ -2,10 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "core/init.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "core/version.h"
 #include "core/workspace.h"
 
 using namespace cxr;
@@ -94,4 +97,17 @@ TEST(Build, ConstantVectorsSurviveTheCompiler) {
   std::vector<double> d = doubles_1100();
   EXPECT_EQ(d[2], 0.0);
   EXPECT_EQ(d[3], 0.0);
+}
+
+TEST(Build, VersionMatchesTheCMakeProject) {
+  std::ifstream f(std::string(CXR_SOURCE_DIR) + "/CMakeLists.txt");
+  ASSERT_TRUE(f) << "CMakeLists.txt not found under " << CXR_SOURCE_DIR;
+  std::stringstream text;
+  text << f.rdbuf();
+  // Plain string search: std::regex draws a false -Wmaybe-uninitialized from GCC 12 under ASan.
+  const std::string s = text.str(), key = "project(cxr VERSION ";
+  const size_t at = s.find(key);
+  ASSERT_NE(at, std::string::npos) << "no project(cxr VERSION ...)";
+  const size_t from = at + key.size(), to = s.find_first_not_of("0123456789.", from);
+  EXPECT_EQ(s.substr(from, to - from), cxr::kVersion);
 }
