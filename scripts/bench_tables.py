@@ -127,8 +127,8 @@ def main():
         ("Whole model, images/s (bench_model)", model_table(
             [(label, medians(p(f))) for label, f in [
                 ("2 threads", "bench_model.json"), ("1 thread", "bench_model_1thread.json"),
-                ("2 threads, passive", "bench_model_passive.json"),
-                ("2 threads, passive, SkylakeX", "bench_model_passive_skylakex.json")] if os.path.exists(p(f))])),
+                ("2 threads, OPENBLAS_CORETYPE=SkylakeX", "bench_model_skylakex.json"),
+                ("2 threads, OpenMP spinning", "bench_model_spinning.json")] if os.path.exists(p(f))])),
         ("PyTorch reference (bench/torch_reference.py)", torch_table(
             [("as the environment is", p("torch_reference.json")), ("1 thread", p("torch_reference_1thread.json")),
              ("oneDNN limited to AVX2", p("torch_reference_avx2.json")),
