@@ -37,9 +37,14 @@ demo: deps-build build
 bench: build
 	scripts/bench.sh $(BUILD)
 
+# Every committed fixture, from its generator script (Debian's python3-torch); a clean `git status
+# tests/fixtures` afterwards means they regenerate byte for byte.
 fixtures:
 	@scripts/install-deps.sh fixtures
 	/usr/bin/python3 tests/fixtures/make_fixtures.py
+	/usr/bin/python3 tests/fixtures/make_gradcam_fixtures.py
+	/usr/bin/python3 tests/fixtures/make_vgg_names.py
+	/usr/bin/python3 tests/fixtures/make_interop_fixtures.py
 
 clean:
 	rm -rf build build-asan
