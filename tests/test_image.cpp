@@ -632,7 +632,11 @@ TEST(Exif, JpegOrientationIsApplied) {
   for (bool be : {false, true})
     for (int o = 1; o <= 8; ++o) {
       SCOPED_TRACE(std::string(be ? "MM " : "II ") + std::to_string(o));
-      const std::string path = tmp / ("o" + std::to_string(o) + ".jpg");
+      // Built in steps: GCC 12 at -O3 warns a false -Wrestrict on "o" + std::string (GCC bug 105651).
+      std::string name = "o";
+      name += std::to_string(o);
+      name += ".jpg";
+      const std::string path = tmp / name;
       write_bytes(path, make_jpeg(W, H, 1, JCS_GRAYSCALE, p, 98, false, exif_app1(o, be)));
       Image im = load_image(path);
       EXPECT_EQ(im.info.exif_orientation, o);
