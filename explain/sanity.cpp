@@ -160,7 +160,7 @@ SanityResult cascading_randomization(Model& model, const MapFn& map_fn, const Te
   res.passed = !(h.mean_rho > opt.threshold || h.mean_rho_abs > opt.threshold);
   res.verdict = str(res.passed ? "PASS" : "FAIL", ": after randomising ", res.half, " of ", res.units,
                     " layers (down to ", h.layer, ") the maps' Spearman correlation with the original is ", h.mean_rho,
-                    " (abs ", h.mean_rho_abs, ")", res.passed ? " <= " : " > ", opt.threshold,
+                    " (of |maps|: ", h.mean_rho_abs, ")", res.passed ? " <= " : " > ", opt.threshold,
                     res.passed ? ": the maps depend on the weights" : ": the maps barely depend on the model");
   return res;
 }

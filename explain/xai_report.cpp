@@ -490,7 +490,8 @@ std::string format_report(const XaiReport& r, int top) {
   if (r.sanity) {
     o += "\nSanity check (cascading randomisation, Spearman with the original map)\n";
     for (const SanityStep& st : r.sanity->steps)
-      o += str("  ", st.randomized, "  ", st.layer, ": ", fmt(st.mean_rho), " (abs ", fmt(st.mean_rho_abs), ")\n");
+      o += str("  ", st.randomized, "  ", st.layer, ": ", fmt(st.mean_rho), " (of |maps|: ", fmt(st.mean_rho_abs),
+               ")\n");
     o += "  " + r.sanity->verdict + "\n";
   }
   return o;
