@@ -33,20 +33,7 @@ void setup(CLI::App& app) {
   app.callback([o] {
     cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
     cxr::io::Dataset ds = cxr::io::open_dataset(o->data, {lm.meta.classes});
-    std::string split = o->split;
-    if (split == "auto") {
-      split = "all";
-      if (cxr::io::has_splits(ds)) {
-        for (const char* s : {"test", "val"}) {
-          bool any = false;
-          for (const auto& smp : ds.samples) any = any || smp.split == s;
-          if (any) {
-            split = s;
-            break;
-          }
-        }
-      }
-    }
+    const std::string split = cxr::io::resolve_split(ds, o->split);
     if (split != "all") ds = cxr::io::select_split(ds, split);
     std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
     auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o->batch, o->skip_bad);

@@ -34,19 +34,7 @@ struct Options {
 void run(const Options& o) {
   cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize);
   cxr::io::Dataset ds = cxr::io::open_dataset(o.data, {lm.meta.classes});
-  std::string split = o.split;
-  if (split == "auto") {
-    split = "all";
-    if (cxr::io::has_splits(ds))
-      for (const char* s : {"test", "val"}) {
-        bool any = false;
-        for (const auto& smp : ds.samples) any = any || smp.split == s;
-        if (any) {
-          split = s;
-          break;
-        }
-      }
-  }
+  const std::string split = cxr::io::resolve_split(ds, o.split);
   if (split != "all") ds = cxr::io::select_split(ds, split);
   CXR_CHECK(o.limit >= 0, "--limit ", o.limit, " must not be negative");
   CXR_CHECK(o.sanity_images >= 1, "--sanity-images ", o.sanity_images, " must be at least 1");

@@ -403,6 +403,15 @@ bool has_splits(const Dataset& ds) {
          std::all_of(ds.samples.begin(), ds.samples.end(), [](const Sample& s) { return !s.split.empty(); });
 }
 
+std::string resolve_split(const Dataset& ds, const std::string& split) {
+  if (split != "auto") return split;
+  if (has_splits(ds))
+    for (const char* s : {"test", "val"})
+      for (const auto& smp : ds.samples)
+        if (smp.split == s) return s;
+  return "all";
+}
+
 Dataset select_split(const Dataset& ds, const std::string& name) {
   std::string want = normalise_split(name);
   std::vector<int64_t> idx;

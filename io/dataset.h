@@ -73,6 +73,9 @@ Dataset open_dataset(const std::string& path, const DatasetOptions& opt = {});
 // Throws if none has that split, naming the splits the dataset does have.
 Dataset select_split(const Dataset& ds, const std::string& name);
 bool has_splits(const Dataset& ds);  // true when every sample has a split
+// The split that evaluation commands (eval, xai-eval, report) read: `split` itself, or for "auto" the
+// test split, else the val split, else "all" (the whole dataset).
+std::string resolve_split(const Dataset& ds, const std::string& split);
 
 // Splits a dataset that has no split of its own, by patient: all samples of one patient_id (across labels)
 // land on the same side. Seeded. Approximately stratified: each patient group is counted under its most

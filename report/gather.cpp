@@ -53,16 +53,6 @@ std::string now_string() {
   return buf;
 }
 
-// The split the report evaluates: "auto" = test, else val, else all (as `cxr eval`).
-std::string resolve_split(const io::Dataset& ds, const std::string& split) {
-  if (split != "auto") return split;
-  if (io::has_splits(ds))
-    for (const char* s : {"test", "val"})
-      for (const auto& smp : ds.samples)
-        if (smp.split == s) return s;
-  return "all";
-}
-
 int class_of(const std::vector<std::string>& classes, const nlohmann::json& v) {
   if (!v.is_string()) return -1;
   const auto it = std::find(classes.begin(), classes.end(), v.get<std::string>());
@@ -439,7 +429,7 @@ ReportData gather_report(const ReportOptions& o) {
   CXR_CHECK(!d.data.empty(), "no data given (--data DIR|MANIFEST) and ", (run / "config.json").string(),
             " names none");
   io::Dataset ds = io::open_dataset(d.data, {d.classes});
-  d.split = resolve_split(ds, o.split);
+  d.split = io::resolve_split(ds, o.split);
   if (d.split != "all") ds = io::select_split(ds, d.split);
   d.dataset_summary = ds.summary();
 

@@ -363,3 +363,21 @@ TEST(DatasetReal, CxrRealManifest) {
   for (const auto& s : sp.train.samples) tr.insert(s.patient_id);
   for (const auto& s : sp.val.samples) ASSERT_EQ(tr.count(s.patient_id), 0u) << s.patient_id;
 }
+
+TEST(DatasetSplit, AutoPicksTestThenValThenAll) {
+  auto with = [](std::vector<std::string> splits) {
+    Dataset ds;
+    ds.class_names = {"A"};
+    for (auto& s : splits) {
+      Sample smp;
+      smp.split = s;
+      ds.samples.push_back(smp);
+    }
+    return ds;
+  };
+  EXPECT_EQ(resolve_split(with({"train", "val", "test"}), "auto"), "test");
+  EXPECT_EQ(resolve_split(with({"train", "val"}), "auto"), "val");
+  EXPECT_EQ(resolve_split(with({"train", "train"}), "auto"), "all");
+  EXPECT_EQ(resolve_split(with({"test", ""}), "auto"), "all");  // not every sample has a split
+  EXPECT_EQ(resolve_split(with({"train", "test"}), "val"), "val");  // an explicit split is kept as asked
+}
