@@ -285,12 +285,9 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
         const Tensor g = image_of(cap.input_gradients[s], n);
         const int64_t C = g.size(0), HW = S_h * S_w;
         e.raw = Tensor::zeros({S_h, S_w});
-        Tensor saliency = Tensor::zeros({S_h, S_w});
         for (int64_t c = 0; c < C; ++c)
-          for (int64_t i = 0; i < HW; ++i) {
-            e.raw[i] += g[c * HW + i];
-            saliency[i] = std::max(saliency[i], std::fabs(g[c * HW + i]));
-          }
+          for (int64_t i = 0; i < HW; ++i) e.raw[i] += g[c * HW + i];
+        const Tensor saliency = guided_saliency(g);
         d = check_map(saliency, /*relu=*/false);
         e.map = normalize_map(saliency, /*relu=*/false);
         e.guided = g;

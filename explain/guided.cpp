@@ -30,6 +30,15 @@ Tensor guided_gradcam(const Tensor& guided, const Tensor& map, Upsample mode) {
   return out;
 }
 
+Tensor guided_saliency(const Tensor& guided) {
+  check_dims(guided, 3, "guided_saliency");
+  const int64_t C = guided.size(0), HW = guided.size(1) * guided.size(2);
+  Tensor out = Tensor::zeros({guided.size(1), guided.size(2)});
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < HW; ++i) out[i] = std::max(out[i], std::fabs(guided[c * HW + i]));
+  return out;
+}
+
 Tensor deprocess_gradient(const Tensor& g) {
   const int64_t n = g.numel();
   CXR_CHECK(n > 0, "deprocess_gradient: empty tensor");

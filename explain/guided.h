@@ -36,6 +36,10 @@ std::vector<Tensor> guided_backprop(Model& model, const Tensor& batch, const std
 // Guided Grad-CAM for one image: guided gradient [C, S, S] x map [h, w] (in [0, 1]) upsampled to S x S.
 Tensor guided_gradcam(const Tensor& guided, const Tensor& map, Upsample mode = Upsample::Bilinear);
 
+// Per-pixel strength of an input-resolution explanation (guided gradient, guided Grad-CAM): max |value|
+// over channels. [C, S, S] -> [S, S].
+Tensor guided_saliency(const Tensor& guided);
+
 // For display: (g - mean) / (std + 1e-5) * 0.1 + 0.5, clipped to [0, 1] (over all channels together), so
 // zero gradient is mid-grey and the sign shows as lighter / darker. [C, S, S] -> [C, S, S].
 Tensor deprocess_gradient(const Tensor& g);

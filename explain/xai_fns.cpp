@@ -1,8 +1,8 @@
 #include "explain/xai_fns.h"
 
 #include <algorithm>
-#include <cmath>
 
+#include "explain/guided.h"
 #include "explain/maps.h"
 #include "layers/loss.h"
 
@@ -68,13 +68,8 @@ Tensor input_map(const Explanation& e, int64_t height, int64_t width) {
   // Guided Grad-CAM's explanation is the product image (guided gradient x upsampled CAM), not the CAM it
   // is weighted by: measure its per-pixel strength, max |value| over channels, as guided backprop's own map.
   if (e.method == "guided-gradcam" && e.guided.defined() && e.guided.dim() == 3 && e.guided.size(1) == height &&
-      e.guided.size(2) == width) {
-    const int64_t C = e.guided.size(0), HW = height * width;
-    Tensor saliency = Tensor::zeros({height, width});
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < HW; ++i) saliency[i] = std::max(saliency[i], std::fabs(e.guided[c * HW + i]));
-    return normalize_map(saliency, /*relu=*/false);
-  }
+      e.guided.size(2) == width)
+    return normalize_map(guided_saliency(e.guided), /*relu=*/false);
   if (e.map.size(0) == height && e.map.size(1) == width) return e.map.clone();
   return map_at_input(e, height, width, Upsample::Bilinear);
 }
