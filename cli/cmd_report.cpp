@@ -64,14 +64,9 @@ void run(Options o) {
   }
   for (size_t i = 1; i < d.xai_compare.size(); ++i) {
     const auto& x = d.xai_compare[i];
-    const nlohmann::json all = x.contains("localization") && x["localization"].contains("lesion") &&
-                                       x["localization"]["lesion"].contains("all")
-                                   ? x["localization"]["lesion"]["all"]
-                                   : nlohmann::json::object();
-    const double p = all.value("pointing_game", nlohmann::json()).is_number() ? all["pointing_game"].get<double>() : NAN;
     std::printf("  compared        %s: pointing game %s, %lld flagged\n", what(x).c_str(),
-                cxr::report::fmt_pct(p).c_str(),
-                static_cast<long long>(x.contains("shortcut") ? x["shortcut"].value("flagged_count", int64_t(-1)) : -1));
+                cxr::report::fmt_pct(cxr::report::lesion_pointing_game(x)).c_str(),
+                static_cast<long long>(cxr::report::shortcut_flagged_count(x)));
   }
   for (const auto& n : d.notes) std::printf("  note: %s\n", n.c_str());
 }

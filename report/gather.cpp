@@ -262,17 +262,20 @@ void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const io::Dataset& d
 
 }  // namespace
 
-double ReportData::pointing_game() const {
+double lesion_pointing_game(const nlohmann::json& xai) {
   if (!xai.is_object() || !xai.contains("localization")) return NAN;
   const auto& loc = xai["localization"];
   if (!loc.contains("lesion") || !loc["lesion"].contains("all")) return NAN;
   return json_num(loc["lesion"]["all"], "pointing_game");
 }
 
-int64_t ReportData::flagged_count() const {
+int64_t shortcut_flagged_count(const nlohmann::json& xai) {
   if (!xai.is_object() || !xai.contains("shortcut")) return -1;
   return xai["shortcut"].value("flagged_count", int64_t(-1));
 }
+
+double ReportData::pointing_game() const { return lesion_pointing_game(xai); }
+int64_t ReportData::flagged_count() const { return shortcut_flagged_count(xai); }
 
 std::vector<size_t> pick_gallery(const std::vector<int>& labels, const std::vector<int>& predicted,
                                  const std::vector<float>& confidence, int n) {

@@ -357,11 +357,11 @@ void methods_compared(Html& h, const ReportData& d) {
       ++markers;
       if (r.contains("shortcut") && r["shortcut"].value("flagged", false)) ++marker_flags;
     }
-    const int64_t flags = x.contains("shortcut") ? x["shortcut"].value("flagged_count", int64_t(-1)) : -1;
+    const int64_t flags = shortcut_flagged_count(x);
     h.open("tr").element("td", jtext(x.value("method", nlohmann::json("?"))))
         .element("td", jtext(x.value("layer", nlohmann::json("?"))))
         .element("td", std::to_string(x.value("images", 0)), {{"class", "n"}})
-        .element("td", fmt_pct(jnum(les, "pointing_game")), {{"class", "n"}})
+        .element("td", fmt_pct(lesion_pointing_game(x)), {{"class", "n"}})
         .element("td", fmt_pct(jnum(les, "energy_share")), {{"class", "n"}})
         .element("td", faith ? fmt_fixed(jnum(f, "deletion_auc"), 3) : "\xE2\x80\x93", {{"class", "n"}})
         .element("td", faith ? fmt_fixed(jnum(f, "insertion_auc"), 3) : "\xE2\x80\x93", {{"class", "n"}})

@@ -112,6 +112,10 @@ struct ReportData {
   int64_t flagged_count() const;
 };
 
+// The same two numbers of any `cxr xai-eval --json` report (NaN / -1 when it has none).
+double lesion_pointing_game(const nlohmann::json& xai);
+int64_t shortcut_flagged_count(const nlohmann::json& xai);
+
 ReportData gather_report(const ReportOptions& options);
 std::string render_report(const ReportData& data);
 // gather + render + atomic write to `out`; returns what was gathered (for a summary line).
