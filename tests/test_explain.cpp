@@ -27,6 +27,7 @@
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "layers/loss.h"
+#include "run_cxr.h"
 
 namespace fs = std::filesystem;
 using namespace cxr;
@@ -745,14 +746,9 @@ struct CliFixture {
   }
   ~CliFixture() { fs::remove_all(dir); }
   int run(const std::string& args, const std::string& log = "log.txt") const {
-    const std::string cmd = std::string(CXR_BINARY) + " " + args + " > " + (dir / log).string() + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return cxr_test::run_cxr(args, (dir / log).string());
   }
-  std::string log(const std::string& name = "log.txt") const {
-    std::ifstream f(dir / name);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
+  std::string log(const std::string& name = "log.txt") const { return cxr_test::read_text((dir / name).string()); }
 };
 
 }  // namespace

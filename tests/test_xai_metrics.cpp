@@ -22,6 +22,7 @@
 #include "io/image.h"
 #include "io/synth.h"
 #include "io/transform.h"
+#include "run_cxr.h"
 
 namespace fs = std::filesystem;
 using namespace cxr;
@@ -666,15 +667,8 @@ struct SynthFixture {
     io::save_checkpoint(ckpt, *m, meta);
   }
   ~SynthFixture() { fs::remove_all(dir); }
-  int run(const std::string& args) const {
-    const std::string cmd = std::string(CXR_BINARY) + " " + args + " > " + (dir / "log.txt").string() + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  }
-  std::string log() const {
-    std::ifstream f(dir / "log.txt");
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
+  int run(const std::string& args) const { return cxr_test::run_cxr(args, (dir / "log.txt").string()); }
+  std::string log() const { return cxr_test::read_text((dir / "log.txt").string()); }
 };
 
 }  // namespace

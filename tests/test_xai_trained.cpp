@@ -14,13 +14,13 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "run_cxr.h"
 
 namespace fs = std::filesystem;
 
@@ -35,17 +35,8 @@ struct Cli {
   }
   ~Cli() { fs::remove_all(dir); }
   std::string path(const std::string& name) const { return (dir / name).string(); }
-  int run(const std::string& args) const {
-    const std::string cmd = std::string(CXR_BINARY) + " --threads 1 " + args + " > " + path("log.txt") + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  }
-  std::string log() const {
-    std::ifstream f(path("log.txt"));
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }
+  int run(const std::string& args) const { return cxr_test::run_cxr("--threads 1 " + args, path("log.txt")); }
+  std::string log() const { return cxr_test::read_text(path("log.txt")); }
   nlohmann::json json(const std::string& name) const {
     std::ifstream f(path(name));
     return nlohmann::json::parse(f);
