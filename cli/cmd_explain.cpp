@@ -343,8 +343,7 @@ void run(const Options& o) {
     cxr::XaiReport rep = cxr::make_report(std::move(metric_rows), classes, xopt);
     rep.model = lm.model->name();
     rep.method = req.method;
-    for (const auto& l : layer_names) rep.layer += (rep.layer.empty() ? "" : " + ") + l;
-    if (rep.layer.empty()) rep.layer = "input";
+    rep.layer = layer_names.empty() ? "input" : cxr::join(layer_names, " + ");
     rep.input_size = S;
     rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::io::marker_band_px(S);
     rep.mask_ambiguous = masks_ambiguous;
@@ -396,8 +395,7 @@ void run(const Options& o) {
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
-  std::string methods;
-  for (const auto& m : cxr::method_names()) methods += (methods.empty() ? "" : " | ") + m;
+  const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();

@@ -82,8 +82,7 @@ void run(const Options& o) {
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
-  std::string methods;
-  for (const auto& m : cxr::method_names()) methods += (methods.empty() ? "" : " | ") + m;
+  const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();

@@ -31,12 +31,6 @@ static std::string trim(const std::string& s) {
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
-static std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
-
 // "valid" and "validation" are spelled "val" everywhere inside cxr.
 static std::string normalise_split(const std::string& s) {
   std::string l = lower(trim(s));
