@@ -1,7 +1,10 @@
 // cxr eval: accuracy, per-class precision / recall / F1 / support, macro-F1, confusion matrix, one-vs-rest
 // ROC AUC, and accuracy per `source` (when the manifest has that column) of a checkpoint on a dataset.
+// Several checkpoints (--model A --model B ...) are scored as an ensemble: the mean of their probabilities
+// (each model reads the images at its own input size and normalisation; their classes must agree).
 //
 //   cxr eval --model runs/synth/best.safetensors --data out/synth --split test [--json metrics.json]
+//            [--predictions per_image.csv]
 #include <cstdio>
 #include <iostream>
 
@@ -15,45 +18,73 @@
 namespace {
 
 struct Options {
-  std::string model, data, split = "auto", json, arch, normalize;
+  std::vector<std::string> models;
+  std::string data, split = "auto", json, predictions, arch, normalize;
   int batch = 32;
   bool skip_bad = false;
 };
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
-  app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
+  app.add_option("--model", o->models, "Checkpoint (.safetensors); repeat it to score an ensemble (mean of the "
+                                      "models' probabilities)")->required()->allow_extra_args(false);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "Which split to evaluate: test | val | train | all | auto (test, else val, "
                                       "else all)")->capture_default_str();
   app.add_option("--json", o->json, "Also write the metrics as JSON to this file");
+  app.add_option("--predictions", o->predictions, "Also write one CSV row per image: file, label, source, "
+                                                  "predicted, correct, p_<class>...");
   cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--batch", o->batch, "Batch size")->capture_default_str();
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
   app.callback([o] {
-    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
-    cxr::io::Dataset ds = cxr::io::open_dataset(o->data, {lm.meta.classes});
-    const std::string split = cxr::io::resolve_split(ds, o->split);
-    if (split != "all") ds = cxr::io::select_split(ds, split);
-    std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
-    auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o->batch, o->skip_bad);
-    cxr::DatasetPredictions p = cxr::predict_dataset(*lm.model, ds, opt, "Evaluating");
+    std::vector<std::string> classes;
+    std::vector<cxr::DatasetPredictions> runs;
+    cxr::io::Dataset ds;
+    std::string split;
+    for (size_t m = 0; m < o->models.size(); ++m) {
+      cxr::io::LoadedModel lm = cxr::io::load_model_file(o->models[m], o->arch, o->normalize);
+      if (m == 0) {
+        classes = lm.meta.classes;
+        ds = cxr::io::open_dataset(o->data, {classes});
+        split = cxr::io::resolve_split(ds, o->split);
+        if (split != "all") ds = cxr::io::select_split(ds, split);
+        std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
+      } else if (lm.meta.classes != classes) {
+        throw cxr::Error(cxr::str(o->models[m], ": classes ", cxr::join(lm.meta.classes, ", "), " differ from ",
+                                  o->models[0], "'s (", cxr::join(classes, ", "), "): they cannot be averaged"));
+      }
+      auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o->batch, o->skip_bad);
+      const std::string label = o->models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o->models.size());
+      runs.push_back(cxr::predict_dataset(*lm.model, ds, opt, label));
+      if (o->models.size() > 1) {
+        const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
+        std::printf("  %s: accuracy %.4f  macro-F1 %.4f  loss %.4f\n", o->models[m].c_str(), one.accuracy,
+                    one.macro_f1, runs.back().loss);
+      }
+    }
+    cxr::DatasetPredictions p = runs.size() == 1 ? std::move(runs[0]) : cxr::average_predictions(runs);
+    if (runs.size() > 1) std::printf("\nEnsemble of %zu models (mean of their probabilities):\n", runs.size());
     std::vector<std::string> groups;
     bool has_source = false;
     for (int64_t i : p.indices) has_source = has_source || !ds.samples[i].source.empty();
     if (has_source)
       for (int64_t i : p.indices) groups.push_back(ds.samples[i].source.empty() ? "(none)" : ds.samples[i].source);
-    cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, lm.meta.classes, groups);
+    cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, groups);
     r.loss = p.loss;
     std::printf("\n%s", cxr::format_report(r).c_str());
     std::printf("loss %.4f\n", r.loss);
     if (!o->json.empty()) {
       nlohmann::json j = cxr::to_json(r);
-      j["model"] = o->model;
+      j["model"] = o->models.size() == 1 ? nlohmann::json(o->models[0]) : nlohmann::json(o->models);
       j["data"] = o->data;
       j["split"] = split;
       cxr::io::write_file_atomic(o->json, j.dump(2) + "\n");
       std::printf("metrics written to %s\n", o->json.c_str());
+    }
+    if (!o->predictions.empty()) {
+      cxr::io::write_file_atomic(o->predictions, cxr::predictions_csv(ds, p));
+      std::printf("per-image predictions written to %s\n", o->predictions.c_str());
     }
   });
 }

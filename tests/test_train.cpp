@@ -207,3 +207,33 @@ TEST(Train, ModelFilesRoundTripWithAndWithoutMetadata) {
   Tensor got2 = (*bare.model)(Variable(x)).data();
   for (int64_t i = 0; i < want.numel(); ++i) EXPECT_EQ(want[i], got2[i]);
 }
+
+TEST(Evaluate, AveragePredictionsIsTheMeanOverSamplesEveryModelRead) {
+  DatasetPredictions a, b;
+  a.probs = {{0.6f, 0.4f}, {0.2f, 0.8f}, {0.9f, 0.1f}};
+  a.targets = {0, 1, 1};
+  a.indices = {0, 1, 2};
+  b.probs = {{0.2f, 0.8f}, {0.3f, 0.7f}};  // b could not read sample 1
+  b.targets = {0, 1};
+  b.indices = {0, 2};
+  DatasetPredictions e = average_predictions({a, b});
+  ASSERT_EQ(e.indices, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(e.targets, (std::vector<int>{0, 1}));
+  EXPECT_NEAR(e.probs[0][0], 0.4, 1e-7);
+  EXPECT_NEAR(e.probs[0][1], 0.6, 1e-7);
+  EXPECT_NEAR(e.probs[1][0], 0.6, 1e-7);
+  EXPECT_NEAR(e.probs[1][1], 0.4, 1e-7);
+  // Mean cross-entropy of the averaged probabilities: (-ln 0.4 - ln 0.4) / 2.
+  EXPECT_NEAR(e.loss, -std::log(0.4), 1e-6);
+  // One model alone is itself.
+  DatasetPredictions one = average_predictions({a});
+  EXPECT_EQ(one.probs, a.probs);
+  // Not the same dataset (a target differs), or not the same classes: refused.
+  DatasetPredictions c = b;
+  c.targets[1] = 0;
+  EXPECT_THROW(average_predictions({a, c}), Error);
+  DatasetPredictions d = b;
+  d.probs = {{0.2f, 0.7f, 0.1f}, {0.3f, 0.6f, 0.1f}};
+  EXPECT_THROW(average_predictions({a, d}), Error);
+  EXPECT_THROW(average_predictions({}), Error);
+}

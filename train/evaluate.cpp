@@ -1,6 +1,10 @@
 #include "train/evaluate.h"
 
+#include <algorithm>
 #include <cmath>
+#include <sstream>
+
+#include "core/error.h"
 
 #include "core/progress.h"
 #include "layers/loss.h"
@@ -63,6 +67,69 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
   out.loss = seen ? loss_sum / seen : NAN;
   model.train(was_training);
   return out;
+}
+
+DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& runs) {
+  CXR_CHECK(!runs.empty(), "average_predictions: no predictions to average");
+  // Each run's row of a dataset index; -1 where that run skipped the sample.
+  int64_t n_index = 0;
+  for (const auto& r : runs)
+    for (int64_t i : r.indices) n_index = std::max(n_index, i + 1);
+  std::vector<std::vector<int64_t>> row(runs.size(), std::vector<int64_t>(n_index, -1));
+  for (size_t m = 0; m < runs.size(); ++m) {
+    CXR_CHECK(runs[m].probs.size() == runs[m].indices.size() && runs[m].targets.size() == runs[m].indices.size(),
+              "average_predictions: run ", m, " has ", runs[m].probs.size(), " rows of probabilities for ",
+              runs[m].indices.size(), " samples");
+    for (size_t r = 0; r < runs[m].indices.size(); ++r) row[m][runs[m].indices[r]] = static_cast<int64_t>(r);
+  }
+  const size_t K = runs[0].probs.empty() ? 0 : runs[0].probs[0].size();
+  DatasetPredictions out;
+  double loss_sum = 0;
+  for (int64_t i = 0; i < n_index; ++i) {
+    bool everywhere = true;
+    for (size_t m = 0; m < runs.size() && everywhere; ++m) everywhere = row[m][i] >= 0;
+    if (!everywhere) continue;
+    std::vector<double> mean(K, 0.0);
+    const int target = runs[0].targets[row[0][i]];
+    for (size_t m = 0; m < runs.size(); ++m) {
+      const auto& p = runs[m].probs[row[m][i]];
+      CXR_CHECK(p.size() == K, "average_predictions: run ", m, " has ", p.size(), " classes, run 0 has ", K);
+      CXR_CHECK(runs[m].targets[row[m][i]] == target, "average_predictions: sample ", i, " has target ",
+                runs[m].targets[row[m][i]], " in run ", m, " but ", target, " in run 0: not the same dataset");
+      for (size_t k = 0; k < K; ++k) mean[k] += p[k];
+    }
+    std::vector<float> avg(K);
+    for (size_t k = 0; k < K; ++k) avg[k] = static_cast<float>(mean[k] / static_cast<double>(runs.size()));
+    // The same floor as a softmax that underflowed to 0 would need: log(0) must not make the loss infinite.
+    loss_sum -= std::log(std::max(mean[target] / static_cast<double>(runs.size()), 1e-30));
+    out.probs.push_back(std::move(avg));
+    out.targets.push_back(target);
+    out.indices.push_back(i);
+  }
+  out.loss = out.indices.empty() ? NAN : loss_sum / static_cast<double>(out.indices.size());
+  return out;
+}
+
+std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p) {
+  std::ostringstream out;
+  out << "file,label,source,predicted,correct";
+  for (const auto& c : ds.class_names) out << ",p_" << io::csv_field(c);
+  out << "\n";
+  char num[32];
+  for (size_t r = 0; r < p.indices.size(); ++r) {
+    const io::Sample& s = ds.samples.at(p.indices[r]);
+    const auto& pr = p.probs[r];
+    const int pred = static_cast<int>(std::max_element(pr.begin(), pr.end()) - pr.begin());
+    out << io::csv_field(s.path) << ',' << io::csv_field(ds.class_names.at(p.targets[r])) << ','
+        << io::csv_field(s.source) << ',' << io::csv_field(ds.class_names.at(pred)) << ','
+        << (pred == p.targets[r] ? 1 : 0);
+    for (float v : pr) {
+      std::snprintf(num, sizeof num, ",%.9g", v);  // %.9g: a float survives the text round trip exactly
+      out << num;
+    }
+    out << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace cxr

@@ -1,5 +1,7 @@
 // Running a trained model over a whole dataset: class probabilities for every sample, and the mean
-// cross-entropy. Used by training (validation), `cxr eval`, `cxr predict` and the report.
+// cross-entropy. Used by training (validation), `cxr eval`, `cxr predict` and the report. Also the two
+// things `cxr eval` does with those probabilities besides scoring them: average several models' (an
+// ensemble) and write them out per image.
 #pragma once
 #include <string>
 #include <vector>
@@ -24,5 +26,13 @@ io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::N
 // Runs the model in eval mode without recording a graph. Shows a progress bar when `label` is not empty.
 DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
                                    const std::string& label = "");
+
+// An ensemble: the mean of several models' probabilities, over the samples that every model read (a file
+// skipped as unreadable by one run is left out of all). `loss` is the mean cross-entropy of the averaged
+// probabilities. Throws if the runs differ in class count or in a sample's target (not the same dataset).
+DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& runs);
+
+// One CSV row per sample: file, label, source, predicted, correct (0/1), then p_<class> for each class.
+std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p);
 
 }  // namespace cxr

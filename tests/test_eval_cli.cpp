@@ -1,0 +1,117 @@
+// `cxr eval` on the command line: the per-image predictions file, and an ensemble of two models (each at
+// its own input size) scored as the mean of their probabilities. The models are barely trained (24 steps):
+// what is checked is the arithmetic that joins them, against the single-model files.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "io/dataset.h"
+#include "run_cxr.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Cli {
+  fs::path dir = fs::temp_directory_path() / ("cxr_test_eval_cli_" + std::to_string(::getpid()));
+  Cli() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Cli() { fs::remove_all(dir); }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+  int run(const std::string& args) const { return cxr_test::run_cxr("--threads 1 " + args, path("log.txt")); }
+  std::string log() const { return cxr_test::read_text(path("log.txt")); }
+  nlohmann::json json(const std::string& name) const {
+    std::ifstream f(path(name));
+    return nlohmann::json::parse(f);
+  }
+  // The predictions CSV as rows of fields, header first.
+  std::vector<std::vector<std::string>> csv(const std::string& name) const {
+    return cxr::io::parse_csv(cxr_test::read_text(path(name)), path(name));
+  }
+};
+
+std::string train_args(const Cli& cli, const std::string& data, int size, int seed, const std::string& out) {
+  return "train --data " + cli.path(data) + " --arch vgg11 --bn --width 0.125 --size " + std::to_string(size) +
+         " --head gap --epochs 4 --lr 3e-3 --batch 8 --patience 0 --augment none --seed " +
+         std::to_string(seed) + " --out " + cli.path(out);
+}
+
+}  // namespace
+
+TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
+  Cli cli;
+  ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --size 64 --train 16 --val 4 --test 10 --seed 3 "
+                    "--difficulty 0 --lesion-contrast 3"), 0)
+      << cli.log();
+  ASSERT_EQ(cli.run(train_args(cli, "data", 64, 1, "a")), 0) << cli.log();
+  ASSERT_EQ(cli.run(train_args(cli, "data", 32, 2, "b")), 0) << cli.log();
+  const std::string data = " --data " + cli.path("data") + " --split test";
+  ASSERT_EQ(cli.run("eval --model " + cli.path("a/best.safetensors") + data + " --predictions " +
+                    cli.path("a.csv") + " --json " + cli.path("a.json")),
+            0)
+      << cli.log();
+  ASSERT_EQ(cli.run("eval --model " + cli.path("b/best.safetensors") + data + " --predictions " + cli.path("b.csv")),
+            0)
+      << cli.log();
+  ASSERT_EQ(cli.run("eval --model " + cli.path("a/best.safetensors") + " --model " + cli.path("b/best.safetensors") +
+                    data + " --predictions " + cli.path("e.csv") + " --json " + cli.path("e.json")),
+            0)
+      << cli.log();
+  EXPECT_NE(cli.log().find("Ensemble of 2 models"), std::string::npos) << cli.log();
+
+  const auto a = cli.csv("a.csv"), b = cli.csv("b.csv"), e = cli.csv("e.csv");
+  const std::vector<std::string> header = {"file",      "label",    "source",    "predicted",
+                                           "correct",   "p_COVID19", "p_NORMAL", "p_PNEUMONIA"};
+  ASSERT_EQ(a.at(0), header);
+  ASSERT_EQ(e.at(0), header);
+  ASSERT_EQ(a.size(), 31u);  // header + 3 classes x 10 test images
+  ASSERT_EQ(b.size(), a.size());
+  ASSERT_EQ(e.size(), a.size());
+  int a_correct = 0, e_correct = 0;
+  double most_apart = 0;  // the two models must disagree, or the mean would not be tested
+  for (size_t r = 1; r < a.size(); ++r) {
+    ASSERT_EQ(a[r][0], e[r][0]);
+    ASSERT_EQ(b[r][0], e[r][0]);
+    double sum = 0, best = -1;
+    std::string argmax;
+    for (int k = 0; k < 3; ++k) {
+      const double pa = std::stod(a[r][5 + k]), pb = std::stod(b[r][5 + k]), pe = std::stod(e[r][5 + k]);
+      EXPECT_NEAR(pe, (pa + pb) / 2, 1e-6) << "row " << r << " class " << k;
+      sum += pa;
+      most_apart = std::max(most_apart, std::abs(pa - pb));
+      if (pe > best) best = pe, argmax = header[5 + k].substr(2);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << r;
+    EXPECT_EQ(e[r][3], argmax) << "row " << r;
+    EXPECT_EQ(e[r][4], e[r][3] == e[r][1] ? "1" : "0") << "row " << r;
+    a_correct += a[r][4] == "1";
+    e_correct += e[r][4] == "1";
+  }
+  EXPECT_GT(most_apart, 0.01);
+  // The JSON's accuracy is the CSV's, and the ensemble's JSON names both models.
+  EXPECT_NEAR(cli.json("a.json")["accuracy"].get<double>(), a_correct / 30.0, 1e-9);
+  const nlohmann::json ej = cli.json("e.json");
+  EXPECT_NEAR(ej["accuracy"].get<double>(), e_correct / 30.0, 1e-9);
+  ASSERT_TRUE(ej["model"].is_array());
+  EXPECT_EQ(ej["model"].size(), 2u);
+
+  // A model with other classes cannot join the ensemble: the error names it.
+  ASSERT_EQ(cli.run("synth --out " + cli.path("two") + " --size 32 --train 8 --val 4 --test 4 --seed 3 "
+                    "--classes COVID19,NORMAL"),
+            0)
+      << cli.log();
+  ASSERT_EQ(cli.run(train_args(cli, "two", 32, 1, "c")), 0) << cli.log();
+  EXPECT_NE(cli.run("eval --model " + cli.path("a/best.safetensors") + " --model " + cli.path("c/best.safetensors") +
+                    data),
+            0);
+  EXPECT_NE(cli.log().find(cli.path("c/best.safetensors") + ": classes"), std::string::npos) << cli.log();
+}
