@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/allocator.h"
+
 namespace cxr {
 
 int64_t numel(const Shape& s) {
@@ -29,11 +31,15 @@ Tensor Tensor::empty(const Shape& shape) {
   Tensor t;
   t.shape_ = shape;
   t.numel_ = cxr::numel(shape);
-  // 64-byte alignment for AVX-512 loads and cache lines; at least one line so data() is never null.
-  size_t bytes = std::max<size_t>(64, (static_cast<size_t>(t.numel_) * sizeof(float) + 63) / 64 * 64);
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw Error(str("out of memory allocating a tensor of shape ", to_string(shape)));
-  t.storage_ = std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  // 64-byte aligned (AVX-512 loads, cache lines), never null; large blocks are recycled (core/allocator.h).
+  const size_t bytes = static_cast<size_t>(t.numel_) * sizeof(float);
+  void* p = nullptr;
+  try {
+    p = allocate_storage(bytes);
+  } catch (const Error&) {
+    throw Error(str("out of memory allocating a tensor of shape ", to_string(shape)));
+  }
+  t.storage_ = std::shared_ptr<float>(static_cast<float*>(p), [bytes](float* q) { free_storage(q, bytes); });
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/allocator.h"
 #include "core/init.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -89,6 +90,51 @@ TEST(Workspace, GrowsAndReuses) {
 // that the constant is materialised the way the library's own code does it.
 __attribute__((noinline)) static Shape shape_1110() { return {1, 1, 1, 0}; }
 __attribute__((noinline)) static std::vector<double> doubles_1100() { return {1, 1, 0, 0}; }
+
+TEST(StorageCache, LargeBlocksAreReusedWithinTheLimitAndSmallOnesAreNot) {
+  release_storage_cache();
+  set_storage_cache_limit(size_t{64} << 20);
+  const Shape big = {4, 1024, 1024};  // 16 MiB
+  float* first = nullptr;
+  {
+    Tensor a = Tensor::empty(big);
+    first = a.data();
+    a.fill(7.0f);
+  }
+  StorageCacheStats s0 = storage_cache_stats();
+  EXPECT_EQ(s0.cached_bytes, size_t{16} << 20);
+  EXPECT_EQ(s0.cached_blocks, 1u);
+  {
+    Tensor b = Tensor::empty(big);  // the same size: the same block, served from the cache
+    EXPECT_EQ(b.data(), first);
+    StorageCacheStats s1 = storage_cache_stats();
+    EXPECT_EQ(s1.hits, s0.hits + 1);
+    EXPECT_EQ(s1.cached_bytes, 0u);
+    Tensor z = Tensor::zeros(big);  // zeros() still means zeros on a recycled block
+    Tensor c = Tensor::empty({4, 1024, 1023});  // another size: not from the cache
+    EXPECT_NE(c.data(), first);
+    EXPECT_EQ(storage_cache_stats().misses, s1.misses + 2);
+    z = Tensor();
+    Tensor z2 = Tensor::zeros(big);
+    for (int64_t i = 0; i < z2.numel(); i += 4099) ASSERT_EQ(z2[i], 0.0f) << i;
+  }
+  // Small blocks are left to malloc.
+  { Tensor small = Tensor::empty({1000}); }
+  EXPECT_EQ(storage_cache_stats().cached_blocks, 3u);  // b, c and z2's blocks
+  // The limit: five 16 MiB tensors freed onto c's block (just under 16 MiB) in a 64 MiB cache: three are
+  // kept, two are freed.
+  {
+    std::vector<Tensor> five(5);
+    for (auto& t : five) t = Tensor::empty(big);
+  }
+  EXPECT_LE(storage_cache_stats().cached_bytes, size_t{64} << 20);
+  EXPECT_EQ(storage_cache_stats().cached_blocks, 4u);
+  // Off: everything held is freed, and nothing more is kept.
+  set_storage_cache_limit(0);
+  EXPECT_EQ(storage_cache_stats().cached_bytes, 0u);
+  { Tensor d = Tensor::empty(big); }
+  EXPECT_EQ(storage_cache_stats().cached_blocks, 0u);
+}
 
 TEST(Build, ConstantVectorsSurviveTheCompiler) {
   Shape s = shape_1110();
