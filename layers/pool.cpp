@@ -28,6 +28,33 @@ int64_t pool_out_size(const Variable& x, int64_t in, int kernel, int stride, int
   return (in + 2 * pad - kernel) / stride + 1;
 }
 
+// One plane of VGG's pool (2x2 windows, stride 2, no padding), on its own: the general loop's per-window
+// bounds and branches made max-pooling 7% of a w0.25 training step. The same comparisons in the same
+// order as the general loop (a strictly greater value or a NaN takes over), so the same values and argmax.
+void max_pool_2x2(const float* src, int64_t W, float* dst, int32_t* idx, int64_t Ho, int64_t Wo) {
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    const float* r0 = src + 2 * oh * W;
+    const float* r1 = r0 + W;
+    const int32_t base = static_cast<int32_t>(2 * oh * W);
+    float* out = dst + oh * Wo;
+    for (int64_t ow = 0; ow < Wo; ++ow) {
+      const int64_t w = 2 * ow;
+      const float v[4] = {r0[w], r0[w + 1], r1[w], r1[w + 1]};
+      const int32_t at[4] = {base + static_cast<int32_t>(w), base + static_cast<int32_t>(w + 1),
+                             base + static_cast<int32_t>(W + w), base + static_cast<int32_t>(W + w + 1)};
+      float best = v[0];
+      int32_t arg = at[0];
+      for (int k = 1; k < 4; ++k) {
+        const bool take = v[k] > best || std::isnan(v[k]);
+        best = take ? v[k] : best;
+        arg = take ? at[k] : arg;
+      }
+      out[ow] = best;
+      if (idx) idx[oh * Wo + ow] = arg;
+    }
+  }
+}
+
 }  // namespace
 
 // ---- max pool ----------------------------------------------------------------------------------------------
@@ -55,6 +82,10 @@ Variable max_pool2d(const Variable& x, int kernel, int stride, int pad) {
     const float* src = xp + p * H * W;
     float* dst = yp + p * Ho * Wo;
     int32_t* idx = ip ? ip + p * Ho * Wo : nullptr;
+    if (kernel == 2 && stride == 2 && pad == 0) {
+      max_pool_2x2(src, W, dst, idx, Ho, Wo);
+      continue;
+    }
     for (int64_t oh = 0; oh < Ho; ++oh) {
       const int64_t h0 = std::max<int64_t>(oh * stride - pad, 0), h1 = std::min<int64_t>(oh * stride - pad + kernel, H);
       for (int64_t ow = 0; ow < Wo; ++ow) {

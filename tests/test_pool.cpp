@@ -154,6 +154,30 @@ TEST(MaxPool2d, MatchesPyTorchValuesAndArgmax) {
 TEST(MaxPool2d, PropagatesNaN) {
   Tensor x = Tensor::from({1, 2, std::nanf(""), 0}, {1, 1, 2, 2});
   EXPECT_TRUE(std::isnan(max_pool2d(Variable(x), 2, 2).item()));
+  // Wherever the NaN sits in the window, both for VGG's 2x2 / stride 2 (its own loop) and a 3x3 window.
+  for (int at = 0; at < 9; ++at) {
+    Tensor y = Tensor::full({1, 1, 3, 3}, 1.0f);
+    y[at] = std::nanf("");
+    EXPECT_TRUE(std::isnan(max_pool2d(Variable(y), 3, 3).item())) << at;
+    if (at % 3 < 2 && at / 3 < 2) {
+      EXPECT_TRUE(std::isnan(max_pool2d(Variable(y), 2, 2).item())) << at;
+    }
+  }
+}
+
+TEST(MaxPool2d, TiesGoToTheFirstElementAsInPyTorch) {
+  // PyTorch's CPU kernel takes a value only when it is strictly greater, so of equal values the first in
+  // row-major order gets the gradient. The same for 2x2 / stride 2 (its own loop) and 3x3 / stride 2.
+  for (const Pool q : {Pool{2, 2, 0}, Pool{3, 2, 0}}) {
+    SCOPED_TRACE(str("kernel ", q.k));
+    Variable x(Tensor::full({1, 1, 5, 5}, 2.0f), true);
+    Variable y = max_pool2d(x, q.k, q.s, q.p);
+    y.backward(Tensor::full(y.shape(), 1.0f));
+    Tensor want = Tensor::zeros({1, 1, 5, 5});
+    for (int64_t oh = 0; oh < y.size(2); ++oh)
+      for (int64_t ow = 0; ow < y.size(3); ++ow) want[oh * q.s * 5 + ow * q.s] += 1.0f;
+    expect_same(x.grad(), want, 0.0f);
+  }
 }
 
 TEST(MaxPool2d, Gradcheck) {
