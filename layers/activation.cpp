@@ -61,11 +61,28 @@ Variable relu(const Variable& x) {
     Tensor dx = Tensor::empty(g.shape());
     const float* pg = g.data();
     float* pd = dx.data();
-    const BitMask& m = *mask;
+    const uint64_t* pm = mask->data();
+    const int64_t words = static_cast<int64_t>(mask->size());
+    // A word of the mask at a time, split into two 32-bit halves: the inner loops have a fixed length and
+    // one shift per lane, so the compiler vectorises them (a bit read per element was 15% of a w0.25
+    // training step).
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      const bool pass = bit(m, i) && (!guided || pg[i] > 0.0f);
-      pd[i] = pass ? pg[i] : 0.0f;
+    for (int64_t w = 0; w < words; ++w) {
+      const int64_t base = w * 64;
+      const uint64_t bits = pm[w];
+      if (base + 64 <= n && !guided) {
+        for (int h = 0; h < 2; ++h) {
+          const uint32_t b = static_cast<uint32_t>(bits >> (32 * h));
+          const float* src = pg + base + 32 * h;
+          float* dst = pd + base + 32 * h;
+          for (int j = 0; j < 32; ++j) dst[j] = ((b >> j) & 1u) ? src[j] : 0.0f;
+        }
+      } else {  // the last, partial word, or guided backpropagation
+        for (int64_t i = base; i < std::min<int64_t>(n, base + 64); ++i) {
+          const bool pass = ((bits >> (i - base)) & 1u) && (!guided || pg[i] > 0.0f);
+          pd[i] = pass ? pg[i] : 0.0f;
+        }
+      }
     }
     in[0].accumulate_grad(dx);
   }, "relu");

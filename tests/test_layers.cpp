@@ -130,7 +130,12 @@ TEST(ReLU, LargeInputParallelPathMatchesSerialDefinition) {
   for (int64_t i = 0; i < x.numel(); ++i) {
     ASSERT_EQ(y.data()[i], x[i] > 0 ? x[i] : 0.0f) << i;
     ASSERT_EQ(v.grad()[i], x[i] > 0 ? g[i] : 0.0f) << i;
-  }
+  }  // Guided backpropagation over whole mask words as well as the last partial one.
+  Variable v2(x, true);
+  set_guided_relu(true);
+  relu(v2).backward(g);
+  set_guided_relu(false);
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(v2.grad()[i], x[i] > 0 && g[i] > 0 ? g[i] : 0.0f) << i;
 }
 
 // ---- dropout --------------------------------------------------------------------------------------------
