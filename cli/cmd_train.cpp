@@ -52,6 +52,9 @@ void setup(CLI::App& app) {
   app.add_option("--seed", cfg->seed, "Random seed (weights, data order, augmentation)")->capture_default_str();
   app.add_option("--workers", cfg->workers, "Data loading threads (0: automatic)")->capture_default_str();
   app.add_flag("--skip-bad", cfg->skip_bad, "Skip unreadable images (warn and count) instead of stopping");
+  app.add_flag("--precise-bn", cfg->precise_bn, "Before each validation, recompute batch-norm statistics over the "
+                                                "training images without augmentation (steadier val_loss; about "
+                                                "a third of an epoch's time)");
   app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
       ->capture_default_str();
   CLI::Option* epochs_opt = app.get_option("--epochs");

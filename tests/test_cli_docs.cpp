@@ -32,8 +32,10 @@ std::vector<std::string> subcommands() {
   std::vector<std::string> out;
   bool listing = false;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("Subcommands:", 0) == 0) listing = true;
-    else if (listing && line.size() > 2 && line[0] == ' ' && line[2] != ' ') out.push_back(line.substr(2, line.find(' ', 2) - 2));
+    if (line.rfind("Subcommands:", 0) == 0)
+      listing = true;
+    else if (listing && line.size() > 2 && line[0] == ' ' && line[2] != ' ')
+      out.push_back(line.substr(2, line.find(' ', 2) - 2));
   }
   return out;
 }

@@ -13,7 +13,9 @@
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "io/synth.h"
+#include "layers/modules.h"
 #include "train/evaluate.h"
+#include "train/recalibrate.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -111,27 +113,106 @@ TEST(Train, TinySyntheticTaskIsLearnt) {
 }
 
 TEST(Train, ResumeGivesTheSameWeights) {
-  // Same seed and thread count (whatever CXR_THREADS says): bit-identical weights.
-  TrainConfig full = small_config(fresh_dir("cxr_train_full"));
-  train(full, quiet());
-  TrainConfig part = small_config(fresh_dir("cxr_train_part"));
-  part.epochs = 2;  // "interrupted" after epoch 2
-  train(part, quiet());
-  TrainResult r = resume(part.out, 3, quiet());
-  EXPECT_EQ(r.history.size(), 3u);
-  auto a = io::load_safetensors(full.out + "/last.safetensors");
-  auto b = io::load_safetensors(part.out + "/last.safetensors");
-  ASSERT_EQ(a.tensors.size(), b.tensors.size());
-  for (size_t i = 0; i < a.tensors.size(); ++i) {
-    const Tensor &x = a.tensors[i].value, &y = b.tensors[i].value;
-    ASSERT_EQ(x.numel(), y.numel()) << a.tensors[i].name;
-    for (int64_t j = 0; j < x.numel(); ++j)
-      ASSERT_EQ(x[j], y[j]) << a.tensors[i].name << "[" << j << "] differs after resume";
+  for (bool precise_bn : {false, true}) {
+    SCOPED_TRACE(precise_bn ? "with --precise-bn" : "without --precise-bn");
+    // Same seed and thread count (whatever CXR_THREADS says): bit-identical weights.
+    TrainConfig full = small_config(fresh_dir("cxr_train_full"));
+    full.precise_bn = precise_bn;
+    train(full, quiet());
+    TrainConfig part = small_config(fresh_dir("cxr_train_part"));
+    part.precise_bn = precise_bn;
+    part.epochs = 2;  // "interrupted" after epoch 2
+    train(part, quiet());
+    TrainResult r = resume(part.out, 3, quiet());
+    EXPECT_EQ(r.history.size(), 3u);
+    auto a = io::load_safetensors(full.out + "/last.safetensors");
+    auto b = io::load_safetensors(part.out + "/last.safetensors");
+    ASSERT_EQ(a.tensors.size(), b.tensors.size());
+    for (size_t i = 0; i < a.tensors.size(); ++i) {
+      const Tensor &x = a.tensors[i].value, &y = b.tensors[i].value;
+      ASSERT_EQ(x.numel(), y.numel()) << a.tensors[i].name;
+      for (int64_t j = 0; j < x.numel(); ++j)
+        ASSERT_EQ(x[j], y[j]) << a.tensors[i].name << "[" << j << "] differs after resume";
+    }
+    auto ha = read_history_csv(full.out + "/history.csv"), hb = read_history_csv(part.out + "/history.csv");
+    EXPECT_EQ(ha.back().val_loss, hb.back().val_loss);
+    // The checkpoint holds the batch-norm statistics validation used (recalibrated ones with --precise-bn).
+    io::LoadedModel lm = io::load_model_file(full.out + "/last.safetensors");
+    io::Dataset val = io::select_split(io::open_dataset(full.data), "val");
+    DatasetPredictions p = predict_dataset(*lm.model, val, inference_loader_options(lm.meta.model, lm.norm, 16));
+    EXPECT_NEAR(p.loss, ha.back().val_loss, 1e-6);
+    // A second train() into a finished run's folder refuses instead of overwriting it.
+    EXPECT_THROW(train(part, quiet()), Error);
   }
-  auto ha = read_history_csv(full.out + "/history.csv"), hb = read_history_csv(part.out + "/history.csv");
-  EXPECT_EQ(ha.back().val_loss, hb.back().val_loss);
-  // A second train() into a finished run's folder refuses instead of overwriting it.
-  EXPECT_THROW(train(part, quiet()), Error);
+}
+
+TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
+  ModelConfig mc;
+  mc.arch = "vgg11";
+  mc.batch_norm = true;
+  mc.width = 0.125f;
+  mc.input_size = 32;
+  mc.in_channels = 1;
+  mc.num_classes = 3;
+  mc.seed = 4;
+  auto model = make_model(mc);
+  io::Dataset train_set = io::select_split(io::open_dataset(synth_dir()), "train");
+  io::LoaderOptions o = inference_loader_options(mc, io::Normalisation{}, 16);
+  o.shuffle = true;
+  o.drop_last = true;
+  o.seed = 7;
+  o.workers = 1;
+  Module* conv1 = nullptr;
+  BatchNorm2d* bn1 = nullptr;
+  for (auto& [name, part] : model->children())
+    if (name == "features") {
+      conv1 = part->children().at(0).second.get();
+      bn1 = dynamic_cast<BatchNorm2d*>(part->children().at(1).second.get());
+    }
+  ASSERT_TRUE(conv1 && bn1);
+  // What the first batch-norm must hold: each batch's per-channel mean and unbiased variance of its
+  // input (the first convolution's output, seen through a hook), averaged over the batches of epoch 2.
+  const int64_t C = bn1->channels;
+  std::vector<double> want_mean(C, 0.0), want_var(C, 0.0);
+  int64_t batches = 0;
+  {
+    const int id = conv1->add_forward_hook([&](Module&, Variable& y) {
+      const int64_t N = y.size(0), HW = y.size(2) * y.size(3), M = N * HW;
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0, ss = 0;
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t j = 0; j < HW; ++j) s += y.data()[(n * C + c) * HW + j];
+        const double mu = s / M;
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t j = 0; j < HW; ++j) ss += std::pow(y.data()[(n * C + c) * HW + j] - mu, 2);
+        want_mean[c] += mu;
+        want_var[c] += ss / (M - 1);
+      }
+      ++batches;
+    });
+    model->eval();  // the convolution does not care; batch-norm's buffers must not move here
+    NoGradGuard ng;
+    io::Loader ref(train_set, o);
+    ref.start_epoch(2);
+    io::Batch b;
+    while (ref.next(b)) (*model)(Variable(b.images));
+    conv1->remove_forward_hook(id);
+  }
+  ASSERT_EQ(batches, 180 / 16);
+  io::Loader loader(train_set, o);
+  model->train();
+  RecalibrateResult r = recalibrate_batchnorm(*model, loader, 2);
+  EXPECT_EQ(r.batches, batches);
+  EXPECT_EQ(r.images, batches * 16);
+  EXPECT_EQ(r.layers, 8);  // VGG-11 has eight convolutions, each followed by batch-norm
+  EXPECT_FALSE(model->is_training());
+  EXPECT_EQ(bn1->momentum, 0.1f);  // put back
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(bn1->state.running_mean[c], want_mean[c] / batches, 1e-4 * (1 + std::abs(want_mean[c] / batches)));
+    EXPECT_NEAR(bn1->state.running_var[c], want_var[c] / batches, 1e-4 * (want_var[c] / batches)) << c;
+  }
+  // At most max_batches batches.
+  EXPECT_EQ(recalibrate_batchnorm(*model, loader, 3, 2).batches, 2);
 }
 
 TEST(Train, EarlyStoppingKeepsTheBestEpoch) {

@@ -40,6 +40,7 @@ struct TrainConfig {
   bool balanced = false;
   float label_smoothing = 0.0f;
   int64_t max_steps = 0;           // per epoch, 0: all (for quick tests)
+  bool precise_bn = false;         // recompute batch-norm statistics before each validation (train/recalibrate.h)
   // run
   uint64_t seed = 42;
   std::string out;                 // RUN_DIR
@@ -51,6 +52,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 dropout, init, freeze, normalize, epochs, batch, opt, lr, momentum,
                                                 weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
                                                 patience, augment, class_weights, balanced, label_smoothing,
-                                                max_steps, seed, out)
+                                                max_steps, precise_bn, seed, out)
 
 }  // namespace cxr

@@ -10,6 +10,7 @@
 
 #include "core/blas.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "core/threading.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
@@ -19,6 +20,7 @@
 #include "layers/optim.h"
 #include "models/model.h"
 #include "train/evaluate.h"
+#include "train/recalibrate.h"
 
 namespace fs = std::filesystem;
 
@@ -219,6 +221,15 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   io::Loader loader(data.train, lo);
   io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
   vo.workers = cfg.workers;
+  // --precise-bn: the training images again, shuffled (another order each epoch) but not augmented.
+  std::unique_ptr<io::Loader> bn_loader;
+  if (cfg.precise_bn) {
+    io::LoaderOptions po = vo;
+    po.shuffle = true;
+    po.drop_last = lo.drop_last;
+    po.seed = Rng(cfg.seed).fork(0x6e).next_u64();
+    bn_loader = std::make_unique<io::Loader>(data.train, po);
+  }
 
   CrossEntropyOptions ce;
   if (cfg.class_weights) ce.class_weights = data.train.class_weights();
@@ -286,6 +297,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       result.interrupted = true;
       break;
     }
+    if (bn_loader) recalibrate_batchnorm(*model, *bn_loader, epoch, cfg.max_steps);
     DatasetPredictions vp = predict_dataset(*model, data.val, vo);
     int64_t vc = 0;
     for (size_t i = 0; i < vp.targets.size(); ++i)

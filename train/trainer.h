@@ -2,7 +2,9 @@
 //
 // Per epoch: shuffled, augmented batches from io::Loader (prepared on worker threads while the current
 // batch trains) -> forward -> cross-entropy -> backward -> optimizer step, with a live progress bar; then
-// a validation pass, one Keras-like line, and RUN_DIR/history.csv. After every epoch, atomically:
+// with precise_bn the batch-norm statistics recomputed on un-augmented training images
+// (train/recalibrate.h), a validation pass, one Keras-like line, and RUN_DIR/history.csv.
+// After every epoch, atomically:
 //   RUN_DIR/last.safetensors (+ last.optim.safetensors, state.json)   the state to resume from
 //   RUN_DIR/best.safetensors                                           the best val_loss so far
 // Early stopping on val_loss with patience; the run's result is its best epoch, RUN_DIR/best.safetensors

@@ -1,0 +1,55 @@
+#include "train/recalibrate.h"
+
+#include <vector>
+
+#include "autograd/variable.h"
+#include "layers/modules.h"
+
+namespace cxr {
+
+namespace {
+
+void find_batchnorms(Module& m, std::vector<BatchNorm2d*>& out) {
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) out.push_back(bn);
+  for (auto& [name, child] : m.children()) find_batchnorms(*child, out);
+}
+
+}  // namespace
+
+RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches) {
+  RecalibrateResult r;
+  std::vector<BatchNorm2d*> bns;
+  find_batchnorms(model, bns);
+  r.layers = static_cast<int>(bns.size());
+  if (bns.empty()) {
+    model.eval();
+    return r;
+  }
+  std::vector<float> momentum;
+  for (BatchNorm2d* bn : bns) momentum.push_back(bn->momentum);
+  // Restores the momenta however this ends (an unreadable image throws from the loader).
+  struct Restore {
+    std::vector<BatchNorm2d*>& bns;
+    std::vector<float>& momentum;
+    Model& model;
+    ~Restore() {
+      for (size_t i = 0; i < bns.size(); ++i) bns[i]->momentum = momentum[i];
+      model.eval();
+    }
+  } restore{bns, momentum, model};
+
+  model.train();
+  NoGradGuard no_grad;
+  loader.start_epoch(epoch);
+  io::Batch b;
+  while ((max_batches <= 0 || r.batches < max_batches) && loader.next(b)) {
+    // Batch k (from 0) enters with weight 1/(k+1): after k+1 batches the buffers hold their plain mean.
+    for (BatchNorm2d* bn : bns) bn->momentum = 1.0f / static_cast<float>(r.batches + 1);
+    model(Variable(b.images));
+    ++r.batches;
+    r.images += b.size();
+  }
+  return r;
+}
+
+}  // namespace cxr

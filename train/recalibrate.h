@@ -1,0 +1,30 @@
+// Batch-norm recalibration ("precise BN"): recompute every BatchNorm2d's running mean and variance as the
+// plain average over a pass of un-augmented training batches, with the weights fixed.
+//
+// Why: the running statistics that training leaves behind are an exponential average (momentum 0.1) of
+// the last few dozen batches, taken while the weights were still moving and on augmented images (shifted,
+// zoomed, with black borders), while evaluation sees still weights and clean images. Wu & Johnson,
+// "Rethinking 'Batch' in BatchNorm" (2021, arXiv:2105.07576) show the mismatch costs accuracy and that
+// averaging the statistics of fixed weights over many batches ("PreciseBN") removes it. Each batch's mean
+// and unbiased variance count equally (PyTorch's momentum=None).
+#pragma once
+#include <cstdint>
+
+#include "io/loader.h"
+#include "models/model.h"
+
+namespace cxr {
+
+struct RecalibrateResult {
+  int layers = 0;        // BatchNorm2d layers recalibrated (0: the model has none; nothing was done)
+  int64_t batches = 0;   // batches averaged
+  int64_t images = 0;
+};
+
+// Runs epoch `epoch` of `loader` through `model` in training mode without a graph, at most max_batches
+// batches (0: all). Give it a shuffled loader without augmentation, with drop_last so that every batch has
+// the same weight; the caller keeps the loader, so its image cache serves every recalibration. Only the
+// batch-norm buffers change; the model is left in eval mode.
+RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches = 0);
+
+}  // namespace cxr
