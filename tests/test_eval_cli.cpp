@@ -3,43 +3,25 @@
 // what is checked is the arithmetic that joins them, against the single-model files.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "io/dataset.h"
 #include "run_cxr.h"
 
-namespace fs = std::filesystem;
-
 namespace {
 
-struct Cli {
-  fs::path dir = fs::temp_directory_path() / ("cxr_test_eval_cli_" + std::to_string(::getpid()));
-  Cli() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Cli() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  int run(const std::string& args) const { return cxr_test::run_cxr("--threads 1 " + args, path("log.txt")); }
-  std::string log() const { return cxr_test::read_text(path("log.txt")); }
-  nlohmann::json json(const std::string& name) const {
-    std::ifstream f(path(name));
-    return nlohmann::json::parse(f);
-  }
-  // The predictions CSV as rows of fields, header first.
-  std::vector<std::vector<std::string>> csv(const std::string& name) const {
-    return cxr::io::parse_csv(cxr_test::read_text(path(name)), path(name));
-  }
-};
+// The predictions CSV as rows of fields, header first.
+std::vector<std::vector<std::string>> read_csv(const cxr_test::CliDir& cli, const std::string& name) {
+  return cxr::io::parse_csv(cxr_test::read_text(cli.path(name)), cli.path(name));
+}
 
-std::string train_args(const Cli& cli, const std::string& data, int size, int seed, const std::string& out) {
+std::string train_args(const cxr_test::CliDir& cli, const std::string& data, int size, int seed,
+                       const std::string& out) {
   return "train --data " + cli.path(data) + " --arch vgg11 --bn --width 0.125 --size " + std::to_string(size) +
          " --head gap --epochs 4 --lr 3e-3 --batch 8 --patience 0 --augment none --seed " +
          std::to_string(seed) + " --out " + cli.path(out);
@@ -48,7 +30,7 @@ std::string train_args(const Cli& cli, const std::string& data, int size, int se
 }  // namespace
 
 TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
-  Cli cli;
+  cxr_test::CliDir cli("cxr_test_eval_cli");
   ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --size 64 --train 16 --val 4 --test 10 --seed 3 "
                     "--difficulty 0 --lesion-contrast 3"), 0)
       << cli.log();
@@ -68,7 +50,7 @@ TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
       << cli.log();
   EXPECT_NE(cli.log().find("Ensemble of 2 models"), std::string::npos) << cli.log();
 
-  const auto a = cli.csv("a.csv"), b = cli.csv("b.csv"), e = cli.csv("e.csv");
+  const auto a = read_csv(cli, "a.csv"), b = read_csv(cli, "b.csv"), e = read_csv(cli, "e.csv");
   const std::vector<std::string> header = {"file",      "label",    "source",    "predicted",
                                            "correct",   "p_COVID19", "p_NORMAL", "p_PNEUMONIA"};
   ASSERT_EQ(a.at(0), header);

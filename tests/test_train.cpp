@@ -77,6 +77,19 @@ std::string file_bytes(const std::string& path) {
   return ss.str();
 }
 
+// VGG-11-BN at width 1/8 on 32 px input, 3 classes.
+ModelConfig tiny_vgg_config(int channels, uint64_t seed) {
+  ModelConfig mc;
+  mc.arch = "vgg11";
+  mc.batch_norm = true;
+  mc.width = 0.125f;
+  mc.input_size = 32;
+  mc.in_channels = channels;
+  mc.num_classes = 3;
+  mc.seed = seed;
+  return mc;
+}
+
 std::FILE* quiet() {
   static std::FILE* f = std::fopen("/dev/null", "w");
   return f;
@@ -147,14 +160,7 @@ TEST(Train, ResumeGivesTheSameWeights) {
 }
 
 TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
-  ModelConfig mc;
-  mc.arch = "vgg11";
-  mc.batch_norm = true;
-  mc.width = 0.125f;
-  mc.input_size = 32;
-  mc.in_channels = 1;
-  mc.num_classes = 3;
-  mc.seed = 4;
+  const ModelConfig mc = tiny_vgg_config(1, 4);
   auto model = make_model(mc);
   io::Dataset train_set = io::select_split(io::open_dataset(synth_dir()), "train");
   io::LoaderOptions o = inference_loader_options(mc, io::Normalisation{}, 16);
@@ -252,14 +258,7 @@ TEST(Train, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
 }
 
 TEST(Train, ModelFilesRoundTripWithAndWithoutMetadata) {
-  ModelConfig mc;
-  mc.arch = "vgg11";
-  mc.batch_norm = true;
-  mc.width = 0.125f;
-  mc.input_size = 32;
-  mc.in_channels = 3;
-  mc.num_classes = 3;
-  mc.seed = 9;
+  const ModelConfig mc = tiny_vgg_config(3, 9);
   auto m = make_model(mc);
   m->eval();
   io::CheckpointMeta meta;

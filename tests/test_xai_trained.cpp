@@ -13,35 +13,13 @@
 // The sanity check (cascading randomisation) must find that Grad-CAM's maps depend on the weights.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "run_cxr.h"
 
-namespace fs = std::filesystem;
-
 namespace {
-
-// One temporary folder for the run; `cxr --threads 1 ARGS` with its output in DIR/log.txt.
-struct Cli {
-  fs::path dir = fs::temp_directory_path() / ("cxr_test_xai_trained_" + std::to_string(::getpid()));
-  Cli() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Cli() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  int run(const std::string& args) const { return cxr_test::run_cxr("--threads 1 " + args, path("log.txt")); }
-  std::string log() const { return cxr_test::read_text(path("log.txt")); }
-  nlohmann::json json(const std::string& name) const {
-    std::ifstream f(path(name));
-    return nlohmann::json::parse(f);
-  }
-};
 
 double pointing(const nlohmann::json& x, const std::string& group) {
   const auto& g = x["localization"]["lesion"][group];
@@ -52,7 +30,7 @@ double pointing(const nlohmann::json& x, const std::string& group) {
 // One test, one training run (ctest runs every TEST in its own process, so separate tests would train
 // the model once each).
 TEST(TrainedModel, ExplanationsPointAtTheLesionsAndDependOnTheWeights) {
-  Cli cli;
+  cxr_test::CliDir cli("cxr_test_xai_trained");
   ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --size 96 --train 100 --val 20 --test 30 --difficulty 0 "
                     "--lesion-contrast 3 --seed 7"),
             0)
