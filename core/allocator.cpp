@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -31,25 +33,60 @@ size_t default_limit() {
   if (const char* env = std::getenv("CXR_STORAGE_CACHE_MB")) {
     char* end = nullptr;
     const long long mb = std::strtoll(env, &end, 10);
-    if (end != env && *end == '\0' && mb >= 0) return static_cast<size_t>(mb) << 20;
+    if (end != env && *end == '\0' && mb >= 0) return static_cast<size_t>(std::min(mb, 1LL << 30)) << 20;
+    std::fprintf(stderr, "cxr: warning: CXR_STORAGE_CACHE_MB=%s is not a number of MiB (>= 0); using the "
+                         "default\n", env);
   }
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   const size_t phys = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : 0;
   return std::min(phys / 4, size_t{8} << 30);
 }
 
+struct Block {
+  size_t bytes;
+  void* p;
+};
+
+// Free blocks in the order they were given back (oldest first), and by size, each size's blocks oldest
+// first. When a block would not fit under the limit, the oldest blocks go first: a size that never
+// comes back (a decoded photo of its own size) ages out instead of holding the cache for good.
 struct Cache {
   std::mutex m;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // exact size -> blocks
-  size_t cached_bytes = 0, cached_blocks = 0;
+  std::list<Block> order;
+  std::unordered_map<size_t, std::vector<std::list<Block>::iterator>> by_size;
+  size_t cached_bytes = 0;
   size_t limit = default_limit();
   uint64_t hits = 0, misses = 0;
 
-  void release_all() {  // with m held
-    for (auto& [bytes, blocks] : free_blocks)
-      for (void* p : blocks) std::free(p);
-    free_blocks.clear();
-    cached_bytes = cached_blocks = 0;
+  void* take(size_t bytes) {
+    auto it = by_size.find(bytes);
+    if (it == by_size.end() || it->second.empty()) return nullptr;
+    auto block = it->second.back();  // the most recent of that size: likeliest still in the CPU's caches
+    it->second.pop_back();
+    void* p = block->p;
+    order.erase(block);
+    cached_bytes -= bytes;
+    return p;
+  }
+  void evict_oldest() {
+    Block b = order.front();
+    auto& same = by_size[b.bytes];
+    same.erase(same.begin());  // the oldest block of its size is the oldest block overall of that size
+    order.pop_front();
+    cached_bytes -= b.bytes;
+    std::free(b.p);
+  }
+  bool keep(void* p, size_t bytes) {  // false: the block does not fit (the caller frees it)
+    if (bytes > limit) return false;
+    while (cached_bytes + bytes > limit) evict_oldest();
+    order.push_back({bytes, p});
+    by_size[bytes].push_back(std::prev(order.end()));
+    cached_bytes += bytes;
+    return true;
+  }
+  void release_all() {
+    while (!order.empty()) evict_oldest();
+    by_size.clear();
   }
 };
 
@@ -68,12 +105,7 @@ void* allocate_storage(size_t bytes) {
   Cache& c = cache();
   if (bytes >= kCachedMinBytes) {
     std::lock_guard<std::mutex> lk(c.m);
-    auto it = c.free_blocks.find(bytes);
-    if (it != c.free_blocks.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      c.cached_bytes -= bytes;
-      --c.cached_blocks;
+    if (void* p = c.take(bytes)) {
       ++c.hits;
       return p;
     }
@@ -91,17 +123,15 @@ void* allocate_storage(size_t bytes) {
   return p;
 }
 
-void free_storage(void* p, size_t bytes) {
+void free_storage(void* p, size_t bytes) noexcept {
   if (!p) return;
   bytes = round_bytes(bytes);
   if (bytes >= kCachedMinBytes) {
     Cache& c = cache();
-    std::lock_guard<std::mutex> lk(c.m);
-    if (c.cached_bytes + bytes <= c.limit) {
-      c.free_blocks[bytes].push_back(p);
-      c.cached_bytes += bytes;
-      ++c.cached_blocks;
-      return;
+    try {
+      std::lock_guard<std::mutex> lk(c.m);
+      if (c.keep(p, bytes)) return;
+    } catch (...) {  // no memory for the bookkeeping: a destructor must not throw, so free the block
     }
   }
   std::free(p);
@@ -110,7 +140,7 @@ void free_storage(void* p, size_t bytes) {
 StorageCacheStats storage_cache_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lk(c.m);
-  return {c.cached_bytes, c.cached_blocks, c.hits, c.misses};
+  return {c.cached_bytes, c.order.size(), c.hits, c.misses};
 }
 
 size_t storage_cache_limit() {
@@ -123,7 +153,7 @@ void set_storage_cache_limit(size_t bytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lk(c.m);
   c.limit = bytes;
-  if (c.cached_bytes > bytes) c.release_all();
+  while (c.cached_bytes > bytes) c.evict_oldest();
 }
 
 void release_storage_cache() {

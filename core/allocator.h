@@ -8,8 +8,9 @@
 // the first step nearly every large allocation is a hit (PyTorch's GPU caching allocator, on the CPU).
 //
 // Bounded: the cache holds at most storage_cache_limit() bytes of free blocks (default a quarter of the
-// physical memory, at most 8 GiB; $CXR_STORAGE_CACHE_MB overrides it, 0 turns the cache off). A block
-// that would exceed the limit is freed at once; an allocation that fails empties the cache and retries.
+// physical memory, at most 8 GiB; $CXR_STORAGE_CACHE_MB overrides it, 0 turns the cache off). To make room
+// the oldest free blocks go first, so one-off sizes (decoded photos, each of its own size) age out instead
+// of filling the cache; an allocation that fails empties the cache and retries.
 // Under AddressSanitizer the cache is off, so a use after free of a tensor is still caught.
 #pragma once
 #include <cstddef>
@@ -22,8 +23,8 @@ inline constexpr size_t kCachedMinBytes = size_t{1} << 20;  // 1 MiB: smaller bl
 // `bytes` rounded up to a multiple of 64 (at least 64), aligned to 64 bytes; throws cxr::Error when the
 // memory is not there. The contents are uninitialised (a cached block holds its previous tensor's values).
 void* allocate_storage(size_t bytes);
-// Gives back a block from allocate_storage with the same `bytes`.
-void free_storage(void* p, size_t bytes);
+// Gives back a block from allocate_storage with the same `bytes`. Never throws (it runs in destructors).
+void free_storage(void* p, size_t bytes) noexcept;
 
 struct StorageCacheStats {
   size_t cached_bytes = 0;   // free blocks held now
