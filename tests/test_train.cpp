@@ -207,6 +207,7 @@ TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
   ASSERT_EQ(batches, 180 / 16);
   io::Loader loader(train_set, o);
   model->train();
+  bn1->state.running_mean[0] = NAN;  // as a diverged run may leave it: must not survive
   RecalibrateResult r = recalibrate_batchnorm(*model, loader, 2);
   EXPECT_EQ(r.batches, batches);
   EXPECT_EQ(r.images, batches * 16);
@@ -217,8 +218,21 @@ TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
     EXPECT_NEAR(bn1->state.running_mean[c], want_mean[c] / batches, 1e-4 * (1 + std::abs(want_mean[c] / batches)));
     EXPECT_NEAR(bn1->state.running_var[c], want_var[c] / batches, 1e-4 * (want_var[c] / batches)) << c;
   }
-  // At most max_batches batches.
+  // At most max_batches batches, or until the callback says stop.
   EXPECT_EQ(recalibrate_batchnorm(*model, loader, 3, 2).batches, 2);
+  EXPECT_EQ(recalibrate_batchnorm(*model, loader, 3, 0, [](int64_t done, int64_t) { return done < 3; }).batches, 3);
+}
+
+TEST(Train, PreciseBnWithoutBatchNormIsRefused) {
+  TrainConfig c = small_config(fresh_dir("cxr_train_precise_nobn"));
+  c.batch_norm = false;
+  c.precise_bn = true;
+  try {
+    train(c, quiet());
+    FAIL() << "no error for --precise-bn on a model without batch-norm";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add --bn"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Train, EarlyStoppingKeepsTheBestEpoch) {

@@ -16,7 +16,8 @@ void find_batchnorms(Module& m, std::vector<BatchNorm2d*>& out) {
 
 }  // namespace
 
-RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches) {
+RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches,
+                                        const std::function<bool(int64_t, int64_t)>& after_batch) {
   RecalibrateResult r;
   std::vector<BatchNorm2d*> bns;
   find_batchnorms(model, bns);
@@ -44,10 +45,18 @@ RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_
   io::Batch b;
   while ((max_batches <= 0 || r.batches < max_batches) && loader.next(b)) {
     // Batch k (from 0) enters with weight 1/(k+1): after k+1 batches the buffers hold their plain mean.
-    for (BatchNorm2d* bn : bns) bn->momentum = 1.0f / static_cast<float>(r.batches + 1);
+    // Before the first, the old values are cleared: weight 0 times a NaN would still be a NaN.
+    for (BatchNorm2d* bn : bns) {
+      if (r.batches == 0) {
+        bn->state.running_mean.fill(0.0f);
+        bn->state.running_var.fill(1.0f);
+      }
+      bn->momentum = 1.0f / static_cast<float>(r.batches + 1);
+    }
     model(Variable(b.images));
     ++r.batches;
     r.images += b.size();
+    if (after_batch && !after_batch(r.batches, r.images)) break;
   }
   return r;
 }

@@ -9,6 +9,7 @@
 // and unbiased variance count equally (PyTorch's momentum=None).
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "io/loader.h"
 #include "models/model.h"
@@ -23,8 +24,11 @@ struct RecalibrateResult {
 
 // Runs epoch `epoch` of `loader` through `model` in training mode without a graph, at most max_batches
 // batches (0: all). Give it a shuffled loader without augmentation, with drop_last so that every batch has
-// the same weight; the caller keeps the loader, so its image cache serves every recalibration. Only the
-// batch-norm buffers change; the model is left in eval mode.
-RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches = 0);
+// the same weight. The statistics start afresh (a NaN left by a diverged run does not survive); with no
+// batch at all (batches == 0) they are left as they were. Only the batch-norm buffers change; the model is
+// left in eval mode. `after_batch(batches done, images done)`, when given, is called after each batch
+// (a progress bar); returning false stops the pass there, with the statistics of the batches so far.
+RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches = 0,
+                                        const std::function<bool(int64_t, int64_t)>& after_batch = {});
 
 }  // namespace cxr

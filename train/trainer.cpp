@@ -221,13 +221,16 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   io::Loader loader(data.train, lo);
   io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
   vo.workers = cfg.workers;
-  // --precise-bn: the training images again, shuffled (another order each epoch) but not augmented.
+  // --precise-bn: the training images again, shuffled (another order each epoch) but not augmented. No
+  // image cache of its own (the training loader holds one): decoding again on a worker thread costs
+  // less than the forward pass it feeds.
   std::unique_ptr<io::Loader> bn_loader;
   if (cfg.precise_bn) {
     io::LoaderOptions po = vo;
     po.shuffle = true;
     po.drop_last = lo.drop_last;
     po.seed = Rng(cfg.seed).fork(0x6e).next_u64();
+    po.cache_bytes = 0;
     bn_loader = std::make_unique<io::Loader>(data.train, po);
   }
 
@@ -287,6 +290,16 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       if (g_stop.load()) break;
     }
     bar.finish();
+    if (bn_loader && !g_stop.load()) {
+      int64_t bn_steps = bn_loader->batches_per_epoch();
+      if (cfg.max_steps > 0) bn_steps = std::min(bn_steps, cfg.max_steps);
+      Progress bn_bar("  batch-norm statistics", bn_steps, log);
+      recalibrate_batchnorm(*model, *bn_loader, epoch, bn_steps, [&](int64_t done, int64_t images) {
+        bn_bar.update(done, {}, images);
+        return !g_stop.load();
+      });
+      bn_bar.finish();
+    }
     if (g_stop.load()) {
       std::string path = (dir / "interrupted.safetensors").string();
       meta.epoch = epoch - 1;
@@ -297,7 +310,6 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       result.interrupted = true;
       break;
     }
-    if (bn_loader) recalibrate_batchnorm(*model, *bn_loader, epoch, cfg.max_steps);
     DatasetPredictions vp = predict_dataset(*model, data.val, vo);
     int64_t vc = 0;
     for (size_t i = 0; i < vp.targets.size(); ++i)
@@ -363,6 +375,8 @@ TrainResult train(const TrainConfig& cfg, std::FILE* log) {
   CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
   CXR_CHECK(cfg.schedule == "none" || cfg.schedule == "plateau" || cfg.schedule == "cosine",
             "train: unknown --schedule '", cfg.schedule, "' (use none, plateau or cosine)");
+  CXR_CHECK(!cfg.precise_bn || cfg.batch_norm, "train: --precise-bn recomputes batch-norm statistics, and this ",
+            cfg.arch, " has no batch-norm layers: add --bn, or leave --precise-bn out");
   return run(cfg, false, log);
 }
 
