@@ -24,10 +24,42 @@ struct Options {
   bool skip_bad = false;
 };
 
+// Opens the data (the split the first model's classes and --split select) and runs every model over it;
+// with several models, prints each one's accuracy and returns the mean of their probabilities.
+cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std::string& split,
+                                    std::vector<std::string>& classes) {
+  std::vector<cxr::DatasetPredictions> runs;
+  for (size_t m = 0; m < o.models.size(); ++m) {
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o.models[m], o.arch, o.normalize);
+    if (m == 0) {
+      classes = lm.meta.classes;
+      ds = cxr::io::open_dataset(o.data, {classes});
+      split = cxr::io::resolve_split(ds, o.split);
+      if (split != "all") ds = cxr::io::select_split(ds, split);
+      std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
+    } else if (lm.meta.classes != classes) {
+      throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(lm.meta.classes, ", "), " differ from ",
+                                o.models[0], "'s (", cxr::join(classes, ", "), "): they cannot be averaged"));
+    }
+    auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o.batch, o.skip_bad);
+    const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
+    runs.push_back(cxr::predict_dataset(*lm.model, ds, opt, label));
+    if (o.models.size() > 1) {
+      const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
+      std::printf("  %s: accuracy %.4f  macro-F1 %.4f  loss %.4f\n", o.models[m].c_str(), one.accuracy,
+                  one.macro_f1, runs.back().loss);
+    }
+  }
+  if (runs.size() == 1) return std::move(runs[0]);
+  std::printf("\nEnsemble of %zu models (mean of their probabilities):\n", runs.size());
+  return cxr::average_predictions(runs);
+}
+
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   app.add_option("--model", o->models, "Checkpoint (.safetensors); repeat it to score an ensemble (mean of the "
-                                      "models' probabilities)")->required()->allow_extra_args(false);
+                                      "models' probabilities; --arch and --normalize apply to each)")
+      ->required()->allow_extra_args(false);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "Which split to evaluate: test | val | train | all | auto (test, else val, "
                                       "else all)")->capture_default_str();
@@ -38,33 +70,10 @@ void setup(CLI::App& app) {
   app.add_option("--batch", o->batch, "Batch size")->capture_default_str();
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
   app.callback([o] {
-    std::vector<std::string> classes;
-    std::vector<cxr::DatasetPredictions> runs;
     cxr::io::Dataset ds;
     std::string split;
-    for (size_t m = 0; m < o->models.size(); ++m) {
-      cxr::io::LoadedModel lm = cxr::io::load_model_file(o->models[m], o->arch, o->normalize);
-      if (m == 0) {
-        classes = lm.meta.classes;
-        ds = cxr::io::open_dataset(o->data, {classes});
-        split = cxr::io::resolve_split(ds, o->split);
-        if (split != "all") ds = cxr::io::select_split(ds, split);
-        std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
-      } else if (lm.meta.classes != classes) {
-        throw cxr::Error(cxr::str(o->models[m], ": classes ", cxr::join(lm.meta.classes, ", "), " differ from ",
-                                  o->models[0], "'s (", cxr::join(classes, ", "), "): they cannot be averaged"));
-      }
-      auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o->batch, o->skip_bad);
-      const std::string label = o->models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o->models.size());
-      runs.push_back(cxr::predict_dataset(*lm.model, ds, opt, label));
-      if (o->models.size() > 1) {
-        const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
-        std::printf("  %s: accuracy %.4f  macro-F1 %.4f  loss %.4f\n", o->models[m].c_str(), one.accuracy,
-                    one.macro_f1, runs.back().loss);
-      }
-    }
-    cxr::DatasetPredictions p = runs.size() == 1 ? std::move(runs[0]) : cxr::average_predictions(runs);
-    if (runs.size() > 1) std::printf("\nEnsemble of %zu models (mean of their probabilities):\n", runs.size());
+    std::vector<std::string> classes;
+    cxr::DatasetPredictions p = predict_all(*o, ds, split, classes);
     std::vector<std::string> groups;
     bool has_source = false;
     for (int64_t i : p.indices) has_source = has_source || !ds.samples[i].source.empty();
@@ -76,7 +85,8 @@ void setup(CLI::App& app) {
     std::printf("loss %.4f\n", r.loss);
     if (!o->json.empty()) {
       nlohmann::json j = cxr::to_json(r);
-      j["model"] = o->models.size() == 1 ? nlohmann::json(o->models[0]) : nlohmann::json(o->models);
+      j["model"] = cxr::join(o->models, " + ");  // one checkpoint's path, or an ensemble's joined
+      j["models"] = o->models;
       j["data"] = o->data;
       j["split"] = split;
       cxr::io::write_file_atomic(o->json, j.dump(2) + "\n");

@@ -83,8 +83,10 @@ TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
   EXPECT_NEAR(cli.json("a.json")["accuracy"].get<double>(), a_correct / 30.0, 1e-9);
   const nlohmann::json ej = cli.json("e.json");
   EXPECT_NEAR(ej["accuracy"].get<double>(), e_correct / 30.0, 1e-9);
-  ASSERT_TRUE(ej["model"].is_array());
-  EXPECT_EQ(ej["model"].size(), 2u);
+  ASSERT_TRUE(ej["models"].is_array());
+  EXPECT_EQ(ej["models"].size(), 2u);
+  EXPECT_EQ(ej["model"], cli.path("a/best.safetensors") + " + " + cli.path("b/best.safetensors"));
+  EXPECT_EQ(cli.json("a.json")["model"], cli.path("a/best.safetensors"));
 
   // A model with other classes cannot join the ensemble: the error names it.
   ASSERT_EQ(cli.run("synth --out " + cli.path("two") + " --size 32 --train 8 --val 4 --test 4 --seed 3 "

@@ -100,7 +100,9 @@ DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& ru
     }
     std::vector<float> avg(K);
     for (size_t k = 0; k < K; ++k) avg[k] = static_cast<float>(mean[k] / static_cast<double>(runs.size()));
-    // The same floor as a softmax that underflowed to 0 would need: log(0) must not make the loss infinite.
+    // Only probabilities are averaged, so the loss is -log of one; a probability that underflowed to 0 is
+    // floored at 1e-30 (at most 69 per sample) instead of making the mean infinite. A single model's loss
+    // comes from its logits and has no such floor.
     loss_sum -= std::log(std::max(mean[target] / static_cast<double>(runs.size()), 1e-30));
     out.probs.push_back(std::move(avg));
     out.targets.push_back(target);
