@@ -47,10 +47,11 @@ Variable relu(const Variable& x) {
     uint64_t bits = 0;
     const int64_t end = std::min<int64_t>(n, (w + 1) * 64);
     for (int64_t i = w * 64; i < end; ++i) {
-      const bool pos = px[i] > 0.0f;
-      // NaN passes through, as in PyTorch: a diverged network must not be silently turned into zeros.
-      py[i] = (pos || px[i] != px[i]) ? px[i] : 0.0f;
-      bits |= static_cast<uint64_t>(pos) << (i & 63);
+      // NaN passes through, forward and backward, as in PyTorch (whose backward zeroes the gradient only
+      // where the output is <= 0): a diverged network must not be silently turned into zeros.
+      const bool pass = px[i] > 0.0f || px[i] != px[i];
+      py[i] = pass ? px[i] : 0.0f;
+      bits |= static_cast<uint64_t>(pass) << (i & 63);
     }
     pm[w] = bits;
   }

@@ -101,6 +101,19 @@ TEST(ReLU, ForwardAndGradcheck) {
   gradcheck([](auto& v) { return relu(v[0]); }, {x}, {true});
 }
 
+TEST(ReLU, NaNPassesThroughForwardAndBackwardAsInPyTorch) {
+  // torch.relu(x) keeps a NaN, and its backward (threshold_backward on the output) passes the gradient
+  // wherever the output is not <= 0, so also at a NaN.
+  Variable x(Tensor::from({1, -1, NAN, 0}, {4}), true);
+  Variable y = relu(x);
+  EXPECT_TRUE(std::isnan(y.data()[2]));
+  y.backward(Tensor::from({2, 3, 4, 5}, {4}));
+  EXPECT_EQ(x.grad()[0], 2);
+  EXPECT_EQ(x.grad()[1], 0);
+  EXPECT_EQ(x.grad()[2], 4);
+  EXPECT_EQ(x.grad()[3], 0);
+}
+
 TEST(ReLU, GuidedBackwardPassesOnlyPositiveGradientsWherePositive) {
   Variable x(Tensor::from({1, -1, 2, -2}, {4}), true);
   Tensor g = Tensor::from({3, 3, -3, -3}, {4});
