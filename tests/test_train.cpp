@@ -168,14 +168,9 @@ TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
   o.drop_last = true;
   o.seed = 7;
   o.workers = 1;
-  Module* conv1 = nullptr;
-  BatchNorm2d* bn1 = nullptr;
-  for (auto& [name, part] : model->children())
-    if (name == "features") {
-      conv1 = part->children().at(0).second.get();
-      bn1 = dynamic_cast<BatchNorm2d*>(part->children().at(1).second.get());
-    }
-  ASSERT_TRUE(conv1 && bn1);
+  Module* conv1 = model->layers().at(0).module;  // features.0
+  auto* bn1 = dynamic_cast<BatchNorm2d*>(model->layers().at(1).module);
+  ASSERT_TRUE(bn1);
   // What the first batch-norm must hold: each batch's per-channel mean and unbiased variance of its
   // input (the first convolution's output, seen through a hook), averaged over the batches of epoch 2.
   const int64_t C = bn1->channels;

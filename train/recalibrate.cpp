@@ -7,20 +7,12 @@
 
 namespace cxr {
 
-namespace {
-
-void find_batchnorms(Module& m, std::vector<BatchNorm2d*>& out) {
-  if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) out.push_back(bn);
-  for (auto& [name, child] : m.children()) find_batchnorms(*child, out);
-}
-
-}  // namespace
-
 RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches,
                                         const std::function<bool(int64_t, int64_t)>& after_batch) {
   RecalibrateResult r;
   std::vector<BatchNorm2d*> bns;
-  find_batchnorms(model, bns);
+  for (auto& l : model.layers())
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(l.module)) bns.push_back(bn);
   r.layers = static_cast<int>(bns.size());
   if (bns.empty()) {
     model.eval();
