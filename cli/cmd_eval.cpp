@@ -74,12 +74,7 @@ void setup(CLI::App& app) {
     std::string split;
     std::vector<std::string> classes;
     cxr::DatasetPredictions p = predict_all(*o, ds, split, classes);
-    std::vector<std::string> groups;
-    bool has_source = false;
-    for (int64_t i : p.indices) has_source = has_source || !ds.samples[i].source.empty();
-    if (has_source)
-      for (int64_t i : p.indices) groups.push_back(ds.samples[i].source.empty() ? "(none)" : ds.samples[i].source);
-    cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, groups);
+    cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, cxr::source_groups(ds, p));
     r.loss = p.loss;
     std::printf("\n%s", cxr::format_report(r).c_str());
     std::printf("loss %.4f\n", r.loss);

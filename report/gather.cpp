@@ -452,15 +452,7 @@ ReportData gather_report(const ReportOptions& o) {
     }
     d.eval_source = o.eval_json;
   } else {
-    std::vector<std::string> groups;
-    bool has_source = false;
-    for (int64_t i : preds.indices) has_source = has_source || !ds.samples[static_cast<size_t>(i)].source.empty();
-    if (has_source)
-      for (int64_t i : preds.indices) {
-        const std::string& s = ds.samples[static_cast<size_t>(i)].source;
-        groups.push_back(s.empty() ? "(none)" : s);
-      }
-    d.eval = evaluate(preds.probs, preds.targets, d.classes, groups);
+    d.eval = evaluate(preds.probs, preds.targets, d.classes, source_groups(ds, preds));
     d.eval.loss = preds.loss;
     d.eval_source = "computed with the checkpoint";
   }

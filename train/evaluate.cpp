@@ -112,6 +112,18 @@ DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& ru
   return out;
 }
 
+std::vector<std::string> source_groups(const io::Dataset& ds, const DatasetPredictions& p) {
+  std::vector<std::string> groups;
+  bool any = false;
+  for (int64_t i : p.indices) any = any || !ds.samples.at(static_cast<size_t>(i)).source.empty();
+  if (!any) return groups;
+  for (int64_t i : p.indices) {
+    const std::string& s = ds.samples[static_cast<size_t>(i)].source;
+    groups.push_back(s.empty() ? "(none)" : s);
+  }
+  return groups;
+}
+
 std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p) {
   std::ostringstream out;
   out << "file,label,source,predicted,correct";

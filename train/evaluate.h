@@ -32,6 +32,10 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
 // probabilities. Throws if the runs differ in class count or in a sample's target (not the same dataset).
 DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& runs);
 
+// The `source` of each prediction row's sample ("(none)" where one has none), for accuracy per source;
+// empty when no sample has a source (evaluate() then reports no groups).
+std::vector<std::string> source_groups(const io::Dataset& ds, const DatasetPredictions& p);
+
 // One CSV row per sample: file, label, source, predicted, correct (0/1), then p_<class> for each class.
 std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p);
 
