@@ -2,6 +2,8 @@
 // ROC AUC, and accuracy per `source` (when the manifest has that column) of a checkpoint on a dataset.
 // Several checkpoints (--model A --model B ...) are scored as an ensemble: the mean of their probabilities
 // (each model reads the images at its own input size and normalisation; their classes must agree).
+// --tta N averages each model over N views of every image: the plain one and N-1 draws of the training
+// augmentation, the same draws on every run.
 //
 //   cxr eval --model runs/synth/best.safetensors --data out/synth --split test [--json metrics.json]
 //            [--predictions per_image.csv]
@@ -20,7 +22,7 @@ namespace {
 struct Options {
   std::vector<std::string> models;
   std::string data, split = "auto", json, predictions, arch, normalize;
-  int batch = 32;
+  int batch = 32, tta = 1;
   bool skip_bad = false;
 };
 
@@ -43,7 +45,7 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
     }
     auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o.batch, o.skip_bad);
     const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
-    runs.push_back(cxr::predict_dataset(*lm.model, ds, opt, label));
+    runs.push_back(cxr::predict_dataset_tta(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label));
     if (o.models.size() > 1) {
       const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
       std::printf("  %s: accuracy %.4f  macro-F1 %.4f  loss %.4f\n", o.models[m].c_str(), one.accuracy,
@@ -68,6 +70,9 @@ void setup(CLI::App& app) {
                                                   "predicted, correct, p_<class>...");
   cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--batch", o->batch, "Batch size")->capture_default_str();
+  app.add_option("--tta", o->tta, "Test-time augmentation: average each model over this many views, the plain "
+                                  "image and N-1 fixed draws of the xray augmentation (1: off)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
   app.callback([o] {
     cxr::io::Dataset ds;

@@ -326,3 +326,34 @@ TEST(Evaluate, AveragePredictionsIsTheMeanOverSamplesEveryModelRead) {
   EXPECT_THROW(average_predictions({a, d}), Error);
   EXPECT_THROW(average_predictions({}), Error);
 }
+
+TEST(Evaluate, TestTimeAugmentationIsThePlainViewAveragedWithFixedAugmentedOnes) {
+  const ModelConfig mc = tiny_vgg_config(1, 8);
+  auto model = make_model(mc);
+  io::Dataset val = io::select_split(io::open_dataset(synth_dir()), "val");
+  io::LoaderOptions o = inference_loader_options(mc, io::Normalisation{}, 8);
+  o.workers = 1;
+  const io::AugmentParams xray = io::AugmentParams::xray();
+  const DatasetPredictions plain = predict_dataset(*model, val, o);
+  // One view is the plain prediction, even when the options ask for augmentation.
+  io::LoaderOptions augmented = o;
+  augmented.augment = xray;
+  EXPECT_EQ(predict_dataset_tta(*model, val, augmented, xray, 1).probs, plain.probs);
+  // View v is the loader's augmentation of epoch v.
+  const DatasetPredictions v1 = predict_dataset(*model, val, augmented, "", 1);
+  const DatasetPredictions v2 = predict_dataset(*model, val, augmented, "", 2);
+  const DatasetPredictions tta = predict_dataset_tta(*model, val, o, xray, 3);
+  ASSERT_EQ(tta.probs.size(), plain.probs.size());
+  double view_change = 0;
+  for (size_t i = 0; i < plain.probs.size(); ++i)
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_NEAR(tta.probs[i][k], (plain.probs[i][k] + v1.probs[i][k] + v2.probs[i][k]) / 3, 1e-6);
+      view_change = std::max(view_change, double(std::abs(v1.probs[i][k] - plain.probs[i][k])));
+      view_change = std::max(view_change, double(std::abs(v2.probs[i][k] - v1.probs[i][k])));
+    }
+  // An untrained model's probabilities stay near 1/3, so views move them little, but far above rounding.
+  EXPECT_GT(view_change, 1e-5) << "the augmented views must differ from the plain one and from each other";
+  // The same seed shows the same views.
+  EXPECT_EQ(predict_dataset_tta(*model, val, o, xray, 3).probs, tta.probs);
+  EXPECT_THROW(predict_dataset_tta(*model, val, o, xray, 0), Error);
+}

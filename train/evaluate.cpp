@@ -26,7 +26,7 @@ io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::N
 }
 
 DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
-                                   const std::string& label) {
+                                   const std::string& label, int64_t epoch) {
   const int K = model.config().num_classes;
   DatasetPredictions out;
   out.probs.assign(ds.size(), {});
@@ -35,7 +35,7 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
   model.eval();
   NoGradGuard no_grad;
   io::Loader loader(ds, opt);
-  loader.start_epoch(0);
+  loader.start_epoch(epoch);
   std::unique_ptr<Progress> bar;
   if (!label.empty()) bar = std::make_unique<Progress>(label, loader.batches_per_epoch());
   io::Batch b;
@@ -67,6 +67,18 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
   out.loss = seen ? loss_sum / seen : NAN;
   model.train(was_training);
   return out;
+}
+
+DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::LoaderOptions opt,
+                                       const io::AugmentParams& augment, int views, const std::string& label) {
+  CXR_CHECK(views >= 1, "predict_dataset_tta: views must be at least 1, got ", views);
+  std::vector<DatasetPredictions> runs;
+  for (int v = 0; v < views; ++v) {
+    opt.augment = v == 0 ? io::AugmentParams::none() : augment;
+    const std::string view_label = label.empty() || views == 1 ? label : str(label, " (view ", v + 1, "/", views, ")");
+    runs.push_back(predict_dataset(model, ds, opt, view_label, v));
+  }
+  return views == 1 ? std::move(runs[0]) : average_predictions(runs);
 }
 
 DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& runs) {

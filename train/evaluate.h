@@ -24,8 +24,15 @@ io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::N
                                            bool skip_bad = false);
 
 // Runs the model in eval mode without recording a graph. Shows a progress bar when `label` is not empty.
+// With opt.augment on, `epoch` picks the loader's augmentation draws (see io/loader.h).
 DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
-                                   const std::string& label = "");
+                                   const std::string& label = "", int64_t epoch = 0);
+
+// Test-time augmentation: the mean of `views` predictions (as average_predictions), the first on the plain
+// images and view v >= 1 on the draws of `augment` that the loader makes in epoch v, so a given opt.seed
+// always shows the model the same views. views = 1 is predict_dataset without augmentation.
+DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::LoaderOptions opt,
+                                       const io::AugmentParams& augment, int views, const std::string& label = "");
 
 // An ensemble: the mean of several models' probabilities, over the samples that every model read (a file
 // skipped as unreadable by one run is left out of all). `loss` is the mean cross-entropy of the averaged
