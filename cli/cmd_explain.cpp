@@ -27,6 +27,7 @@
 #include <set>
 
 #include "cli/command.h"
+#include "core/argmax.h"
 #include "core/progress.h"
 #include "explain/cam.h"
 #include "explain/metrics.h"
@@ -245,7 +246,7 @@ void run(const Options& o) {
           const auto lab = std::find(classes.begin(), classes.end(), items[i].label);
           r.label = lab == classes.end() ? -1 : static_cast<int>(lab - classes.begin());
           const float* row = probs.data() + g * classes.size();
-          r.predicted = static_cast<int>(std::max_element(row, row + classes.size()) - row);
+          r.predicted = cxr::argmax(row, static_cast<int64_t>(classes.size()));
           metric_rows.push_back(std::move(r));
         }
       }
@@ -306,7 +307,7 @@ void run(const Options& o) {
       const size_t i = static_cast<size_t>(good[g]);
       const Item& it = items[b0 + i];
       const float* row = probs.data() + g * classes.size();
-      const size_t pred = static_cast<size_t>(std::max_element(row, row + classes.size()) - row);
+      const size_t pred = static_cast<size_t>(cxr::argmax(row, static_cast<int64_t>(classes.size())));
       nlohmann::json ji = {{"file", it.path},
                            {"width", originals[i].size(2)},
                            {"height", originals[i].size(1)},

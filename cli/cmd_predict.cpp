@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "core/argmax.h"
 #include "io/image.h"
 #include "io/loader.h"
 #include "io/model_file.h"
@@ -47,7 +48,7 @@ void setup(CLI::App& app) {
       }
       cxr::Tensor logits = (*lm.model)(cxr::Variable(x.reshape({1, x.size(0), x.size(1), x.size(2)}))).data();
       cxr::Tensor p = cxr::softmax(logits);
-      int best = static_cast<int>(std::max_element(p.data(), p.data() + p.numel()) - p.data());
+      int best = cxr::argmax(p.data(), p.numel());
       if (o->json) {
         nlohmann::json j = {{"file", path}, {"predicted", classes[best]}};
         for (size_t k = 0; k < classes.size(); ++k) j["probabilities"][classes[k]] = p[k];

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/argmax.h"
 #include "explain/cam.h"
 #include "explain/guided.h"
 
@@ -132,7 +133,7 @@ Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>&
     std::vector<int> pred(static_cast<size_t>(N));
     for (int64_t n = 0; n < N; ++n) {
       const float* row = cap.logits.data() + n * K;
-      pred[static_cast<size_t>(n)] = static_cast<int>(std::max_element(row, row + K) - row);
+      pred[static_cast<size_t>(n)] = argmax(row, K);
     }
     cap.targets.push_back(pred);
   } else {

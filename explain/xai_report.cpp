@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/argmax.h"
 #include "core/progress.h"
 #include "explain/xai_fns.h"
 #include "io/image.h"
@@ -31,7 +32,7 @@ MaskScore score_mask(const Tensor& map, const Tensor& mask) {
 int argmax_row(const Tensor& probs, int64_t n) {
   const int64_t K = probs.size(1);
   const float* p = probs.data() + n * K;
-  return static_cast<int>(std::max_element(p, p + K) - p);
+  return argmax(p, K);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "core/argmax.h"
 #include "core/error.h"
 #include "core/threading.h"
 #include "explain/cam.h"
@@ -113,7 +114,7 @@ void compute_gallery(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, 
   std::vector<float> conf;
   for (size_t i = 0; i < p.probs.size(); ++i) {
     const auto& row = p.probs[i];
-    const int k = static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
+    const int k = argmax(row);
     labels.push_back(p.targets[i]);
     predicted.push_back(k);
     conf.push_back(row[static_cast<size_t>(k)]);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/argmax.h"
 #include "core/error.h"
 
 #include "core/progress.h"
@@ -145,7 +146,7 @@ std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p) 
   for (size_t r = 0; r < p.indices.size(); ++r) {
     const io::Sample& s = ds.samples.at(p.indices[r]);
     const auto& pr = p.probs[r];
-    const int pred = static_cast<int>(std::max_element(pr.begin(), pr.end()) - pr.begin());
+    const int pred = argmax(pr);
     out << io::csv_field(s.path) << ',' << io::csv_field(ds.class_names.at(p.targets[r])) << ','
         << io::csv_field(s.source) << ',' << io::csv_field(ds.class_names.at(pred)) << ','
         << (pred == p.targets[r] ? 1 : 0);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/argmax.h"
 #include "core/error.h"
 
 namespace cxr {
@@ -57,7 +58,7 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
     CXR_CHECK(static_cast<int>(probs[i].size()) == K, "evaluate: row ", i, " has ", probs[i].size(), " scores for ", K,
               " classes");
     CXR_CHECK(targets[i] >= 0 && targets[i] < K, "evaluate: target ", targets[i], " out of range");
-    int pred = static_cast<int>(std::max_element(probs[i].begin(), probs[i].end()) - probs[i].begin());
+    int pred = argmax(probs[i]);
     r.confusion[targets[i]][pred]++;
     bool ok = pred == targets[i];
     correct += ok;

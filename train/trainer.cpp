@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "core/argmax.h"
 #include "core/blas.h"
 #include "core/progress.h"
 #include "core/rng.h"
@@ -281,7 +282,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       const int64_t K = z.size(1);
       for (int64_t i = 0; i < b.size(); ++i) {
         const float* r = z.data() + i * K;
-        correct += (std::max_element(r, r + K) - r) == b.labels[i];
+        correct += argmax(r, K) == b.labels[i];
       }
       loss_sum += static_cast<double>(lv) * b.size();
       seen += b.size();
@@ -313,7 +314,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     DatasetPredictions vp = predict_dataset(*model, data.val, vo);
     int64_t vc = 0;
     for (size_t i = 0; i < vp.targets.size(); ++i)
-      vc += (std::max_element(vp.probs[i].begin(), vp.probs[i].end()) - vp.probs[i].begin()) == vp.targets[i];
+      vc += argmax(vp.probs[i]) == vp.targets[i];
     EpochRecord rec;
     rec.epoch = epoch;
     rec.loss = seen ? loss_sum / seen : NAN;
