@@ -2,8 +2,8 @@
 // ROC AUC, and accuracy per `source` (when the manifest has that column) of a checkpoint on a dataset.
 // Several checkpoints (--model A --model B ...) are scored as an ensemble: the mean of their probabilities
 // (each model reads the images at its own input size and normalisation; their classes must agree).
-// --tta N averages each model over N views of every image: the plain one and N-1 draws of the training
-// augmentation, the same draws on every run.
+// --tta N averages each model over N views of every image: the plain one and N-1 draws of the xray
+// augmentation (training's default), the same draws on every run.
 //
 //   cxr eval --model runs/synth/best.safetensors --data out/synth --split test [--json metrics.json]
 //            [--predictions per_image.csv]
@@ -45,6 +45,9 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
     }
     auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o.batch, o.skip_bad);
     const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
+    if (m == 0 && o.tta > 1)
+      std::printf("test-time augmentation: %d views per image (the plain image and %d xray draws)\n", o.tta,
+                  o.tta - 1);
     runs.push_back(cxr::predict_dataset_tta(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label));
     if (o.models.size() > 1) {
       const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
@@ -70,8 +73,8 @@ void setup(CLI::App& app) {
                                                   "predicted, correct, p_<class>...");
   cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_option("--batch", o->batch, "Batch size")->capture_default_str();
-  app.add_option("--tta", o->tta, "Test-time augmentation: average each model over this many views, the plain "
-                                  "image and N-1 fixed draws of the xray augmentation (1: off)")
+  app.add_option("--tta", o->tta, "Test-time augmentation: average each model over N views, the plain image and "
+                                  "N-1 fixed draws of the xray augmentation (1: off)")
       ->capture_default_str()->check(CLI::Range(1, 64));
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
   app.callback([o] {
@@ -89,6 +92,7 @@ void setup(CLI::App& app) {
       j["models"] = o->models;
       j["data"] = o->data;
       j["split"] = split;
+      j["tta"] = o->tta;  // views averaged per model (1: none)
       cxr::io::write_file_atomic(o->json, j.dump(2) + "\n");
       std::printf("metrics written to %s\n", o->json.c_str());
     }

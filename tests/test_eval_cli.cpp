@@ -1,6 +1,7 @@
 // `cxr eval` on the command line: the per-image predictions file, and an ensemble of two models (each at
 // its own input size) scored as the mean of their probabilities. The models are barely trained (24 steps):
-// what is checked is the arithmetic that joins them, against the single-model files.
+// what is checked is the arithmetic that joins them, against the single-model files, and that --tta is
+// recorded and checked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -87,6 +88,15 @@ TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
   EXPECT_EQ(ej["models"].size(), 2u);
   EXPECT_EQ(ej["model"], cli.path("a/best.safetensors") + " + " + cli.path("b/best.safetensors"));
   EXPECT_EQ(cli.json("a.json")["model"], cli.path("a/best.safetensors"));
+  EXPECT_EQ(cli.json("a.json")["tta"], 1);
+
+  // Test-time augmentation: the JSON records the views, the console says so, and 0 views is refused.
+  ASSERT_EQ(cli.run("eval --model " + cli.path("a/best.safetensors") + data + " --tta 3 --json " + cli.path("t.json")),
+            0)
+      << cli.log();
+  EXPECT_NE(cli.log().find("test-time augmentation: 3 views"), std::string::npos) << cli.log();
+  EXPECT_EQ(cli.json("t.json")["tta"], 3);
+  EXPECT_NE(cli.run("eval --model " + cli.path("a/best.safetensors") + data + " --tta 0"), 0);
 
   // A model with other classes cannot join the ensemble: the error names it.
   ASSERT_EQ(cli.run("synth --out " + cli.path("two") + " --size 32 --train 8 --val 4 --test 4 --seed 3 "

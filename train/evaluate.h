@@ -1,7 +1,7 @@
 // Running a trained model over a whole dataset: class probabilities for every sample, and the mean
-// cross-entropy. Used by training (validation), `cxr eval`, `cxr predict` and the report. Also the two
-// things `cxr eval` does with those probabilities besides scoring them: average several models' (an
-// ensemble) and write them out per image.
+// cross-entropy. Used by training (validation), `cxr eval`, `cxr predict` and the report. Also what
+// `cxr eval` does besides scoring them: average several views of each image (test-time augmentation),
+// average several models' (an ensemble), and write them out per image.
 #pragma once
 #include <string>
 #include <vector>
