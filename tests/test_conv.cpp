@@ -9,6 +9,7 @@
 
 #include "core/threading.h"
 #include "core/workspace.h"
+#include "fixture_reader.h"
 #include "gradcheck.h"
 #include "layers/conv2d.h"
 
@@ -275,18 +276,13 @@ TEST(Conv2d, BatchOneWithAThreadedBlasAgreesUpToRounding) {
   ConvRun two = run_conv(c, in, true, true, true);
   ConvRun again = run_conv(c, in, true, true, true);
   set_num_threads(saved);
-  auto worst_rel = [](const Tensor& a, const Tensor& b) {
-    double worst = 0, scale = 1e-30;
-    for (int64_t i = 0; i < a.numel(); ++i) scale = std::max(scale, double(std::abs(a[i])));
-    for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]) / scale);
-    return worst;
-  };
-  EXPECT_LT(worst_rel(one.y.data(), two.y.data()), 1e-5);
-  EXPECT_LT(worst_rel(one.x.grad(), two.x.grad()), 1e-5);
-  EXPECT_LT(worst_rel(one.w.grad(), two.w.grad()), 1e-5);
-  EXPECT_EQ(worst_rel(two.y.data(), again.y.data()), 0.0);
-  EXPECT_EQ(worst_rel(two.x.grad(), again.x.grad()), 0.0);
-  EXPECT_EQ(worst_rel(two.w.grad(), again.w.grad()), 0.0);
+  // relative_error (fixture_reader.h): max|a - b| / max|b|, its floor set below any value here.
+  EXPECT_LT(relative_error(two.y.data(), one.y.data(), 1e-30), 1e-5);
+  EXPECT_LT(relative_error(two.x.grad(), one.x.grad(), 1e-30), 1e-5);
+  EXPECT_LT(relative_error(two.w.grad(), one.w.grad(), 1e-30), 1e-5);
+  EXPECT_EQ(relative_error(again.y.data(), two.y.data(), 1e-30), 0.0);
+  EXPECT_EQ(relative_error(again.x.grad(), two.x.grad(), 1e-30), 0.0);
+  EXPECT_EQ(relative_error(again.w.grad(), two.w.grad(), 1e-30), 0.0);
 }
 
 TEST(Conv2d, UsesBoundedSharedWorkspace) {
