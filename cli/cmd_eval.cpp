@@ -39,15 +39,15 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
       split = cxr::io::resolve_split(ds, o.split);
       if (split != "all") ds = cxr::io::select_split(ds, split);
       std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
+      if (o.tta > 1)
+        std::printf("test-time augmentation: %d views per image (the plain image and %d xray draws)\n", o.tta,
+                    o.tta - 1);
     } else if (lm.meta.classes != classes) {
       throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(lm.meta.classes, ", "), " differ from ",
                                 o.models[0], "'s (", cxr::join(classes, ", "), "): they cannot be averaged"));
     }
     auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o.batch, o.skip_bad);
     const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
-    if (m == 0 && o.tta > 1)
-      std::printf("test-time augmentation: %d views per image (the plain image and %d xray draws)\n", o.tta,
-                  o.tta - 1);
     runs.push_back(cxr::predict_dataset_tta(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label));
     if (o.models.size() > 1) {
       const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
