@@ -46,6 +46,10 @@ void setup(CLI::App& app) {
   app.add_flag("--class-weights", cfg->class_weights, "Weight the loss by inverse class frequency");
   app.add_flag("--balanced", cfg->balanced, "Sample classes equally often");
   app.add_option("--label-smoothing", cfg->label_smoothing, "Label smoothing of the loss")->capture_default_str();
+  app.add_option("--mixup", cfg->mixup, "Mixup: train on blends of image pairs and their labels, weights from "
+                                       "Beta(alpha, alpha); this is alpha, e.g. 0.2 (0: off). Training accuracy "
+                                       "then counts the label with the larger weight")
+      ->capture_default_str();
   app.add_option("--init", cfg->init, "Start from these weights (e.g. converted torchvision ImageNet VGG-16)");
   app.add_option("--freeze", cfg->freeze, "Freeze a part while training: features")
       ->check(CLI::IsMember({"features"}));

@@ -64,6 +64,34 @@ uint64_t Rng::below(uint64_t n) {
   return static_cast<uint64_t>(m >> 64);
 }
 
+double Rng::gamma(double shape) {
+  if (!(shape > 0)) return NAN;
+  // Below 1 the squeeze method does not apply: Gamma(k) = Gamma(k + 1) * U^(1/k), U uniform in (0, 1].
+  if (shape < 1) {
+    const double u = (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    return gamma(shape + 1) * std::pow(u, 1.0 / shape);
+  }
+  const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    double x, v;
+    do {
+      x = normal();
+      v = 1.0 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const double u = (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+    if (std::log(u) < 0.5 * x * x + d * (1.0 - v + std::log(v))) return d * v;
+  }
+}
+
+double Rng::beta(double a, double b) {
+  const double x = gamma(a), y = gamma(b);
+  // Both can underflow to 0 for tiny shapes; the distribution is then all but two points, pick by a coin.
+  if (x + y <= 0) return uniform() < a / (a + b) ? 1.0 : 0.0;
+  return x / (x + y);
+}
+
 Rng Rng::fork(uint64_t stream) const {
   uint64_t x = s_[0] ^ rotl(s_[1], 13) ^ rotl(s_[2], 29) ^ rotl(s_[3], 43) ^ (stream * 0xd1342543de82ef95ULL);
   return Rng(splitmix64(x));

@@ -17,6 +17,8 @@ class Rng {
   float normal();                         // standard normal (Box-Muller)
   float normal(float mean, float stddev);
   uint64_t below(uint64_t n);             // uniform integer in [0, n), n > 0
+  double gamma(double shape);             // Gamma(shape, 1), shape > 0 (Marsaglia & Tsang 2000)
+  double beta(double a, double b);        // Beta(a, b), a, b > 0: the mixing weight of mixup
   bool bernoulli(float p) { return uniform() < p; }
   Rng fork(uint64_t stream) const;        // an independent generator derived from this one's state
 

@@ -39,6 +39,7 @@ struct TrainConfig {
   bool class_weights = false;
   bool balanced = false;
   float label_smoothing = 0.0f;
+  float mixup = 0.0f;              // mixup's Beta(alpha, alpha) (train/mixup.h); 0: off
   int64_t max_steps = 0;           // per epoch, 0: all (for quick tests)
   bool precise_bn = false;         // recompute batch-norm statistics before each validation (train/recalibrate.h)
   // run
@@ -52,6 +53,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 dropout, init, freeze, normalize, epochs, batch, opt, lr, momentum,
                                                 weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
                                                 patience, augment, class_weights, balanced, label_smoothing,
+                                                mixup,
                                                 max_steps, precise_bn, seed, out)
 
 }  // namespace cxr

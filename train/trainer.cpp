@@ -21,6 +21,7 @@
 #include "layers/optim.h"
 #include "models/model.h"
 #include "train/evaluate.h"
+#include "train/mixup.h"
 #include "train/recalibrate.h"
 
 namespace fs = std::filesystem;
@@ -263,10 +264,19 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     int64_t seen = 0, correct = 0, step = 0;
     io::Batch b;
     while (step < steps && loader.next(b)) {
-      Variable logits = (*model)(Variable(b.images));
+      // --mixup: the blend of this batch is a function of (seed, epoch, step) alone, so a resumed run
+      // draws the same ones.
+      MixedBatch mix;
+      if (cfg.mixup > 0) {
+        Rng r = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(step));
+        mix = mixup_batch(b.images, b.labels, cfg.mixup, r);
+      }
+      Variable logits = (*model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
       bool finite = true;
       for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
-      Variable loss = finite ? cross_entropy(logits, b.labels, ce) : Variable(Tensor::full({}, NAN));
+      Variable loss = !finite         ? Variable(Tensor::full({}, NAN))
+                      : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, ce)
+                                      : cross_entropy(logits, b.labels, ce);
       float lv = loss.item();
       if (!std::isfinite(lv)) {
         bar.finish();
@@ -282,7 +292,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       const int64_t K = z.size(1);
       for (int64_t i = 0; i < b.size(); ++i) {
         const float* r = z.data() + i * K;
-        correct += argmax(r, K) == b.labels[i];
+        correct += argmax(r, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
       }
       loss_sum += static_cast<double>(lv) * b.size();
       seen += b.size();
@@ -376,6 +386,8 @@ TrainResult train(const TrainConfig& cfg, std::FILE* log) {
   CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
   CXR_CHECK(cfg.schedule == "none" || cfg.schedule == "plateau" || cfg.schedule == "cosine",
             "train: unknown --schedule '", cfg.schedule, "' (use none, plateau or cosine)");
+  CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "train: --mixup ", cfg.mixup,
+            " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
   CXR_CHECK(!cfg.precise_bn || cfg.batch_norm, "train: --precise-bn recomputes batch-norm statistics, and this ",
             cfg.arch, " has no batch-norm layers: add --bn, or leave --precise-bn out");
   return run(cfg, false, log);
