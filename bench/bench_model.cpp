@@ -1,11 +1,15 @@
 // Whole-network throughput: one training step (forward, cross-entropy, backward, SGD step) and inference,
 // in images per second, for full-width VGG-16 at 224x224 and the CPU-sized VGG-16 (width 0.25, 128 px)
-// that the demo trains. Pair with bench/torch_reference.py for the PyTorch ratio (docs/PERFORMANCE.md).
+// that the demo trains, and (peak_MiB) the most tensor storage a training step holds at once, beside the
+// scratch workspace of core/workspace.h (scratch_MiB). Pair with bench/torch_reference.py for the PyTorch ratio
+// (docs/PERFORMANCE.md).
 //
 //   build/bench/bench_model --benchmark_filter=vgg16_224 --benchmark_repetitions=3
 #include <benchmark/benchmark.h>
 
+#include "core/allocator.h"
 #include "core/rng.h"
+#include "core/workspace.h"
 #include "layers/loss.h"
 #include "layers/optim.h"
 #include "models/model.h"
@@ -40,6 +44,7 @@ void train_step(benchmark::State& state, float width, int size, bool bn) {
   std::vector<int> y(batch);
   for (int i = 0; i < batch; ++i) y[i] = i % 3;
   model->train();
+  reset_storage_peak();
   for (auto _ : state) {
     Variable loss = cross_entropy((*model)(Variable(x)), y);
     loss.backward();
@@ -48,6 +53,9 @@ void train_step(benchmark::State& state, float width, int size, bool bn) {
   }
   state.counters["img_per_s"] = benchmark::Counter(static_cast<double>(batch) * state.iterations(),
                                                    benchmark::Counter::kIsRate);
+  // All tensor storage at its highest: weights, momentum, batch, activations, gradients, workspaces.
+  state.counters["peak_MiB"] = static_cast<double>(storage_use().peak_bytes) / (1 << 20);
+  state.counters["scratch_MiB"] = static_cast<double>(scratch_bytes()) / (1 << 20);
 }
 
 void inference(benchmark::State& state, float width, int size, bool bn) {

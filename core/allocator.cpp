@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <list>
@@ -98,6 +99,15 @@ Cache& cache() {
 
 size_t round_bytes(size_t bytes) { return std::max<size_t>(64, (bytes + 63) / 64 * 64); }
 
+std::atomic<size_t> g_live{0}, g_peak{0};
+
+void count_allocation(size_t bytes) {
+  const size_t now = g_live.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  size_t peak = g_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
 void* allocate_storage(size_t bytes) {
@@ -107,6 +117,7 @@ void* allocate_storage(size_t bytes) {
     std::lock_guard<std::mutex> lk(c.m);
     if (void* p = c.take(bytes)) {
       ++c.hits;
+      count_allocation(bytes);
       return p;
     }
     ++c.misses;
@@ -120,12 +131,14 @@ void* allocate_storage(size_t bytes) {
     p = std::aligned_alloc(64, bytes);
   }
   if (!p) throw Error(str("out of memory allocating ", bytes, " bytes of tensor storage"));
+  count_allocation(bytes);
   return p;
 }
 
 void free_storage(void* p, size_t bytes) noexcept {
   if (!p) return;
   bytes = round_bytes(bytes);
+  g_live.fetch_sub(bytes, std::memory_order_relaxed);
   if (bytes >= kCachedMinBytes) {
     Cache& c = cache();
     try {
@@ -142,6 +155,12 @@ StorageCacheStats storage_cache_stats() {
   std::lock_guard<std::mutex> lk(c.m);
   return {c.cached_bytes, c.order.size(), c.hits, c.misses};
 }
+
+StorageUse storage_use() {
+  return {g_live.load(std::memory_order_relaxed), g_peak.load(std::memory_order_relaxed)};
+}
+
+void reset_storage_peak() { g_peak.store(g_live.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 size_t storage_cache_limit() {
   Cache& c = cache();

@@ -33,6 +33,16 @@ struct StorageCacheStats {
   uint64_t misses = 0;       // large allocations that went to the system
 };
 StorageCacheStats storage_cache_stats();
+
+// Bytes of tensor storage handed out and not yet given back (the cache's free blocks not counted), and the
+// most there has been since the last reset_storage_peak(): what a training step really needs, which the
+// process's RSS hides behind the cache and malloc's own reuse.
+struct StorageUse {
+  size_t live_bytes = 0;
+  size_t peak_bytes = 0;
+};
+StorageUse storage_use();
+void reset_storage_peak();  // the peak becomes the bytes live now
 size_t storage_cache_limit();
 void set_storage_cache_limit(size_t bytes);  // 0: off (frees what is held)
 void release_storage_cache();                // frees every cached block

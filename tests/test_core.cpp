@@ -91,6 +91,25 @@ TEST(Workspace, GrowsAndReuses) {
 __attribute__((noinline)) static Shape shape_1110() { return {1, 1, 1, 0}; }
 __attribute__((noinline)) static std::vector<double> doubles_1100() { return {1, 1, 0, 0}; }
 
+TEST(StorageUse, CountsLiveTensorBytesAndTheirPeakWhateverTheCacheHolds) {
+  const size_t base = storage_use().live_bytes;
+  reset_storage_peak();
+  EXPECT_EQ(storage_use().peak_bytes, base);
+  {
+    Tensor big = Tensor::empty({3, 1000, 1000});  // 12 MB: a cached size
+    Tensor small = Tensor::empty({10});           // 40 bytes, counted as the 64 it takes
+    EXPECT_EQ(storage_use().live_bytes, base + 12000000 + 64);
+    Tensor copy = big;                            // shares the storage: nothing new
+    EXPECT_EQ(storage_use().live_bytes, base + 12000000 + 64);
+  }
+  EXPECT_EQ(storage_use().live_bytes, base);      // given back (to the cache: no longer live)
+  EXPECT_EQ(storage_use().peak_bytes, base + 12000000 + 64);
+  { Tensor again = Tensor::empty({3, 1000, 1000}); }  // a cache hit counts as well
+  EXPECT_EQ(storage_use().peak_bytes, base + 12000000 + 64);
+  reset_storage_peak();
+  EXPECT_EQ(storage_use().peak_bytes, base);
+}
+
 TEST(StorageCache, LargeBlocksAreReusedWithinTheLimitAndSmallOnesAreNot) {
   const size_t old_limit = storage_cache_limit();
   release_storage_cache();
