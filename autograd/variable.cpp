@@ -90,17 +90,22 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) {
   accumulate_grad(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* n = it->get();
-    if (!n->grad.defined()) continue;  // no path carried a gradient here
-    for (auto& hook : n->hooks) hook(n->grad);
-    if (n->backward) {
-      Tensor g = n->grad;
-      if (!n->retain_grad) n->grad = Tensor();  // intermediate gradients die once used
-      n->backward(g, n->inputs);
-      if (!retain_graph) {
-        n->backward = nullptr;
-        n->inputs.clear();
+    if (n->grad.defined()) {  // else no path carried a gradient here
+      for (auto& hook : n->hooks) hook(n->grad);
+      if (n->backward) {
+        Tensor g = n->grad;
+        if (!n->retain_grad) n->grad = Tensor();  // intermediate gradients die once used
+        n->backward(g, n->inputs);
+        if (!retain_graph) {
+          n->backward = nullptr;
+          n->inputs.clear();
+        }
       }
     }
+    // Every consumer of n came before it and has let go of it, so unless the caller holds n (the logits, a
+    // retained value) this frees its output now rather than when backward returns: the activations of
+    // the upper layers are gone before the large gradients of the lower ones are made.
+    if (!retain_graph) it->reset();
   }
 }
 

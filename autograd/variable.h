@@ -14,7 +14,9 @@
 //    Ops skip the gradient of every input that does not require one (a frozen weight, the input image),
 //    and nothing is recorded at all for values below which nothing requires a gradient.
 //  - Intermediate gradients are freed as soon as they have been used, unless retain_grad() was called.
-//  - The graph is released after backward (closures and the buffers they hold), unless retain_graph.
+//  - The graph is released during backward, unless retain_graph: a node's closure (and the buffers it
+//    holds) as soon as its backward has run, and its output as soon as every consumer's has, unless the
+//    caller still holds that value.
 //  - set_requires_grad(true) on an intermediate value cuts it from the graph below and makes it a leaf:
 //    the explain module uses this to back-propagate only from the head down to a chosen layer.
 #pragma once

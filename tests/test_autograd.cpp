@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "autograd/ops.h"
+#include "core/allocator.h"
 #include "gradcheck.h"
 
 using namespace cxr;
@@ -68,6 +69,36 @@ TEST(Autograd, RetainGradHooksAndCutting) {
   sum(mul(c, c)).backward();
   EXPECT_FLOAT_EQ(c.grad()[0], 4);
   EXPECT_FALSE(b.has_grad());
+}
+
+TEST(Autograd, OutputsAreFreedAsSoonAsTheirConsumersAreDone) {
+  // A chain of 4 MiB values. By the time the bottom leaf's gradient is complete, the values above it are
+  // gone (only its gradient is new), unless the caller holds one or asks to retain the graph.
+  const int64_t n = int64_t{1} << 20;
+  const size_t mib4 = static_cast<size_t>(n) * sizeof(float);
+  Variable x(Tensor::full({n}, 1.0f), true);
+  const size_t before = storage_use().live_bytes;
+  size_t at_leaf = 0;
+  x.register_hook([&](const Tensor&) { at_leaf = storage_use().live_bytes; });
+  Variable held = scale(x, 3);  // the caller keeps this one
+  Variable top = sum(scale(scale(scale(held, 2), 5), 7));  // (temporaries die here, not during backward)
+  top.backward();
+  // Live above `before`: held (4 MiB) and x's gradient (4 MiB); the three values above held were freed.
+  EXPECT_GE(at_leaf, before + 2 * mib4);
+  EXPECT_LT(at_leaf, before + 3 * mib4) << "values above the held one were still alive at the bottom";
+  EXPECT_FLOAT_EQ(held.data()[n - 1], 3.0f);
+  EXPECT_FLOAT_EQ(x.grad()[0], 3.0f * 2 * 5 * 7);
+
+  // retain_graph: everything stays, and a second backward gives the same gradient again.
+  Variable y(Tensor::full({n}, 1.0f), true);
+  const size_t before_y = storage_use().live_bytes;
+  size_t at_leaf_y = 0;
+  y.register_hook([&](const Tensor&) { at_leaf_y = storage_use().live_bytes; });
+  Variable loss = sum(scale(scale(scale(y, 2), 5), 7));
+  loss.backward(true);
+  EXPECT_GE(at_leaf_y, before_y + 4 * mib4);  // three values and the gradient
+  loss.backward();
+  EXPECT_FLOAT_EQ(y.grad()[0], 2 * 2 * 5 * 7);
 }
 
 TEST(Autograd, GradcheckBasicOps) {
