@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 #include "core/argmax.h"
@@ -26,8 +27,12 @@ io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::N
   return o;
 }
 
-DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
-                                   const std::string& label, int64_t epoch) {
+namespace {
+
+// One pass of `loader` (epoch `epoch`) through the model. The loader keeps its image cache between calls,
+// so test-time augmentation decodes each file once for all its augmented views.
+DatasetPredictions predict_loader(Model& model, io::Loader& loader, const std::string& label, int64_t epoch) {
+  const io::Dataset& ds = loader.dataset();
   const int K = model.config().num_classes;
   DatasetPredictions out;
   out.probs.assign(ds.size(), {});
@@ -35,7 +40,6 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
-  io::Loader loader(ds, opt);
   loader.start_epoch(epoch);
   std::unique_ptr<Progress> bar;
   if (!label.empty()) bar = std::make_unique<Progress>(label, loader.batches_per_epoch());
@@ -70,14 +74,25 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
   return out;
 }
 
+}  // namespace
+
+DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
+                                   const std::string& label, int64_t epoch) {
+  io::Loader loader(ds, opt);
+  return predict_loader(model, loader, label, epoch);
+}
+
 DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::LoaderOptions opt,
                                        const io::AugmentParams& augment, int views, const std::string& label) {
   CXR_CHECK(views >= 1, "predict_dataset_tta: views must be at least 1, got ", views);
   std::vector<DatasetPredictions> runs;
+  opt.augment = io::AugmentParams::none();
+  io::Loader plain(ds, opt);
+  opt.augment = augment;
+  std::unique_ptr<io::Loader> augmented = views > 1 ? std::make_unique<io::Loader>(ds, opt) : nullptr;
   for (int v = 0; v < views; ++v) {
-    opt.augment = v == 0 ? io::AugmentParams::none() : augment;
     const std::string view_label = label.empty() || views == 1 ? label : str(label, " (view ", v + 1, "/", views, ")");
-    runs.push_back(predict_dataset(model, ds, opt, view_label, v));
+    runs.push_back(predict_loader(model, v == 0 ? plain : *augmented, view_label, v));
   }
   return views == 1 ? std::move(runs[0]) : average_predictions(runs);
 }
