@@ -59,6 +59,12 @@ void setup(CLI::App& app) {
   app.add_flag("--precise-bn", cfg->precise_bn, "Before each validation, recompute batch-norm statistics over the "
                                                 "training images without augmentation (steadier val_loss; about "
                                                 "a third of an epoch's time)");
+  app.add_option("--swa-start", cfg->swa_start, "Stochastic weight averaging: average the weights of this epoch "
+                                               "and every later one into RUN_DIR/swa.safetensors, with batch-norm "
+                                               "statistics recomputed for the average (0: off)")
+      ->capture_default_str();
+  app.add_option("--swa-lr", cfg->swa_lr, "Constant learning rate from --swa-start on (0: keep the schedule)")
+      ->capture_default_str();
   app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
       ->capture_default_str();
   CLI::Option* epochs_opt = app.get_option("--epochs");

@@ -191,6 +191,68 @@ TEST(Train, ResumeGivesTheSameWeights) {
   }
 }
 
+TEST(Train, SwaIsTheMeanOfTheEpochsWeightsAndResumesExactly) {
+  auto params = [](const std::string& path) {
+    io::LoadedModel lm = io::load_model_file(path);
+    std::vector<std::pair<std::string, Tensor>> out;
+    for (auto& [name, v] : lm.model->named_parameters()) out.emplace_back(name, v->data().clone());
+    return out;
+  };
+  TrainConfig full = small_config(fresh_dir("cxr_train_swa_full"));
+  full.swa_start = 2;
+  TrainResult rf = train(full, quiet());
+  ASSERT_EQ(rf.swa_checkpoint, full.out + "/swa.safetensors");
+  // The same run in steps: the weights after epoch 2 and after epoch 3.
+  TrainConfig part = small_config(fresh_dir("cxr_train_swa_part"));
+  part.swa_start = 2;
+  part.epochs = 2;
+  train(part, quiet());
+  auto w2 = params(part.out + "/last.safetensors");
+  auto s2 = params(part.out + "/swa.safetensors");
+  TrainResult rp = resume(part.out, 3, quiet());
+  auto w3 = params(part.out + "/last.safetensors");
+  auto sf = params(full.out + "/swa.safetensors"), sp = params(part.out + "/swa.safetensors");
+  ASSERT_EQ(sf.size(), w2.size());
+  for (size_t i = 0; i < sf.size(); ++i) {
+    const Tensor &a = sf[i].second, &b = sp[i].second, &x = w2[i].second, &y = w3[i].second;
+    for (int64_t j = 0; j < a.numel(); ++j) {
+      ASSERT_EQ(a[j], b[j]) << sf[i].first << "[" << j << "]: the resumed average differs";
+      ASSERT_EQ(s2[i].second[j], x[j]) << "the average of one epoch is that epoch's weights";
+      const double mean = 0.5 * (static_cast<double>(x[j]) + y[j]);
+      ASSERT_NEAR(a[j], mean, 1e-6 * std::max(1.0, std::abs(mean))) << sf[i].first << "[" << j << "]";
+    }
+  }
+  // The averaged weights differ from both epochs' (else the test above proves little).
+  EXPECT_NE(sf[0].second[0], w2[0].second[0]);
+  EXPECT_NE(sf[0].second[0], w3[0].second[0]);
+  // The saved file holds the batch-norm statistics its reported val_loss was measured with.
+  io::LoadedModel lm = io::load_model_file(rf.swa_checkpoint);
+  io::Dataset val = io::select_split(io::open_dataset(full.data), "val");
+  DatasetPredictions p = predict_dataset(*lm.model, val, inference_loader_options(lm.meta.model, lm.norm, 16));
+  EXPECT_NEAR(p.loss, rf.swa_val_loss, 1e-6);
+  EXPECT_EQ(rf.swa_val_loss, rp.swa_val_loss);
+  EXPECT_EQ(lm.meta.extra["swa"]["epochs"], 2);
+}
+
+TEST(Train, SwaLearningRateAndBadSwaOptions) {
+  TrainConfig c = small_config(fresh_dir("cxr_train_swa_lr"));
+  c.schedule = "cosine";
+  c.swa_start = 3;
+  c.swa_lr = 1e-4f;
+  c.max_steps = 1;
+  TrainResult r = train(c, quiet());
+  ASSERT_EQ(r.history.size(), 3u);
+  EXPECT_FLOAT_EQ(r.history[0].lr, c.lr);  // the cosine schedule until epoch 3
+  EXPECT_LT(r.history[1].lr, c.lr);
+  EXPECT_FLOAT_EQ(r.history[2].lr, 1e-4f);
+  TrainConfig bad = small_config(fresh_dir("cxr_train_swa_bad"));
+  bad.swa_start = 4;  // after the last epoch
+  EXPECT_THROW(train(bad, quiet()), Error);
+  bad.swa_start = 0;
+  bad.swa_lr = 1e-3f;  // without --swa-start
+  EXPECT_THROW(train(bad, quiet()), Error);
+}
+
 TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
   const ModelConfig mc = tiny_vgg_config(1, 4);
   auto model = make_model(mc);

@@ -42,6 +42,8 @@ struct TrainConfig {
   float mixup = 0.0f;              // mixup's Beta(alpha, alpha) (train/mixup.h); 0: off
   int64_t max_steps = 0;           // per epoch, 0: all (for quick tests)
   bool precise_bn = false;         // recompute batch-norm statistics before each validation (train/recalibrate.h)
+  int swa_start = 0;               // average the weights of this epoch and every later one (train/swa.h); 0: off
+  float swa_lr = 0.0f;             // constant learning rate from swa_start on; 0: keep the schedule
   // run
   uint64_t seed = 42;
   std::string out;                 // RUN_DIR
@@ -54,6 +56,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
                                                 patience, augment, class_weights, balanced, label_smoothing,
                                                 mixup,
-                                                max_steps, precise_bn, seed, out)
+                                                max_steps, precise_bn, swa_start, swa_lr, seed, out)
 
 }  // namespace cxr

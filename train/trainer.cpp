@@ -23,6 +23,7 @@
 #include "train/evaluate.h"
 #include "train/mixup.h"
 #include "train/recalibrate.h"
+#include "train/swa.h"
 
 namespace fs = std::filesystem;
 
@@ -223,17 +224,35 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   io::Loader loader(data.train, lo);
   io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
   vo.workers = cfg.workers;
-  // --precise-bn: the training images again, shuffled (another order each epoch) but not augmented. No
+  // --precise-bn (and SWA's batch-norm pass): the training images again, shuffled (another order each epoch) but not augmented. No
   // image cache of its own (the training loader holds one): decoding again on a worker thread costs
   // less than the forward pass it feeds.
   std::unique_ptr<io::Loader> bn_loader;
-  if (cfg.precise_bn) {
+  if (cfg.precise_bn || (cfg.swa_start > 0 && cfg.batch_norm)) {
     io::LoaderOptions po = vo;
     po.shuffle = true;
     po.drop_last = lo.drop_last;
     po.seed = Rng(cfg.seed).fork(0x6e).next_u64();
     po.cache_bytes = 0;
     bn_loader = std::make_unique<io::Loader>(data.train, po);
+  }
+
+  // --swa-start: the running mean of the weights, in a model of its own. On resuming, the saved average
+  // must be the one of the last finished epoch (a crash between its write and state.json's is refused).
+  const std::string swa_path = (dir / "swa.safetensors").string();
+  std::unique_ptr<WeightAverage> swa;
+  if (cfg.swa_start > 0) {
+    std::shared_ptr<Model> avg = make_model(mc);
+    int64_t count = 0;
+    if (resuming && st.epochs_done >= cfg.swa_start) {
+      const io::CheckpointMeta sm = io::load_checkpoint(swa_path, *avg);
+      CXR_CHECK(sm.epoch == st.epochs_done, swa_path, " holds the average up to epoch ", sm.epoch, ", but the run "
+                "stopped after epoch ", st.epochs_done, ": it cannot be resumed exactly (move the file away to "
+                "start the average afresh)");
+      count = st.epochs_done - cfg.swa_start + 1;
+      result.swa_checkpoint = swa_path;
+    }
+    swa = std::make_unique<WeightAverage>(avg, count);
   }
 
   CrossEntropyOptions ce;
@@ -256,6 +275,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     reseed_dropouts(*model, cfg.seed, epoch);
     if (cfg.schedule == "cosine")
       opt->set_lr(static_cast<float>(lr0 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
+    if (swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) opt->set_lr(cfg.swa_lr);
     loader.start_epoch(epoch);
     int64_t steps = loader.batches_per_epoch();
     if (cfg.max_steps > 0) steps = std::min(steps, cfg.max_steps);
@@ -301,7 +321,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       if (g_stop.load()) break;
     }
     bar.finish();
-    if (bn_loader && !g_stop.load()) {
+    if (cfg.precise_bn && !g_stop.load()) {
       int64_t bn_steps = bn_loader->batches_per_epoch();
       if (cfg.max_steps > 0) bn_steps = std::min(bn_steps, cfg.max_steps);
       Progress bn_bar("  batch-norm statistics", bn_steps, log);
@@ -354,6 +374,32 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
         std::fprintf(log, "val_loss has not improved for %d epochs: lr -> %.3g\n", st.bad_epochs, opt->lr());
       }
     }
+    if (swa && epoch >= cfg.swa_start) {
+      swa->add(*model);
+      if (bn_loader) {
+        int64_t bn_steps = bn_loader->batches_per_epoch();
+        if (cfg.max_steps > 0) bn_steps = std::min(bn_steps, cfg.max_steps);
+        Progress bn_bar("  SWA batch-norm statistics", bn_steps, log);
+        // Not stopped by Ctrl-C: the average saved below must have its own statistics.
+        recalibrate_batchnorm(swa->model(), *bn_loader, epoch, bn_steps, [&](int64_t done, int64_t images) {
+          bn_bar.update(done, {}, images);
+          return true;
+        });
+        bn_bar.finish();
+      }
+      DatasetPredictions sp = predict_dataset(swa->model(), data.val, vo);
+      int64_t sc = 0;
+      for (size_t i = 0; i < sp.targets.size(); ++i) sc += argmax(sp.probs[i]) == sp.targets[i];
+      result.swa_val_loss = sp.loss;
+      result.swa_val_accuracy = sp.targets.empty() ? NAN : static_cast<double>(sc) / sp.targets.size();
+      io::CheckpointMeta smeta = meta;
+      smeta.metrics = {{"val_loss", result.swa_val_loss}, {"val_accuracy", result.swa_val_accuracy}};
+      smeta.extra["swa"] = {{"first_epoch", cfg.swa_start}, {"last_epoch", epoch}, {"epochs", swa->count()}};
+      io::save_checkpoint(swa_path, swa->model(), smeta);
+      result.swa_checkpoint = swa_path;
+      std::fprintf(log, "  SWA of epochs %d-%d: val_loss: %.4f - val_accuracy: %.4f\n", cfg.swa_start, epoch,
+                   result.swa_val_loss, result.swa_val_accuracy);
+    }
     st.epochs_done = epoch;
     // Order matters for a crash in between: weights and optimizer first, then the state that points at them.
     io::save_checkpoint(last, *model, meta);
@@ -372,6 +418,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   result.best_val_loss = st.best_val_loss;
   if (st.best_epoch > 0 && !result.interrupted)
     std::fprintf(log, "Best epoch %d (val_loss %.4f): %s\n", st.best_epoch, st.best_val_loss, best.c_str());
+  if (swa && swa->count() > 0 && !result.interrupted)
+    std::fprintf(log, "SWA of epochs %d-%d (val_loss %.4f): %s\n", cfg.swa_start, st.epochs_done,
+                 result.swa_val_loss, swa_path.c_str());
   return result;
 }
 
@@ -388,6 +437,10 @@ TrainResult train(const TrainConfig& cfg, std::FILE* log) {
             "train: unknown --schedule '", cfg.schedule, "' (use none, plateau or cosine)");
   CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "train: --mixup ", cfg.mixup,
             " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
+  CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "train: --swa-start ", cfg.swa_start,
+            " must be an epoch of the run (1-", cfg.epochs, "), or 0 (off)");
+  CXR_CHECK(cfg.swa_lr >= 0 && std::isfinite(cfg.swa_lr), "train: --swa-lr ", cfg.swa_lr, " must be >= 0");
+  CXR_CHECK(cfg.swa_lr == 0 || cfg.swa_start > 0, "train: --swa-lr needs --swa-start");
   CXR_CHECK(!cfg.precise_bn || cfg.batch_norm, "train: --precise-bn recomputes batch-norm statistics, and this ",
             cfg.arch, " has no batch-norm layers: add --bn, or leave --precise-bn out");
   return run(cfg, false, log);

@@ -7,6 +7,8 @@
 // After every epoch, atomically:
 //   RUN_DIR/last.safetensors (+ last.optim.safetensors, state.json)   the state to resume from
 //   RUN_DIR/best.safetensors                                           the best val_loss so far
+//   RUN_DIR/swa.safetensors (with swa_start)   the mean of the weights of epochs swa_start.. so far, with
+//                                               batch-norm statistics recomputed for it, and validated
 // Early stopping on val_loss with patience; the run's result is its best epoch, RUN_DIR/best.safetensors
 // (Keras's restore_best_weights: what eval, explain and report read), while last.safetensors keeps the
 // final epoch to resume from. Learning-rate schedule "plateau" (halve after plateau_patience epochs without
@@ -20,6 +22,7 @@
 // checkpoint in place; request_stop() (Ctrl-C) finishes the current step, writes
 // RUN_DIR/interrupted.safetensors and returns, leaving last.safetensors resumable.
 #pragma once
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -36,6 +39,8 @@ struct TrainResult {
   bool early_stopped = false;
   bool interrupted = false;
   std::string best_checkpoint, last_checkpoint;
+  std::string swa_checkpoint;      // with swa_start: RUN_DIR/swa.safetensors once an epoch has been averaged
+  double swa_val_loss = NAN, swa_val_accuracy = NAN;
 };
 
 // Starts a new run in cfg.out (which must not hold a previous run's state.json unless overwrite).

@@ -1,0 +1,33 @@
+#include "train/swa.h"
+
+#include "core/error.h"
+
+namespace cxr {
+
+WeightAverage::WeightAverage(std::shared_ptr<Model> average, int64_t count)
+    : average_(std::move(average)), count_(count) {
+  CXR_CHECK(average_ != nullptr && count_ >= 0, "WeightAverage: needs a model and a count >= 0");
+}
+
+void WeightAverage::add(Module& m) {
+  auto avg = average_->named_parameters();
+  auto cur = m.named_parameters();
+  CXR_CHECK(avg.size() == cur.size(), "WeightAverage: the model has ", cur.size(), " parameters, the average ",
+            avg.size());
+  // In double per element: the mean of n floats, updated n times, stays within rounding of the true mean.
+  const double w = 1.0 / static_cast<double>(count_ + 1);
+  for (size_t i = 0; i < avg.size(); ++i) {
+    Tensor& a = avg[i].second->data();
+    const Tensor& x = cur[i].second->data();
+    CXR_CHECK(avg[i].first == cur[i].first && a.shape() == x.shape(), "WeightAverage: parameter ", cur[i].first,
+              " ", to_string(x.shape()), " does not match the average's ", avg[i].first, " ",
+              to_string(a.shape()));
+    float* pa = a.data();
+    const float* px = x.data();
+    for (int64_t j = 0; j < a.numel(); ++j)
+      pa[j] = static_cast<float>(pa[j] + (static_cast<double>(px[j]) - pa[j]) * w);
+  }
+  ++count_;
+}
+
+}  // namespace cxr
