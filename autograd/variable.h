@@ -78,6 +78,11 @@ class Variable {
 
   Variable detach() const { return Variable(node_->data, false); }  // shares data, no history
 
+  // True when this handle is the only thing that holds the value and its data: no other Variable, no
+  // recorded op (its inputs would hold it), no tensor sharing the storage (a backward closure that saved
+  // it). Only then may an in-place op overwrite the data (ReLU(inplace) in layers/modules.h).
+  bool sole_owner() const { return node_ && node_.use_count() == 1 && node_->data.storage_unique(); }
+
   // For op implementations: adds g to this value's gradient.
   void accumulate_grad(const Tensor& g);
 

@@ -33,11 +33,12 @@ thread_local bool t_guided = false;
 void set_guided_relu(bool on) { t_guided = on; }
 bool guided_relu() { return t_guided; }
 
-Variable relu(const Variable& x) {
+Variable relu(const Variable& x, bool overwrite_input) {
   check_nonempty(x, "relu");
   const int64_t n = x.numel();
   const int64_t words = (n + 63) / 64;
-  Tensor y = Tensor::empty(x.shape());
+  // In place, y[i] is written after x[i] is read, by the same thread: the loop below is safe as it is.
+  Tensor y = overwrite_input && x.sole_owner() ? x.data() : Tensor::empty(x.shape());
   auto mask = std::make_shared<BitMask>(static_cast<size_t>(words));
   const float* px = x.data().data();
   float* py = y.data();

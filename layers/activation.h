@@ -7,7 +7,9 @@ namespace cxr {
 
 // relu(x) = max(x, 0). Backward keeps only a bit mask of where x > 0.
 // In guided mode (explain: guided backpropagation) backward also zeroes negative incoming gradients.
-Variable relu(const Variable& x);
+// overwrite_input: write the result into x's storage when x.sole_owner() (else as without it). The caller
+// promises not to read x again: what torchvision's ReLU(inplace=True) saves, one activation per layer.
+Variable relu(const Variable& x, bool overwrite_input = false);
 void set_guided_relu(bool on);  // thread-local switch read by relu's backward
 bool guided_relu();
 

@@ -48,10 +48,16 @@ class BatchNorm2d : public Module {
   Tensor num_batches_tracked;  // [1] float mirror of state.num_batches_tracked, for checkpoints
 };
 
+// inplace (as torchvision's VGG builds it): the output overwrites the input when nothing else holds the
+// input (Variable::sole_owner): in a Sequential the input is dropped at once, and batch-norm's or a
+// convolution's output would otherwise stay alive for backward only as the ReLU's input. A forward hook
+// or another consumer of the input keeps it whole.
 class ReLU : public Module {
  public:
-  Variable forward(const Variable& x) override { return relu(x); }
+  explicit ReLU(bool inplace = false) : inplace(inplace) {}
+  Variable forward(const Variable& x) override { return relu(x, inplace); }
   std::string type() const override { return "ReLU"; }
+  bool inplace;
 };
 
 class MaxPool2d : public Module {

@@ -135,7 +135,7 @@ std::shared_ptr<AdaptiveAvgPool2d> Model::build_gap_head(Sequential& cls, int ch
   } else {
     CXR_CHECK(c.head == "gap256", "build_gap_head: head '", c.head, "' is not a gap head");
     cls.add(std::make_shared<Linear>(channels, 256, rng));
-    cls.add(std::make_shared<ReLU>());
+    cls.add(std::make_shared<ReLU>(/*inplace=*/true));
     cls.add(std::make_shared<Dropout>(c.dropout, dropout_seed(0)));
     cls.add(std::make_shared<Linear>(256, c.num_classes, rng));
   }

@@ -10,7 +10,7 @@ SeedCNN::SeedCNN(const ModelConfig& c) : Model(c) {
     const int out = scaled_channels(v, c.width);
     features->add(std::make_shared<Conv2d>(channels, out, 3, 1, 1, /*bias=*/true, rng));
     if (c.batch_norm) features->add(std::make_shared<BatchNorm2d>(out));
-    features->add(std::make_shared<ReLU>());
+    features->add(std::make_shared<ReLU>(/*inplace=*/true));
     features->add(std::make_shared<MaxPool2d>(2, 2));
     channels = out;
   }
@@ -21,7 +21,7 @@ SeedCNN::SeedCNN(const ModelConfig& c) : Model(c) {
     const int side = c.input_size / 8;
     const int hidden = scaled_channels(128, c.width);
     classifier->add(std::make_shared<Linear>(channels * side * side, hidden, rng));
-    classifier->add(std::make_shared<ReLU>());
+    classifier->add(std::make_shared<ReLU>(/*inplace=*/true));
     classifier->add(std::make_shared<Dropout>(c.dropout, dropout_seed(0)));
     classifier->add(std::make_shared<Linear>(hidden, c.num_classes, rng));
   } else {

@@ -30,7 +30,7 @@ VGG::VGG(const ModelConfig& c) : Model(c) {
     const int out = scaled_channels(v, c.width);
     features->add(std::make_shared<Conv2d>(channels, out, 3, 1, 1, /*bias=*/true, rng));
     if (c.batch_norm) features->add(std::make_shared<BatchNorm2d>(out));
-    features->add(std::make_shared<ReLU>());
+    features->add(std::make_shared<ReLU>(/*inplace=*/true));
     channels = out;
   }
 
@@ -40,10 +40,10 @@ VGG::VGG(const ModelConfig& c) : Model(c) {
     const int hidden = scaled_channels(4096, c.width);
     pool = std::make_shared<AdaptiveAvgPool2d>(7, 7);
     classifier->add(std::make_shared<Linear>(channels * 7 * 7, hidden, rng));
-    classifier->add(std::make_shared<ReLU>());
+    classifier->add(std::make_shared<ReLU>(/*inplace=*/true));
     classifier->add(std::make_shared<Dropout>(c.dropout, dropout_seed(0)));
     classifier->add(std::make_shared<Linear>(hidden, hidden, rng));
-    classifier->add(std::make_shared<ReLU>());
+    classifier->add(std::make_shared<ReLU>(/*inplace=*/true));
     classifier->add(std::make_shared<Dropout>(c.dropout, dropout_seed(1)));
     classifier->add(std::make_shared<Linear>(hidden, c.num_classes, rng));
   } else {

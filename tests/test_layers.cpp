@@ -101,6 +101,43 @@ TEST(ReLU, ForwardAndGradcheck) {
   gradcheck([](auto& v) { return relu(v[0]); }, {x}, {true});
 }
 
+TEST(ReLU, InplaceOverwritesOnlyWhatNobodyElseHolds) {
+  Rng rng(8);
+  const Tensor a0 = random_tensor({2, 3, 5, 5}, rng);
+  auto grad_of_a = [&](bool inplace, int holder) {
+    Variable a(a0.clone(), true);
+    Variable b = scale(a, 2.0f);  // a fresh value: only `b` holds it
+    Variable keep, other;
+    if (holder == 1) keep = b;                // a second handle
+    if (holder == 2) other = mul(b, b);       // a recorded consumer
+    const Tensor before = b.data().clone();
+    Variable y = ReLU(inplace)(b);
+    const bool shared = y.data().shares_storage_with(b.data());
+    EXPECT_EQ(shared, inplace && holder == 0) << "inplace " << inplace << ", holder " << holder;
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      EXPECT_EQ(y.data()[i], std::max(before[i], 0.0f));
+      if (!shared) {
+        EXPECT_EQ(b.data()[i], before[i]) << "the input was overwritten while held";
+      }
+    }
+    Variable loss = sum(mul(y, Variable(a0)));
+    if (holder == 2) loss = add(loss, sum(other));
+    loss.backward();
+    return a.grad().clone();
+  };
+  for (int holder : {0, 1, 2}) {
+    const Tensor want = grad_of_a(false, holder), got = grad_of_a(true, holder);
+    for (int64_t i = 0; i < want.numel(); ++i) ASSERT_EQ(got[i], want[i]) << "holder " << holder << " [" << i << "]";
+  }
+  // In a Sequential the network's input has two handles (the caller's and the loop's): never overwritten.
+  Sequential seq;
+  seq.add(std::make_shared<ReLU>(true));
+  Variable image(a0.clone(), false);
+  Variable r = seq(image);
+  EXPECT_FALSE(r.data().shares_storage_with(image.data()));
+  for (int64_t i = 0; i < a0.numel(); ++i) ASSERT_EQ(image.data()[i], a0[i]);  // half of them negative
+}
+
 TEST(ReLU, NaNPassesThroughForwardAndBackwardAsInPyTorch) {
   // torch.relu(x) keeps a NaN, and its backward (threshold_backward on the output) passes the gradient
   // wherever the output is not <= 0, so also at a NaN.
