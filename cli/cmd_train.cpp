@@ -61,7 +61,9 @@ void setup(CLI::App& app) {
                                                 "a third of an epoch's time)");
   app.add_option("--swa-start", cfg->swa_start, "Stochastic weight averaging: average the weights of this epoch "
                                                "and every later one into RUN_DIR/swa.safetensors, with batch-norm "
-                                               "statistics recomputed for the average (0: off)")
+                                               "statistics recomputed for the average (0: off). Each averaged "
+                                               "epoch costs a batch-norm pass over the training images and a "
+                                               "validation more")
       ->capture_default_str();
   app.add_option("--swa-lr", cfg->swa_lr, "Constant learning rate from --swa-start on (0: keep the schedule)")
       ->capture_default_str();

@@ -234,6 +234,50 @@ TEST(Train, SwaIsTheMeanOfTheEpochsWeightsAndResumesExactly) {
   EXPECT_EQ(lm.meta.extra["swa"]["epochs"], 2);
 }
 
+TEST(Train, SwaResumesAfterACrashBetweenItsFileAndTheState) {
+  auto same_params = [](const std::string& a, const std::string& b) {
+    io::LoadedModel x = io::load_model_file(a), y = io::load_model_file(b);
+    auto px = x.model->named_parameters(), py = y.model->named_parameters();
+    for (size_t i = 0; i < px.size(); ++i)
+      for (int64_t j = 0; j < px[i].second->numel(); ++j)
+        if (px[i].second->data()[j] != py[i].second->data()[j]) return false;
+    return true;
+  };
+  TrainConfig full = small_config(fresh_dir("cxr_train_swac_full"));
+  full.swa_start = 2;
+  full.max_steps = 2;
+  train(full, quiet());
+  TrainConfig part = full;
+  part.out = fresh_dir("cxr_train_swac_part");
+  part.epochs = 2;
+  train(part, quiet());
+  EXPECT_FALSE(fs::exists(part.out + "/swa.prev.safetensors")) << "kept after state.json moved on";
+  const std::string crashed = fresh_dir("cxr_train_swac_crash"), renamed = fresh_dir("cxr_train_swac_renamed");
+  fs::copy(part.out, crashed, fs::copy_options::recursive);
+  fs::copy(part.out, renamed, fs::copy_options::recursive);
+  resume(part.out, 3, quiet());  // epoch 3's average, as a run that crashed after writing it would leave
+  // Crashed after epoch 3's swa.safetensors was written, before state.json: the state says epoch 2.
+  fs::rename(crashed + "/swa.safetensors", crashed + "/swa.prev.safetensors");
+  fs::copy_file(part.out + "/swa.safetensors", crashed + "/swa.safetensors");
+  resume(crashed, 3, quiet());
+  EXPECT_TRUE(same_params(crashed + "/swa.safetensors", full.out + "/swa.safetensors"));
+  EXPECT_FALSE(fs::exists(crashed + "/swa.prev.safetensors"));
+  // Crashed between the rename and the write: only swa.prev.safetensors is there.
+  fs::rename(renamed + "/swa.safetensors", renamed + "/swa.prev.safetensors");
+  resume(renamed, 3, quiet());
+  EXPECT_TRUE(same_params(renamed + "/swa.safetensors", full.out + "/swa.safetensors"));
+  // No average of the state's epoch at all: refused, naming what is there.
+  const std::string lost = fresh_dir("cxr_train_swac_lost");
+  fs::copy(part.out, lost, fs::copy_options::recursive);  // finished: state at epoch 3
+  fs::remove(lost + "/swa.safetensors");
+  try {
+    resume(lost, 4, quiet());
+    ADD_FAILURE() << "resumed without an average of epoch 3";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("swa.safetensors: missing"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Train, SwaLearningRateAndBadSwaOptions) {
   TrainConfig c = small_config(fresh_dir("cxr_train_swa_lr"));
   c.schedule = "cosine";
@@ -243,7 +287,7 @@ TEST(Train, SwaLearningRateAndBadSwaOptions) {
   TrainResult r = train(c, quiet());
   ASSERT_EQ(r.history.size(), 3u);
   EXPECT_FLOAT_EQ(r.history[0].lr, c.lr);  // the cosine schedule until epoch 3
-  EXPECT_LT(r.history[1].lr, c.lr);
+  EXPECT_FLOAT_EQ(r.history[1].lr, 0.75f * c.lr);  // (1 + cos(pi / 3)) / 2
   EXPECT_FLOAT_EQ(r.history[2].lr, 1e-4f);
   TrainConfig bad = small_config(fresh_dir("cxr_train_swa_bad"));
   bad.swa_start = 4;  // after the last epoch

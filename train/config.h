@@ -54,8 +54,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 skip_bad, workers, arch, batch_norm, width, size, channels, head,
                                                 dropout, init, freeze, normalize, epochs, batch, opt, lr, momentum,
                                                 weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
-                                                patience, augment, class_weights, balanced, label_smoothing,
-                                                mixup,
+                                                patience, augment, class_weights, balanced, label_smoothing, mixup,
                                                 max_steps, precise_bn, swa_start, swa_lr, seed, out)
 
 }  // namespace cxr

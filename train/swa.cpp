@@ -1,6 +1,16 @@
 #include "train/swa.h"
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "core/argmax.h"
 #include "core/error.h"
+#include "core/progress.h"
+#include "train/evaluate.h"
+#include "train/recalibrate.h"
+
+namespace fs = std::filesystem;
 
 namespace cxr {
 
@@ -24,10 +34,70 @@ void WeightAverage::add(Module& m) {
               to_string(a.shape()));
     float* pa = a.data();
     const float* px = x.data();
+    if (count_ == 0) {  // the first model is the average: copied, not computed
+      std::copy(px, px + a.numel(), pa);
+      continue;
+    }
     for (int64_t j = 0; j < a.numel(); ++j)
       pa[j] = static_cast<float>(pa[j] + (static_cast<double>(px[j]) - pa[j]) * w);
   }
   ++count_;
+}
+
+SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_loader, int64_t bn_steps,
+                            int64_t epoch, const io::Dataset& val, const io::LoaderOptions& vo, std::FILE* log) {
+  swa.add(trained);
+  if (bn_loader) {
+    const int64_t all = bn_loader->batches_per_epoch();
+    bn_steps = bn_steps > 0 ? std::min(bn_steps, all) : all;
+    Progress bar("  SWA batch-norm statistics", bn_steps, log);
+    // Not stopped by Ctrl-C: the average about to be saved must have its own statistics.
+    recalibrate_batchnorm(swa.model(), *bn_loader, epoch, bn_steps, [&](int64_t done, int64_t images) {
+      bar.update(done, {}, images);
+      return true;
+    });
+    bar.finish();
+  }
+  DatasetPredictions p = predict_dataset(swa.model(), val, vo);
+  int64_t correct = 0;
+  for (size_t i = 0; i < p.targets.size(); ++i) correct += argmax(p.probs[i]) == p.targets[i];
+  return {p.loss, p.targets.empty() ? NAN : static_cast<double>(correct) / static_cast<double>(p.targets.size())};
+}
+
+std::string average_path(const std::string& run_dir) { return (fs::path(run_dir) / "swa.safetensors").string(); }
+
+static std::string previous_path(const std::string& run_dir) {
+  return (fs::path(run_dir) / "swa.prev.safetensors").string();
+}
+
+void save_average(const std::string& run_dir, Model& average, const io::CheckpointMeta& meta) {
+  const std::string cur = average_path(run_dir), prev = previous_path(run_dir);
+  std::error_code ec;
+  if (fs::exists(cur)) {
+    fs::rename(cur, prev, ec);  // atomic: one of the two names always holds the previous average
+    CXR_CHECK(!ec, "cannot rename ", cur, " to ", prev, ": ", ec.message());
+  }
+  io::save_checkpoint(cur, average, meta);
+}
+
+void drop_previous_average(const std::string& run_dir) {
+  std::error_code ec;
+  fs::remove(previous_path(run_dir), ec);  // gone already is fine
+}
+
+void load_average(const std::string& run_dir, int64_t epoch, Model& average) {
+  std::string found;
+  for (const std::string& path : {average_path(run_dir), previous_path(run_dir)}) {
+    if (!fs::exists(path)) {
+      found += str(found.empty() ? "" : "; ", path, ": missing");
+      continue;
+    }
+    const io::CheckpointMeta m = io::load_checkpoint(path, average);
+    if (m.epoch == epoch) return;
+    found += str(found.empty() ? "" : "; ", path, ": the average up to epoch ", m.epoch);
+  }
+  throw Error(str("cannot resume the weight average: the run stopped after epoch ", epoch,
+                  ", and no saved average is of that epoch (", found, ")"));
 }
 
 }  // namespace cxr

@@ -3,15 +3,25 @@
 //
 // Why: late in training the weights wander around a wide, flat region of low training loss; their average
 // sits nearer its centre than any one epoch's weights, and flat minima generalise better. It costs one
-// extra copy of the weights. The real chest X-rays pick their best epoch out of a noisy, overfitting run
-// (docs/RESULTS.md §2): averaging the epochs instead of picking one is the natural alternative.
+// extra copy of the weights, and per averaged epoch a batch-norm pass and a validation. The real chest
+// X-rays pick their best epoch out of a noisy, overfitting run (docs/RESULTS.md §2): averaging the epochs
+// instead of picking one is the natural alternative.
 //
 // The average is of the parameters only. Batch-norm running statistics are not averaged: they belong to
 // the averaged weights, so they are recomputed for them (train/recalibrate.h) before the average is
 // evaluated or saved.
+//
+// Files (`cxr train --swa-start`): RUN_DIR/swa.safetensors holds the average up to the last finished
+// epoch. While an epoch's files are written, the previous average waits in swa.prev.safetensors until
+// state.json has moved on, so a crash in between leaves an average that matches the state to resume from.
 #pragma once
+#include <cstdio>
 #include <memory>
+#include <string>
 
+#include "io/checkpoint.h"
+#include "io/dataset.h"
+#include "io/loader.h"
 #include "models/model.h"
 
 namespace cxr {
@@ -31,5 +41,25 @@ class WeightAverage {
   std::shared_ptr<Model> average_;
   int64_t count_;
 };
+
+struct SwaValidation {
+  double val_loss = 0, val_accuracy = 0;
+};
+
+// One epoch of SWA: adds `trained` to the average, recomputes the average's batch-norm statistics over
+// epoch `epoch` of `bn_loader` (at most bn_steps batches, 0: all; skipped when bn_loader is null: no
+// batch-norm), and validates the average on `val` with loader options `vo`. Progress goes to `log`.
+SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_loader, int64_t bn_steps,
+                            int64_t epoch, const io::Dataset& val, const io::LoaderOptions& vo, std::FILE* log);
+
+// RUN_DIR/swa.safetensors, keeping the one there as swa.prev.safetensors (see above).
+void save_average(const std::string& run_dir, Model& average, const io::CheckpointMeta& meta);
+// After state.json records the epoch: the previous average is no longer needed.
+void drop_previous_average(const std::string& run_dir);
+// Loads into `average` whichever of the two files holds the average up to `epoch`; throws, naming both,
+// when neither does.
+void load_average(const std::string& run_dir, int64_t epoch, Model& average);
+
+std::string average_path(const std::string& run_dir);  // RUN_DIR/swa.safetensors
 
 }  // namespace cxr

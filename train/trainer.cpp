@@ -224,9 +224,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   io::Loader loader(data.train, lo);
   io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
   vo.workers = cfg.workers;
-  // --precise-bn (and SWA's batch-norm pass): the training images again, shuffled (another order each epoch) but not augmented. No
-  // image cache of its own (the training loader holds one): decoding again on a worker thread costs
-  // less than the forward pass it feeds.
+  // --precise-bn and SWA's batch-norm pass: the training images again, shuffled (another order each
+  // epoch) but not augmented. No image cache of its own (the training loader holds one): decoding again
+  // on a worker thread costs less than the forward pass it feeds.
   std::unique_ptr<io::Loader> bn_loader;
   if (cfg.precise_bn || (cfg.swa_start > 0 && cfg.batch_norm)) {
     io::LoaderOptions po = vo;
@@ -237,20 +237,15 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     bn_loader = std::make_unique<io::Loader>(data.train, po);
   }
 
-  // --swa-start: the running mean of the weights, in a model of its own. On resuming, the saved average
-  // must be the one of the last finished epoch (a crash between its write and state.json's is refused).
-  const std::string swa_path = (dir / "swa.safetensors").string();
+  // --swa-start: the running mean of the weights, in a model of its own (train/swa.h).
   std::unique_ptr<WeightAverage> swa;
   if (cfg.swa_start > 0) {
     std::shared_ptr<Model> avg = make_model(mc);
     int64_t count = 0;
     if (resuming && st.epochs_done >= cfg.swa_start) {
-      const io::CheckpointMeta sm = io::load_checkpoint(swa_path, *avg);
-      CXR_CHECK(sm.epoch == st.epochs_done, swa_path, " holds the average up to epoch ", sm.epoch, ", but the run "
-                "stopped after epoch ", st.epochs_done, ": it cannot be resumed exactly (move the file away to "
-                "start the average afresh)");
+      load_average(cfg.out, st.epochs_done, *avg);
       count = st.epochs_done - cfg.swa_start + 1;
-      result.swa_checkpoint = swa_path;
+      result.swa_checkpoint = average_path(cfg.out);
     }
     swa = std::make_unique<WeightAverage>(avg, count);
   }
@@ -375,30 +370,16 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       }
     }
     if (swa && epoch >= cfg.swa_start) {
-      swa->add(*model);
-      if (bn_loader) {
-        int64_t bn_steps = bn_loader->batches_per_epoch();
-        if (cfg.max_steps > 0) bn_steps = std::min(bn_steps, cfg.max_steps);
-        Progress bn_bar("  SWA batch-norm statistics", bn_steps, log);
-        // Not stopped by Ctrl-C: the average saved below must have its own statistics.
-        recalibrate_batchnorm(swa->model(), *bn_loader, epoch, bn_steps, [&](int64_t done, int64_t images) {
-          bn_bar.update(done, {}, images);
-          return true;
-        });
-        bn_bar.finish();
-      }
-      DatasetPredictions sp = predict_dataset(swa->model(), data.val, vo);
-      int64_t sc = 0;
-      for (size_t i = 0; i < sp.targets.size(); ++i) sc += argmax(sp.probs[i]) == sp.targets[i];
-      result.swa_val_loss = sp.loss;
-      result.swa_val_accuracy = sp.targets.empty() ? NAN : static_cast<double>(sc) / sp.targets.size();
+      const SwaValidation sv = average_epoch(*swa, *model, bn_loader.get(), cfg.max_steps, epoch, data.val, vo, log);
+      result.swa_val_loss = sv.val_loss;
+      result.swa_val_accuracy = sv.val_accuracy;
       io::CheckpointMeta smeta = meta;
-      smeta.metrics = {{"val_loss", result.swa_val_loss}, {"val_accuracy", result.swa_val_accuracy}};
+      smeta.metrics = {{"val_loss", sv.val_loss}, {"val_accuracy", sv.val_accuracy}};
       smeta.extra["swa"] = {{"first_epoch", cfg.swa_start}, {"last_epoch", epoch}, {"epochs", swa->count()}};
-      io::save_checkpoint(swa_path, swa->model(), smeta);
-      result.swa_checkpoint = swa_path;
+      save_average(cfg.out, swa->model(), smeta);
+      result.swa_checkpoint = average_path(cfg.out);
       std::fprintf(log, "  SWA of epochs %d-%d: val_loss: %.4f - val_accuracy: %.4f\n", cfg.swa_start, epoch,
-                   result.swa_val_loss, result.swa_val_accuracy);
+                   sv.val_loss, sv.val_accuracy);
     }
     st.epochs_done = epoch;
     // Order matters for a crash in between: weights and optimizer first, then the state that points at them.
@@ -406,6 +387,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     io::save_optimizer_state(last_opt, *opt);
     write_history_csv((dir / "history.csv").string(), result.history);
     io::write_file_atomic((dir / "state.json").string(), to_json(st).dump(2) + "\n");
+    if (swa) drop_previous_average(cfg.out);
     if (cfg.patience > 0 && st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {
       std::fprintf(log, "Early stopping: val_loss has not improved for %d epochs.\n", st.bad_epochs);
       result.early_stopped = true;
@@ -420,7 +402,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     std::fprintf(log, "Best epoch %d (val_loss %.4f): %s\n", st.best_epoch, st.best_val_loss, best.c_str());
   if (swa && swa->count() > 0 && !result.interrupted)
     std::fprintf(log, "SWA of epochs %d-%d (val_loss %.4f): %s\n", cfg.swa_start, st.epochs_done,
-                 result.swa_val_loss, swa_path.c_str());
+                 result.swa_val_loss, result.swa_checkpoint.c_str());
   return result;
 }
 
