@@ -86,13 +86,19 @@ DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::
                                        const io::AugmentParams& augment, int views, const std::string& label) {
   CXR_CHECK(views >= 1, "predict_dataset_tta: views must be at least 1, got ", views);
   std::vector<DatasetPredictions> runs;
-  opt.augment = io::AugmentParams::none();
-  io::Loader plain(ds, opt);
-  opt.augment = augment;
-  std::unique_ptr<io::Loader> augmented = views > 1 ? std::make_unique<io::Loader>(ds, opt) : nullptr;
-  for (int v = 0; v < views; ++v) {
-    const std::string view_label = label.empty() || views == 1 ? label : str(label, " (view ", v + 1, "/", views, ")");
-    runs.push_back(predict_loader(model, v == 0 ? plain : *augmented, view_label, v));
+  auto view_label = [&](int v) { return label.empty() || views == 1 ? label : str(label, " (view ", v + 1, "/", views, ")"); };
+  {
+    // The plain view reads each file once: no cache, so that only the augmented views' loader holds one.
+    io::LoaderOptions po = opt;
+    po.augment = io::AugmentParams::none();
+    if (views > 1) po.cache_bytes = 0;
+    io::Loader plain(ds, po);
+    runs.push_back(predict_loader(model, plain, view_label(0), 0));
+  }
+  if (views > 1) {
+    opt.augment = augment;
+    io::Loader augmented(ds, opt);
+    for (int v = 1; v < views; ++v) runs.push_back(predict_loader(model, augmented, view_label(v), v));
   }
   return views == 1 ? std::move(runs[0]) : average_predictions(runs);
 }

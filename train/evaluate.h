@@ -31,7 +31,8 @@ DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io
 // Test-time augmentation: the mean of `views` predictions (as average_predictions), the first on the plain
 // images and view v >= 1 on the draws of `augment` that the loader makes in epoch v, so a given opt.seed
 // always shows the model the same views. views = 1 is predict_dataset without augmentation. Every file is
-// decoded twice in all (once for the plain view, once into the cache that the augmented views share).
+// decoded twice in all (once for the plain view, once into the cache that the augmented views share),
+// while the dataset fits in opt.cache_bytes.
 DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::LoaderOptions opt,
                                        const io::AugmentParams& augment, int views, const std::string& label = "");
 
