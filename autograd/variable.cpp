@@ -102,9 +102,10 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) {
         }
       }
     }
-    // Every consumer of n came before it and has let go of it, so unless the caller holds n (the logits, a
-    // retained value) this frees its output now rather than when backward returns: the activations of
-    // the upper layers are gone before the large gradients of the lower ones are made.
+    // Every consumer of n came before it in this sweep, and each one that carried a gradient has dropped
+    // its link, so unless the caller holds n (the logits) this usually frees its output now rather than
+    // when backward returns: the activations of the upper layers are gone before the large gradients of
+    // the lower ones are made.
     if (!retain_graph) it->reset();
   }
 }

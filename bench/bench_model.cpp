@@ -53,7 +53,7 @@ void train_step(benchmark::State& state, float width, int size, bool bn) {
   }
   state.counters["img_per_s"] = benchmark::Counter(static_cast<double>(batch) * state.iterations(),
                                                    benchmark::Counter::kIsRate);
-  // All tensor storage at its highest: weights, momentum, batch, activations, gradients, workspaces.
+  // All tensor storage at its highest: weights, momentum, batch, activations, gradients.
   state.counters["peak_MiB"] = static_cast<double>(storage_use().peak_bytes) / (1 << 20);
   state.counters["scratch_MiB"] = static_cast<double>(scratch_bytes()) / (1 << 20);
 }

@@ -41,6 +41,8 @@ struct StorageUse {
   size_t live_bytes = 0;
   size_t peak_bytes = 0;
 };
+// Relaxed atomic counters: while other threads allocate, a reading may show the peak a moment behind the
+// live bytes, and a reset may miss a peak reached at the same instant; for measuring a step, that is fine.
 StorageUse storage_use();
 void reset_storage_peak();  // the peak becomes the bytes live now
 size_t storage_cache_limit();

@@ -57,6 +57,7 @@ class ReLU : public Module {
   explicit ReLU(bool inplace = false) : inplace(inplace) {}
   Variable forward(const Variable& x) override { return relu(x, inplace); }
   std::string type() const override { return "ReLU"; }
+  std::string describe() const override { return inplace ? "ReLU(inplace=True)" : "ReLU()"; }
   bool inplace;
 };
 

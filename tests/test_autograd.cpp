@@ -89,7 +89,8 @@ TEST(Autograd, OutputsAreFreedAsSoonAsTheirConsumersAreDone) {
   EXPECT_FLOAT_EQ(held.data()[n - 1], 3.0f);
   EXPECT_FLOAT_EQ(x.grad()[0], 3.0f * 2 * 5 * 7);
 
-  // retain_graph: everything stays, and a second backward gives the same gradient again.
+  // retain_graph: the values stay (the graph links them to `loss` anyway), and a second backward through
+  // the retained closures gives the same gradient again.
   Variable y(Tensor::full({n}, 1.0f), true);
   const size_t before_y = storage_use().live_bytes;
   size_t at_leaf_y = 0;
