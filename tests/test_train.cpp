@@ -104,6 +104,11 @@ TEST(Train, TinySyntheticTaskIsLearnt) {
   c.schedule = "none";
   TrainResult r = train(c, quiet());
   ASSERT_EQ(r.history.size(), 10u);
+  // The peak memory reported holds at least the weights, their gradients and Adam's two moments.
+  io::LoadedModel trained = io::load_model_file(r.last_checkpoint);
+  const size_t weight_bytes = static_cast<size_t>(trained.model->parameter_count()) * sizeof(float);
+  EXPECT_GE(r.peak_tensor_bytes, 4 * weight_bytes);
+  EXPECT_LT(r.peak_tensor_bytes, size_t{1} << 30);
   double best_acc = 0;
   for (auto& e : r.history) best_acc = std::max(best_acc, e.val_accuracy);
   // Chance is 1/3; strong lesions should be learnt well within 10 short epochs.

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "core/allocator.h"
 #include "core/argmax.h"
 #include "core/blas.h"
 #include "core/progress.h"
@@ -160,6 +161,7 @@ nlohmann::json read_json(const std::string& path) {
 
 TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   g_stop.store(false);
+  reset_storage_peak();
   const fs::path dir(cfg.out);
   fs::create_directories(dir);
   TrainData data = open_data(cfg);
@@ -403,6 +405,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   if (swa && swa->count() > 0 && !result.interrupted)
     std::fprintf(log, "SWA of epochs %d-%d (val_loss %.4f): %s\n", cfg.swa_start, st.epochs_done,
                  result.swa_val_loss, result.swa_checkpoint.c_str());
+  result.peak_tensor_bytes = storage_use().peak_bytes;
+  std::fprintf(log, "Peak tensor memory: %.0f MiB (weights, optimizer state, batches, activations, gradients)\n",
+               static_cast<double>(result.peak_tensor_bytes) / (1 << 20));
   return result;
 }
 

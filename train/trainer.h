@@ -23,6 +23,7 @@
 // RUN_DIR/interrupted.safetensors and returns, leaving last.safetensors resumable.
 #pragma once
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ struct TrainResult {
   std::string best_checkpoint, last_checkpoint;
   std::string swa_checkpoint;      // with swa_start: RUN_DIR/swa.safetensors once an epoch has been averaged
   double swa_val_loss = NAN, swa_val_accuracy = NAN;
+  size_t peak_tensor_bytes = 0;    // the most tensor storage alive at once during the run (core/allocator.h)
 };
 
 // Starts a new run in cfg.out (which must not hold a previous run's state.json unless overwrite).
