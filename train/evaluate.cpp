@@ -27,6 +27,13 @@ io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::N
   return o;
 }
 
+double DatasetPredictions::accuracy() const {
+  if (targets.empty()) return NAN;
+  int64_t correct = 0;
+  for (size_t i = 0; i < targets.size(); ++i) correct += argmax(probs[i]) == targets[i];
+  return static_cast<double>(correct) / static_cast<double>(targets.size());
+}
+
 namespace {
 
 // One pass of `loader` (epoch `epoch`) through the model. The loader keeps its image cache between calls,
@@ -86,7 +93,9 @@ DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::
                                        const io::AugmentParams& augment, int views, const std::string& label) {
   CXR_CHECK(views >= 1, "predict_dataset_tta: views must be at least 1, got ", views);
   std::vector<DatasetPredictions> runs;
-  auto view_label = [&](int v) { return label.empty() || views == 1 ? label : str(label, " (view ", v + 1, "/", views, ")"); };
+  auto view_label = [&](int v) {
+    return label.empty() || views == 1 ? label : str(label, " (view ", v + 1, "/", views, ")");
+  };
   {
     // The plain view reads each file once: no cache, so that only the augmented views' loader holds one.
     io::LoaderOptions po = opt;

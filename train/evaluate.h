@@ -17,6 +17,7 @@ struct DatasetPredictions {
   std::vector<int> targets;               // [n]
   std::vector<int64_t> indices;           // [n] dataset index of each row (bad files skipped leave gaps)
   double loss = 0;                        // mean cross-entropy
+  double accuracy() const;                // share of rows whose most probable class is the target; NaN if none
 };
 
 // Loader options for inference on `model`: no shuffling, no augmentation, every sample once.

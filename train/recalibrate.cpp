@@ -1,8 +1,10 @@
 #include "train/recalibrate.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "autograd/variable.h"
+#include "core/progress.h"
 #include "layers/modules.h"
 
 namespace cxr {
@@ -50,6 +52,20 @@ RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_
     r.images += b.size();
     if (after_batch && !after_batch(r.batches, r.images)) break;
   }
+  return r;
+}
+
+RecalibrateResult recalibrate_with_progress(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches,
+                                            const std::string& label, std::FILE* log,
+                                            const std::function<bool()>& keep_going) {
+  const int64_t all = loader.batches_per_epoch();
+  const int64_t steps = max_batches > 0 ? std::min(max_batches, all) : all;
+  Progress bar(label, steps, log);
+  RecalibrateResult r = recalibrate_batchnorm(model, loader, epoch, steps, [&](int64_t done, int64_t images) {
+    bar.update(done, {}, images);
+    return !keep_going || keep_going();
+  });
+  bar.finish();
   return r;
 }
 

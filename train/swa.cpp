@@ -1,12 +1,9 @@
 #include "train/swa.h"
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 
-#include "core/argmax.h"
 #include "core/error.h"
-#include "core/progress.h"
 #include "train/evaluate.h"
 #include "train/recalibrate.h"
 
@@ -47,21 +44,11 @@ void WeightAverage::add(Module& m) {
 SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_loader, int64_t bn_steps,
                             int64_t epoch, const io::Dataset& val, const io::LoaderOptions& vo, std::FILE* log) {
   swa.add(trained);
-  if (bn_loader) {
-    const int64_t all = bn_loader->batches_per_epoch();
-    bn_steps = bn_steps > 0 ? std::min(bn_steps, all) : all;
-    Progress bar("  SWA batch-norm statistics", bn_steps, log);
-    // Not stopped by Ctrl-C: the average about to be saved must have its own statistics.
-    recalibrate_batchnorm(swa.model(), *bn_loader, epoch, bn_steps, [&](int64_t done, int64_t images) {
-      bar.update(done, {}, images);
-      return true;
-    });
-    bar.finish();
-  }
+  // Not stopped by Ctrl-C: the average about to be saved must have its own statistics.
+  if (bn_loader)
+    recalibrate_with_progress(swa.model(), *bn_loader, epoch, bn_steps, "  SWA batch-norm statistics", log);
   DatasetPredictions p = predict_dataset(swa.model(), val, vo);
-  int64_t correct = 0;
-  for (size_t i = 0; i < p.targets.size(); ++i) correct += argmax(p.probs[i]) == p.targets[i];
-  return {p.loss, p.targets.empty() ? NAN : static_cast<double>(correct) / static_cast<double>(p.targets.size())};
+  return {p.loss, p.accuracy()};
 }
 
 std::string average_path(const std::string& run_dir) { return (fs::path(run_dir) / "swa.safetensors").string(); }

@@ -318,16 +318,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       if (g_stop.load()) break;
     }
     bar.finish();
-    if (cfg.precise_bn && !g_stop.load()) {
-      int64_t bn_steps = bn_loader->batches_per_epoch();
-      if (cfg.max_steps > 0) bn_steps = std::min(bn_steps, cfg.max_steps);
-      Progress bn_bar("  batch-norm statistics", bn_steps, log);
-      recalibrate_batchnorm(*model, *bn_loader, epoch, bn_steps, [&](int64_t done, int64_t images) {
-        bn_bar.update(done, {}, images);
-        return !g_stop.load();
-      });
-      bn_bar.finish();
-    }
+    if (cfg.precise_bn && !g_stop.load())
+      recalibrate_with_progress(*model, *bn_loader, epoch, cfg.max_steps, "  batch-norm statistics", log,
+                                [] { return !g_stop.load(); });
     if (g_stop.load()) {
       std::string path = (dir / "interrupted.safetensors").string();
       meta.epoch = epoch - 1;
@@ -339,15 +332,12 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       break;
     }
     DatasetPredictions vp = predict_dataset(*model, data.val, vo);
-    int64_t vc = 0;
-    for (size_t i = 0; i < vp.targets.size(); ++i)
-      vc += argmax(vp.probs[i]) == vp.targets[i];
     EpochRecord rec;
     rec.epoch = epoch;
     rec.loss = seen ? loss_sum / seen : NAN;
     rec.accuracy = seen ? static_cast<double>(correct) / seen : NAN;
     rec.val_loss = vp.loss;
-    rec.val_accuracy = vp.targets.empty() ? NAN : static_cast<double>(vc) / vp.targets.size();
+    rec.val_accuracy = vp.accuracy();
     rec.lr = opt->lr();
     rec.seconds = bar.elapsed();
     result.history.push_back(rec);
