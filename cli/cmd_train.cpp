@@ -16,6 +16,10 @@ void setup(CLI::App& app) {
   app.add_option("--val", cfg->val, "Validation data (default: the data's own val split, else a patient split)");
   app.add_option("--val-fraction", cfg->val_fraction, "Share of patients held out when the data has no split")
       ->capture_default_str()->check(CLI::Range(0.01, 0.9));
+  app.add_option("--exclude-source", cfg->exclude_sources, "Leave out the images of this manifest source, from "
+                                                          "training and validation (repeat for more): a "
+                                                          "leave-source-out control for shortcuts")
+      ->allow_extra_args(false);
   app.add_option("--out", cfg->out, "Run folder: checkpoints, history.csv, config.json");
   app.add_option("--resume", *resume_dir, "Continue the interrupted run in this folder (its saved options apply)");
   app.add_option("--arch", cfg->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn")->capture_default_str();

@@ -421,6 +421,25 @@ Dataset select_split(const Dataset& ds, const std::string& name) {
   return out;
 }
 
+Dataset exclude_sources(const Dataset& ds, const std::vector<std::string>& sources, bool must_match) {
+  if (sources.empty()) return ds;
+  const std::set<std::string> drop(sources.begin(), sources.end());
+  std::set<std::string> have;
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    const std::string& src = ds.samples[i].source;
+    have.insert(src.empty() ? "(none)" : src);
+    if (!drop.count(src)) keep.push_back(i);
+  }
+  if (must_match)
+    for (const auto& name : drop)
+      CXR_CHECK(have.count(name), ds.origin, ": no sample has source '", name, "' (sources present: ",
+                join(std::vector<std::string>(have.begin(), have.end())), ")");
+  Dataset out = ds.subset(keep);
+  out.origin = ds.origin + " [without " + join(sources) + "]";
+  return out;
+}
+
 PatientSplit split_by_patient(const Dataset& ds, double val_fraction, uint64_t seed) {
   CXR_CHECK(val_fraction >= 0.0 && val_fraction <= 1.0, ds.origin, ": validation fraction ", val_fraction,
             " is not in [0, 1]");

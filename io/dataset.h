@@ -73,6 +73,10 @@ Dataset open_dataset(const std::string& path, const DatasetOptions& opt = {});
 // Throws if none has that split, naming the splits the dataset does have.
 Dataset select_split(const Dataset& ds, const std::string& name);
 bool has_splits(const Dataset& ds);  // true when every sample has a split
+// The samples whose `source` (manifest column) is none of `sources`, in their order: a leave-source-out
+// control (train without a hospital, then see how its images fare). With must_match, a name that is no
+// sample's source is an error naming the sources there are (a typo must not leave everything in).
+Dataset exclude_sources(const Dataset& ds, const std::vector<std::string>& sources, bool must_match = true);
 // The split that evaluation commands (eval, xai-eval, report) read: `split` itself, or for "auto" the
 // test split, else the val split, else "all" (the whole dataset).
 std::string resolve_split(const Dataset& ds, const std::string& split);

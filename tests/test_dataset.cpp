@@ -381,3 +381,31 @@ TEST(DatasetSplit, AutoPicksTestThenValThenAll) {
   EXPECT_EQ(resolve_split(with({"test", ""}), "auto"), "all");  // not every sample has a split
   EXPECT_EQ(resolve_split(with({"train", "test"}), "val"), "val");  // an explicit split is kept as asked
 }
+
+TEST(DatasetSources, ExcludeSourcesKeepsTheOthersInOrder) {
+  TempDir t;
+  std::string path = t.text("m.csv",
+                            "file,label,split,source\n"
+                            "a.png,NORMAL,train,nih\n"
+                            "b.png,COVID19,train,mhh\n"
+                            "c.png,PNEUMONIA,val,nih\n"
+                            "d.png,NORMAL,train,\n"
+                            "e.png,COVID19,val,ieee\n");
+  Dataset ds = open_manifest(path);
+  Dataset kept = exclude_sources(ds, {"nih"});
+  ASSERT_EQ(kept.size(), 3);
+  EXPECT_EQ(fs::path(kept.samples[0].path).filename(), "b.png");
+  EXPECT_EQ(fs::path(kept.samples[1].path).filename(), "d.png");  // no source: never excluded by name
+  EXPECT_EQ(fs::path(kept.samples[2].path).filename(), "e.png");
+  EXPECT_EQ(kept.class_names, ds.class_names);  // classes stay, even one left without samples
+  EXPECT_NE(kept.origin.find("without nih"), std::string::npos) << kept.origin;
+  EXPECT_EQ(exclude_sources(ds, {"nih", "ieee", "mhh"}).size(), 1);
+  EXPECT_EQ(exclude_sources(ds, {}).size(), 5);
+  // A name that is no sample's source is a typo to report, not a no-op ...
+  std::string err = error_of([&] { exclude_sources(ds, {"nhi"}); });
+  EXPECT_NE(err.find("m.csv"), std::string::npos) << err;
+  EXPECT_NE(err.find("'nhi'"), std::string::npos) << err;
+  EXPECT_NE(err.find("ieee, mhh, nih"), std::string::npos) << err;
+  // ... unless the caller allows it (a validation set that happens to lack the source).
+  EXPECT_EQ(exclude_sources(ds, {"nhi"}, false).size(), 5);
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "core/threading.h"
@@ -407,6 +408,63 @@ TEST(Train, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
   }
   EXPECT_EQ(file_bytes(last), before);
   EXPECT_EQ(file_bytes(hist), hist_before);
+}
+
+// A leave-source-out run: the excluded source's images are in neither training nor validation, and the
+// exclusion is part of the saved configuration, so a resumed run keeps it.
+TEST(Train, ExcludedSourcesAreLeftOutOfTrainingAndValidationAndStayOutOnResume) {
+  // The shared synthetic set under two sources: the COVID19 images of every split become "clinic".
+  const std::string dir = fresh_dir("cxr_train_sources");
+  fs::create_directories(dir);
+  std::vector<std::vector<std::string>> rows = io::parse_csv(file_bytes(synth_dir() + "/manifest.csv"), "manifest");
+  int64_t train_kept = 0, val_kept = 0;
+  {
+    std::ofstream out(dir + "/manifest.csv");
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::vector<std::string> f = rows[r];
+      if (r > 0) {  // columns: file, label, split, source, ...
+        f[0] = synth_dir() + "/" + f[0];
+        if (f[1] == "COVID19") f[3] = "clinic";
+        else if (f[2] == "train") ++train_kept;
+        else if (f[2] == "val") ++val_kept;
+      }
+      for (size_t i = 0; i < f.size(); ++i) out << (i ? "," : "") << io::csv_field(f[i]);
+      out << "\n";
+    }
+  }
+  TrainConfig c = small_config(fresh_dir("cxr_train_sources_run"));
+  c.data = dir + "/manifest.csv";
+  c.exclude_sources = {"clinic"};
+  c.epochs = 1;
+  c.max_steps = 1;
+  // What a run prints about its data (the first lines of its log).
+  auto data_lines = [](const std::function<void(std::FILE*)>& run) {
+    std::FILE* log = std::tmpfile();
+    EXPECT_NE(log, nullptr);
+    run(log);
+    std::rewind(log);
+    std::string text;
+    for (int ch; (ch = std::fgetc(log)) != EOF;) text += static_cast<char>(ch);
+    std::fclose(log);
+    return text;
+  };
+  for (const std::string& text : {data_lines([&](std::FILE* f) { train(c, f); }),
+                                  data_lines([&](std::FILE* f) { resume(c.out, 2, f); })}) {
+    EXPECT_NE(text.find(cxr::str("[without clinic] [train]: ", train_kept, " images")), std::string::npos) << text;
+    EXPECT_NE(text.find(cxr::str("[without clinic] [val]: ", val_kept, " images")), std::string::npos) << text;
+    EXPECT_NE(text.find("COVID19 0 (0.0%)"), std::string::npos) << text;
+  }
+  const nlohmann::json saved = nlohmann::json::parse(file_bytes(c.out + "/config.json"));
+  EXPECT_EQ(saved.at("exclude_sources"), nlohmann::json::array({"clinic"}));
+  // A typo is an error that names the sources there are, before anything is trained.
+  c.exclude_sources = {"clinc"};
+  c.out = fresh_dir("cxr_train_sources_typo");
+  try {
+    train(c, quiet());
+    FAIL() << "no error for an unknown source";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'clinc' (sources present: clinic, synth)"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Train, ModelFilesRoundTripWithAndWithoutMetadata) {

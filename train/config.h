@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@ struct TrainConfig {
   std::string val;                 // optional: validation folder/manifest; else the data's own val split
   std::string train_split = "train", val_split = "val";
   float val_fraction = 0.15f;      // patient-grouped split when the data has no split of its own
+  std::vector<std::string> exclude_sources;  // left out of training and validation (io::exclude_sources)
   bool skip_bad = false;
   int workers = 0;                 // loader threads (0: automatic)
   // model
@@ -51,10 +53,11 @@ struct TrainConfig {
 
 // JSON (de)serialisation; missing keys keep their defaults, so an older config.json still loads.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_split, val_split, val_fraction,
-                                                skip_bad, workers, arch, batch_norm, width, size, channels, head,
-                                                dropout, init, freeze, normalize, epochs, batch, opt, lr, momentum,
-                                                weight_decay, nesterov, schedule, plateau_factor, plateau_patience,
-                                                patience, augment, class_weights, balanced, label_smoothing, mixup,
-                                                max_steps, precise_bn, swa_start, swa_lr, seed, out)
+                                                exclude_sources, skip_bad, workers, arch, batch_norm, width,
+                                                size, channels, head, dropout, init, freeze, normalize, epochs,
+                                                batch, opt, lr, momentum, weight_decay, nesterov, schedule,
+                                                plateau_factor, plateau_patience, patience, augment,
+                                                class_weights, balanced, label_smoothing, mixup, max_steps,
+                                                precise_bn, swa_start, swa_lr, seed, out)
 
 }  // namespace cxr

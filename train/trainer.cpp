@@ -55,14 +55,14 @@ bool has_split(const io::Dataset& ds, const std::string& name) {
 
 // Training and validation sets: an explicit --val (its val split if it has one, else all of it), else the
 // data's own val split, else a patient-grouped split of the training data (e.g. Kaggle's Data/{train,test}
-// has no val split).
+// has no val split). Samples of c.exclude_sources are left out of both.
 TrainData open_data(const TrainConfig& c) {
   TrainData d;
-  io::Dataset all = io::open_dataset(c.data);
+  io::Dataset all = io::exclude_sources(io::open_dataset(c.data), c.exclude_sources);
   io::Dataset train = io::has_splits(all) ? io::select_split(all, c.train_split) : all;
   if (!c.val.empty()) {
     d.train = std::move(train);
-    io::Dataset v = io::open_dataset(c.val, {d.train.class_names});
+    io::Dataset v = io::exclude_sources(io::open_dataset(c.val, {d.train.class_names}), c.exclude_sources, false);
     d.val = has_split(v, c.val_split) ? io::select_split(v, c.val_split) : v;
   } else if (has_split(all, c.val_split)) {
     d.train = std::move(train);
