@@ -346,7 +346,10 @@ EvalReport eval_from_json(const nlohmann::json& j) {
     r.roc.push_back(roc);
   }
   if (j.contains("per_source"))
-    for (const auto& [g, v] : j["per_source"].items()) r.per_group[g] = {v.value("correct", 0), v.value("total", 0)};
+    for (const auto& [g, v] : j["per_source"].items()) {
+      r.per_group[g] = {v.value("correct", 0), v.value("total", 0)};
+      if (v.contains("confusion")) r.group_confusion[g] = v["confusion"].get<std::vector<std::vector<int>>>();
+    }
   return r;
 }
 

@@ -47,6 +47,7 @@ table{border-collapse:collapse;width:100%;font-size:13.5px;font-variant-numeric:
 th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:middle}
 th{font-weight:600;color:#334155;background:#f8fafc;position:sticky;top:42px}
 td.n,th.n{text-align:right}
+td.sub{padding-left:26px;color:var(--muted)}
 tr:nth-child(even) td{background:#fbfcfe}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
 .kv td:first-child{color:var(--muted);width:32%;white-space:nowrap}
@@ -266,17 +267,34 @@ void results(Html& h, const ReportData& d) {
   if (e.per_group.empty()) {
     h.element("p", "The data has no source column: one source only.", {{"class", "meta"}});
   } else {
-    h.raw("<table><thead><tr><th>source</th><th class=\"n\">correct</th><th class=\"n\">images</th>"
-          "<th class=\"n\">accuracy</th><th></th></tr></thead><tbody>");
+    h.raw("<table><thead><tr><th>source, true class</th><th class=\"n\">correct</th><th class=\"n\">images</th>"
+          "<th class=\"n\">accuracy</th><th></th><th>predicted as</th></tr></thead><tbody>");
+    auto row = [&h](const std::string& name, int correct, int total, const std::string& predicted, bool sub) {
+      const double acc = total ? static_cast<double>(correct) / total : NAN;
+      h.open("tr").element("td", name, sub ? Attrs{{"class", "sub"}} : Attrs{});
+      h.element("td", std::to_string(correct), {{"class", "n"}}).element("td", std::to_string(total), {{"class", "n"}});
+      h.element("td", fmt_pct(acc), {{"class", "n"}});
+      h.open("td").raw(share_bar_svg(acc, "#047857")).close("td").element("td", predicted).close("tr");
+    };
     for (const auto& [g, ct] : e.per_group) {
-      const double acc = ct.second ? static_cast<double>(ct.first) / ct.second : NAN;
-      h.open("tr").element("td", g).element("td", std::to_string(ct.first), {{"class", "n"}});
-      h.element("td", std::to_string(ct.second), {{"class", "n"}}).element("td", fmt_pct(acc), {{"class", "n"}});
-      h.open("td").raw(share_bar_svg(acc, "#047857")).close("td").close("tr");
+      row(g, ct.first, ct.second, "", false);
+      const auto it = e.group_confusion.find(g);
+      if (it == e.group_confusion.end()) continue;  // an eval JSON written before it was recorded
+      for (size_t t = 0; t < it->second.size() && t < e.classes.size(); ++t) {
+        const std::vector<int>& r = it->second[t];
+        int n = 0;
+        std::string predicted;
+        for (size_t p = 0; p < r.size() && p < e.classes.size(); ++p) {
+          n += r[p];
+          if (r[p] > 0) predicted += (predicted.empty() ? "" : ", ") + e.classes[p].name + " " + std::to_string(r[p]);
+        }
+        if (n > 0) row(e.classes[t].name, r[t], n, predicted, true);
+      }
     }
     h.raw("</tbody></table>");
     h.element("p", "A source that is much easier than the others can mean the model reads where an image came from "
-                   "(markers, scanners) rather than the lungs.",
+                   "(markers, scanners) rather than the lungs; so can a source whose images of one class are all "
+                   "taken for another.",
               {{"class", "meta"}});
   }
   h.close("section");

@@ -47,6 +47,17 @@ TEST(Metrics, HandComputedConfusion) {
   // siteA = even indices 0,2,4,6,8: correct at 0,2,4 -> 3/5; siteB = 1,3,5,7,9: correct 1,5,9 -> 3/5
   EXPECT_EQ(r.per_group["siteA"], std::make_pair(3, 5));
   EXPECT_EQ(r.per_group["siteB"], std::make_pair(3, 5));
+  // siteA: 0 A->A, 2 A->A, 4 B->B, 6 B->C, 8 C->A; siteB: 1 A->A, 3 A->B, 5 B->B, 7 B->C, 9 C->C
+  using M = std::vector<std::vector<int>>;
+  EXPECT_EQ(r.group_confusion["siteA"], (M{{2, 0, 0}, {0, 1, 1}, {1, 0, 0}}));
+  EXPECT_EQ(r.group_confusion["siteB"], (M{{1, 1, 0}, {0, 1, 1}, {0, 0, 1}}));
+  const std::string text = format_report(r);
+  // Per source, one row per true class present: its accuracy, and what its images were taken for.
+  EXPECT_NE(text.find("    A                       1.0000  (2/2)  -> A 2, B 0, C 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    C                       0.0000  (0/1)  -> A 1, B 0, C 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    A                       0.5000  (1/2)  -> A 1, B 1, C 0\n"), std::string::npos) << text;
+  const nlohmann::json j = to_json(r);
+  EXPECT_EQ(j["per_source"]["siteB"]["confusion"], nlohmann::json(r.group_confusion["siteB"]));
 }
 
 TEST(Metrics, RocAucByHand) {

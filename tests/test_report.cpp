@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <numeric>
 
 #include "core/threading.h"
 #include "explain/sha256.h"
@@ -187,6 +188,8 @@ TEST(Report, EvalJsonRoundTrip) {
   EXPECT_DOUBLE_EQ(back.classes[1].recall, 2.0 / 3.0);
   EXPECT_EQ(back.roc[0].fpr, r.roc[0].fpr);
   EXPECT_EQ(back.per_group.at("s2"), (std::pair<int, int>{1, 2}));
+  EXPECT_EQ(back.group_confusion.at("s2"), (std::vector<std::vector<int>>{{0, 0}, {1, 1}}));
+  EXPECT_EQ(back.group_confusion, r.group_confusion);
   EXPECT_THROW(eval_from_json(nlohmann::json{{"x", 1}}), Error);
 }
 
@@ -245,6 +248,12 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   EXPECT_EQ(count_of(html, "data:image/png;base64,"), count_of(html, "<img "));
   // Per-source table with the manifest's sources.
   EXPECT_EQ(d.eval.per_group.size(), 3u);  // synth, synth-marker, the evil one
+  // ... and under each source a row per true class it holds, with what those images were predicted as.
+  size_t class_rows = 0;
+  for (const auto& [g, m] : d.eval.group_confusion)
+    for (const auto& r : m) class_rows += std::accumulate(r.begin(), r.end(), 0) > 0;
+  EXPECT_GE(class_rows, 4u);  // synth holds every class; the marker and the evil one one each
+  EXPECT_EQ(count_of(html, "<td class=\"sub\">"), class_rows);
   // Explanation metrics were computed on all test images, with masks.
   ASSERT_TRUE(d.xai.is_object());
   EXPECT_EQ(d.xai.value("images", 0), fx.test_images);

@@ -66,6 +66,9 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
       auto& g = r.per_group[groups[i]];
       g.first += ok;
       g.second += 1;
+      auto& gc = r.group_confusion[groups[i]];
+      if (gc.empty()) gc.assign(K, std::vector<int>(K, 0));
+      gc[targets[i]][pred]++;
     }
   }
   r.accuracy = r.count ? static_cast<double>(correct) / r.count : 0;
@@ -128,11 +131,25 @@ std::string format_report(const EvalReport& r) {
     out += "\n";
   }
   if (!r.per_group.empty()) {
-    out += "\naccuracy per source\n";
+    out += "\naccuracy per source, and per true class within it (-> what its images were predicted as)\n";
     for (const auto& [g, ct] : r.per_group) {
       std::snprintf(line, sizeof line, "  %-24s %7.4f  (%d/%d)\n", g.c_str(),
                     ct.second ? static_cast<double>(ct.first) / ct.second : 0.0, ct.first, ct.second);
       out += line;
+      const auto it = r.group_confusion.find(g);
+      if (it == r.group_confusion.end()) continue;  // a report read back from JSON without it
+      const auto& gc = it->second;
+      for (size_t t = 0; t < gc.size() && t < r.classes.size(); ++t) {
+        int n = 0;
+        for (int v : gc[t]) n += v;
+        if (n == 0) continue;
+        std::snprintf(line, sizeof line, "    %-22s %7.4f  (%d/%d)  ->", r.classes[t].name.c_str(),
+                      static_cast<double>(gc[t][t]) / n, gc[t][t], n);
+        out += line;
+        for (size_t p = 0; p < gc[t].size() && p < r.classes.size(); ++p)
+          out += str(p ? ", " : " ", r.classes[p].name, " ", gc[t][p]);
+        out += "\n";
+      }
     }
   }
   return out;
@@ -153,9 +170,11 @@ nlohmann::json to_json(const EvalReport& r) {
                             {"roc_auc", num(c.roc_auc)}, {"support", c.support},
                             {"roc", {{"fpr", r.roc[k].fpr}, {"tpr", r.roc[k].tpr}}}});
   }
-  for (const auto& [g, ct] : r.per_group)
+  for (const auto& [g, ct] : r.per_group) {
     j["per_source"][g] = {{"correct", ct.first}, {"total", ct.second},
                           {"accuracy", ct.second ? static_cast<double>(ct.first) / ct.second : 0.0}};
+    if (auto it = r.group_confusion.find(g); it != r.group_confusion.end()) j["per_source"][g]["confusion"] = it->second;
+  }
   return j;
 }
 

@@ -1,7 +1,7 @@
 // Classification metrics, as scikit-learn defines them: accuracy, per-class precision / recall / F1 /
 // support, macro-F1, confusion matrix, one-vs-rest ROC AUC (with ties handled by the trapezoid rule, i.e.
-// the Mann-Whitney statistic), the ROC curve points for plots, and accuracy per group (e.g. per `source`
-// column of a manifest: shortcuts hide there).
+// the Mann-Whitney statistic), the ROC curve points for plots, and accuracy and confusion per group (e.g.
+// per `source` column of a manifest: shortcuts hide there).
 #pragma once
 #include <map>
 #include <string>
@@ -28,6 +28,9 @@ struct EvalReport {
   std::vector<ClassReport> classes;
   std::vector<RocCurve> roc;                // one-vs-rest, per class
   std::map<std::string, std::pair<int, int>> per_group;  // group -> (correct, total)
+  // group -> [true][predicted], as `confusion`: which class each source's images were taken for (a source
+  // whose NORMAL images all come out COVID19 tells more than its accuracy does)
+  std::map<std::string, std::vector<std::vector<int>>> group_confusion;
 };
 
 // probs: [n][K] class probabilities (rows need not be normalised for AUC; argmax is the prediction).
