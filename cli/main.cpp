@@ -48,20 +48,23 @@ int main(int argc, char** argv) {
                "cxr"};
   app.set_version_flag("--version", std::string("cxr ") + cxr::kVersion);
   app.require_subcommand(1);
-  int threads = 0;
-  app.add_option("--threads", threads, "Threads for compute (default: $CXR_THREADS or all cores)")
-      ->check(CLI::NonNegativeNumber);
+  // --threads may come before or after the command name. The thread count is set when the command's
+  // arguments are parsed, before the command runs; at that point CLI11 has not yet stored the top-level
+  // option into a variable, so both options are read from their parsed results (the command's wins).
+  const std::string threads_help = "Threads for compute (default: $CXR_THREADS or all cores)";
+  int threads = 0;  // bound only for the help's type; the values are read from the options, as said above
+  CLI::Option* top_threads = app.add_option("--threads", threads, threads_help)->check(CLI::NonNegativeNumber);
   auto& cmds = commands();
   std::stable_sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
   std::string running;
   for (auto& c : cmds) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
-    sub->add_option("--threads", threads, "Threads for compute (default: $CXR_THREADS or all cores)")
-        ->check(CLI::NonNegativeNumber);
+    CLI::Option* sub_threads = sub->add_option("--threads", threads, threads_help)->check(CLI::NonNegativeNumber);
     c.setup(*sub);
-    sub->parse_complete_callback([&running, &c, &threads] {
+    sub->parse_complete_callback([&running, &c, top_threads, sub_threads] {
       running = c.name;
-      cxr::set_num_threads(threads);
+      const CLI::Option* given = sub_threads->count() ? sub_threads : top_threads->count() ? top_threads : nullptr;
+      cxr::set_num_threads(given ? given->as<int>() : 0);
     });
   }
   try {
