@@ -60,6 +60,20 @@ TEST(Metrics, HandComputedConfusion) {
   EXPECT_EQ(j["per_source"]["siteB"]["confusion"], nlohmann::json(r.group_confusion["siteB"]));
 }
 
+// scikit-learn's f1_score(average='macro') averages over the labels in y_true or y_pred: a class neither
+// held nor predicted is left out; one predicted but never true counts, with F1 0.
+TEST(Metrics, MacroF1LeavesOutClassesNeitherHeldNorPredicted) {
+  // Only B and C are true; B: 2 right, 1 called C; C: 1 right. B: P 1, R 2/3, F1 0.8; C: P 1/2, R 1, F1 2/3.
+  const EvalReport r = evaluate({row(1, 0.8f), row(1, 0.8f), row(2, 0.8f), row(2, 0.8f)}, {1, 1, 1, 2},
+                                {"A", "B", "C"});
+  EXPECT_EQ(r.classes[0].support, 0);
+  EXPECT_NEAR(r.macro_f1, (0.8 + 2.0 / 3) / 2, 1e-12);
+  // A predicted once although never true: it counts, with F1 0. B: P 1, R 1/3, F1 1/2; C: P 1/2, R 1, F1 2/3.
+  const EvalReport p = evaluate({row(0, 0.8f), row(1, 0.8f), row(2, 0.8f), row(2, 0.8f)}, {1, 1, 1, 2},
+                                {"A", "B", "C"});
+  EXPECT_NEAR(p.macro_f1, (0.0 + 0.5 + 2.0 / 3) / 3, 1e-12);
+}
+
 TEST(Metrics, RocAucByHand) {
   // Positives score 0.9, 0.4; negatives 0.8, 0.3, 0.1. Pairs (pos > neg): 0.9 beats all 3, 0.4 beats 2 -> 5/6.
   EXPECT_NEAR(roc_auc({0.9f, 0.4f, 0.8f, 0.3f, 0.1f}, {true, true, false, false, false}), 5.0 / 6, 1e-12);

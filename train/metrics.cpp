@@ -73,6 +73,7 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
   }
   r.accuracy = r.count ? static_cast<double>(correct) / r.count : 0;
   double f1_sum = 0;
+  int present = 0;  // classes in the targets or the predictions
   for (int k = 0; k < K; ++k) {
     ClassReport c;
     c.name = class_names[k];
@@ -85,7 +86,13 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
     c.precision = col ? static_cast<double>(tp) / col : 0;  // sklearn's zero_division=0
     c.recall = row ? static_cast<double>(tp) / row : 0;
     c.f1 = (c.precision + c.recall) > 0 ? 2 * c.precision * c.recall / (c.precision + c.recall) : 0;
-    f1_sum += c.f1;
+    // scikit-learn's macro average runs over the labels present in the targets or the predictions: a
+    // class the data does not hold and the model never predicts has no F1 to average (a 3-class model
+    // scored on a NORMAL / PNEUMONIA set is not penalised a third for the absent COVID19).
+    if (row > 0 || col > 0) {
+      f1_sum += c.f1;
+      ++present;
+    }
     std::vector<float> s(targets.size());
     std::vector<bool> pos(targets.size());
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -96,7 +103,7 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
     r.roc.push_back(roc_curve(s, pos));
     r.classes.push_back(c);
   }
-  r.macro_f1 = K ? f1_sum / K : 0;
+  r.macro_f1 = present ? f1_sum / present : 0;
   return r;
 }
 

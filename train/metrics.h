@@ -23,7 +23,8 @@ struct RocCurve {
 
 struct EvalReport {
   int count = 0;
-  double accuracy = 0, macro_f1 = 0, loss = 0;
+  double accuracy = 0, loss = 0;
+  double macro_f1 = 0;  // mean F1 over the classes present in the targets or the predictions (scikit-learn's)
   std::vector<std::vector<int>> confusion;  // [true][predicted]
   std::vector<ClassReport> classes;
   std::vector<RocCurve> roc;                // one-vs-rest, per class
