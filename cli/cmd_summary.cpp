@@ -48,10 +48,10 @@ void run_summary(const SummaryOptions& o) {
     c.head = o.head;
     c.input_size = o.size;
   }
-  std::shared_ptr<cxr::Model> model = cxr::make_model(c);
   // --size with a checkpoint: summarise for another input size (VGG's adaptive pool takes any multiple of 32).
-  const int size = o.size_given ? o.size : c.input_size;
-  cxr::ModelSummary s = cxr::summarize(*model, size, size);
+  if (o.size_given) c.input_size = o.size;
+  std::shared_ptr<cxr::Model> model = cxr::make_model(c);
+  cxr::ModelSummary s = cxr::summarize(*model, c.input_size, c.input_size);
   if (o.json) {
     nlohmann::json j = cxr::summary_json(s);
     if (!o.model.empty()) j["checkpoint"] = {{"path", o.model}, {"classes", meta.classes}};
@@ -73,7 +73,7 @@ cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parame
                     ->check(CLI::ExistingFile);
   std::vector<CLI::Option*> arch_opts = {
       app.add_option("--arch", o->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn, each also as <arch>_bn")
-          ->capture_default_str(),
+          ->capture_default_str()->check(cxr::cli::known_model_name()),
       app.add_flag("--bn", o->bn, "With batch normalisation after every convolution"),
       app.add_option("--width", o->width, "Channel multiplier (hidden FC widths scale too; 1 = torchvision)")
           ->capture_default_str(),
@@ -83,7 +83,7 @@ cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parame
   for (auto* a : arch_opts) model->excludes(a);
   auto* size = app.add_option("--size", o->size, "Input side in pixels (a multiple of 32; with --model: the "
                                                   "checkpoint's unless given)")
-                   ->capture_default_str();
+                   ->capture_default_str()->check(cxr::cli::multiple_of_32());
   app.add_flag("--json", o->json, "Print JSON instead of the table");
   app.callback([o, size] {
     o->size_given = size->count() > 0;

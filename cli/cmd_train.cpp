@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "models/model.h"
 #include "train/trainer.h"
 
 namespace {
@@ -22,15 +23,21 @@ void setup(CLI::App& app) {
       ->allow_extra_args(false);
   app.add_option("--out", cfg->out, "Run folder: checkpoints, history.csv, config.json");
   app.add_option("--resume", *resume_dir, "Continue the interrupted run in this folder (its saved options apply)");
-  app.add_option("--arch", cfg->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn")->capture_default_str();
+  app.add_option("--arch", cfg->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn (vgg16_bn: the same as --bn)")
+      ->capture_default_str()->check(cxr::cli::known_model_name());
   app.add_flag("--bn", cfg->batch_norm, "Batch-norm after every convolution (torchvision's vgg*_bn)");
-  app.add_option("--width", cfg->width, "Channel multiplier (0.25 is a CPU-friendly VGG)")->capture_default_str();
-  app.add_option("--size", cfg->size, "Input side in pixels, a multiple of 32")->capture_default_str();
+  app.add_option("--width", cfg->width, "Channel multiplier (0.25 is a CPU-friendly VGG)")->capture_default_str()
+      ->check(CLI::Range(0.001, 8.0));
+  app.add_option("--size", cfg->size, "Input side in pixels, a multiple of 32")->capture_default_str()
+      ->check(cxr::cli::multiple_of_32());
   app.add_option("--channels", cfg->channels, "Input channels: 1 (grey) or 3")->capture_default_str()
       ->check(CLI::IsMember({1, 3}));
-  app.add_option("--head", cfg->head, "torchvision | gap | gap256")->capture_default_str();
-  app.add_option("--dropout", cfg->dropout, "Dropout in the classifier")->capture_default_str();
-  app.add_option("--epochs", cfg->epochs, "Epochs (with --resume: a new total)")->capture_default_str();
+  app.add_option("--head", cfg->head, "torchvision | gap | gap256")->capture_default_str()
+      ->check(CLI::IsMember({"torchvision", "gap", "gap256"}));
+  app.add_option("--dropout", cfg->dropout, "Dropout in the classifier")->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  app.add_option("--epochs", cfg->epochs, "Epochs (with --resume: a new total)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--batch", cfg->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--opt", cfg->opt, "adam | adamw | sgd")->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
@@ -74,13 +81,22 @@ void setup(CLI::App& app) {
   app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
       ->capture_default_str();
   CLI::Option* epochs_opt = app.get_option("--epochs");
-  app.callback([cfg, resume_dir, epochs_opt] {
+  app.callback([cfg, resume_dir, epochs_opt, &app] {
     cxr::install_interrupt_handler();
     cxr::TrainResult r;
     if (!resume_dir->empty()) {
+      // The run's saved options apply: say so for each one given now, rather than drop it silently.
+      for (const CLI::Option* o : app.get_options())
+        if (o->count() > 0 && o->get_name() != "--resume" && o->get_name() != "--epochs" &&
+            o->get_name() != "--threads")
+          std::fprintf(stderr, "cxr train: %s is ignored with --resume (the run's own %s/config.json applies)\n",
+                       o->get_name().c_str(), resume_dir->c_str());
       r = cxr::resume(*resume_dir, epochs_opt->count() > 0 ? cfg->epochs : 0);
     } else {
       if (cfg->data.empty() || cfg->out.empty()) throw CLI::RequiredError("--data and --out");
+      const cxr::ModelConfig named = cxr::config_from_name(cfg->arch, {});  // "vgg16_bn" is vgg16 with --bn
+      cfg->arch = named.arch;
+      cfg->batch_norm = cfg->batch_norm || named.batch_norm;
       r = cxr::train(*cfg);
     }
     if (r.interrupted) throw CLI::RuntimeError(130);

@@ -40,6 +40,25 @@ inline void add_external_model_options(CLI::App& app, std::string& arch, std::st
       ->check(CLI::IsMember({"none", "imagenet", "half"}));
 }
 
+// --size of a VGG input: a multiple of 32, since the network halves it five times. A usage error (exit 2)
+// that names the option, found before any data is read.
+inline CLI::Validator multiple_of_32() {
+  return CLI::Validator(
+      [](const std::string& v) -> std::string {
+        try {
+          size_t used = 0;
+          const long n = std::stol(v, &used);
+          if (used == v.size() && n >= 32 && n % 32 == 0) return "";
+        } catch (const std::exception&) {
+        }
+        return v + " is not a multiple of 32 (the network halves it 5 times), e.g. 128, 224, 256";
+      },
+      "MULTIPLE OF 32");
+}
+
+// --arch of a model to build: vgg11 | vgg13 | vgg16 | vgg19 | seedcnn, or <arch>_bn (cxr::config_from_name).
+CLI::Validator known_model_name();
+
 // True when stdout is a terminal (progress bars redraw in place; otherwise plain periodic lines).
 bool stdout_is_tty();
 

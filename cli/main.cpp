@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/threading.h"
 #include "core/version.h"
+#include "models/model.h"
 
 namespace cxr::cli {
 
@@ -20,6 +21,19 @@ std::vector<Command>& commands() {
 }
 
 bool stdout_is_tty() { return isatty(fileno(stdout)) != 0; }
+
+CLI::Validator known_model_name() {
+  return CLI::Validator(
+      [](const std::string& v) -> std::string {
+        try {
+          cxr::config_from_name(v, {});
+          return "";
+        } catch (const cxr::Error& e) {
+          return e.what();
+        }
+      },
+      "");
+}
 
 }  // namespace cxr::cli
 
@@ -78,10 +92,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::RuntimeError& e) {  // a command's own exit code (e.g. 130 after Ctrl-C)
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": " << e.what() << "\n";
-    CLI::App* failed = &app;
+    CLI::App* failed = &app;  // the command whose arguments were being read, else cxr itself
     for (auto* s : app.get_subcommands()) failed = s;
-    std::cerr << failed->help("", CLI::AppFormatMode::Normal).substr(0, 4000);
+    const bool sub = failed != &app;
+    std::cerr << "cxr" << (sub ? " " + failed->get_name() : "") << ": " << e.what() << "\n";
+    std::cerr << failed->help(sub ? "cxr" : "", CLI::AppFormatMode::Normal).substr(0, 4000);
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": error: " << e.what() << "\n";

@@ -29,3 +29,33 @@ TEST(Cli, ThreadsBeforeOrAfterTheCommandName) {
         << "cxr " << c.before << " train ... " << c.after << "\n" << cli.log();
   }
 }
+
+// Options the model cannot be built with are usage errors (exit 2) that name the option, found before the
+// data is read (here there is none) and before the run folder is made; <arch>_bn means --bn, as elsewhere.
+TEST(Cli, TrainRefusesBadModelOptionsFirst) {
+  CliDir cli("cxr_test_cli_train_options");
+  const std::string out = cli.path("run");
+  const std::string train = "train --data " + cli.path("no-such-data") + " --out " + out + " ";
+  struct Case {
+    std::string args, says;
+  };
+  for (const Case& c : {Case{"--size 70", "cxr train: --size: 70 is not a multiple of 32"},
+                        Case{"--arch vgg17", "unknown model 'vgg17'"}, Case{"--head gap512", "--head: gap512"},
+                        Case{"--width 0", "--width: Value 0 not in range"}, Case{"--epochs 0", "--epochs"}}) {
+    EXPECT_EQ(cxr_test::run_cxr(train + c.args, cli.path("log.txt")), 2) << c.args << "\n" << cli.log();
+    EXPECT_NE(cli.log().find(c.says), std::string::npos) << c.args << "\n" << cli.log();
+    EXPECT_EQ(cli.log().find("no-such-data"), std::string::npos) << c.args << ": read the data first\n" << cli.log();
+    EXPECT_FALSE(std::filesystem::exists(out)) << c.args;
+  }
+  // A run that fails on its data (none there) leaves no empty run folder either.
+  EXPECT_EQ(cxr_test::run_cxr(train, cli.path("log.txt")), 1) << cli.log();
+  EXPECT_NE(cli.log().find("no-such-data"), std::string::npos) << cli.log();
+  EXPECT_FALSE(std::filesystem::exists(out));
+  // vgg11_bn is vgg11 with batch-norm.
+  ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --count 4 --size 64"), 0) << cli.log();
+  ASSERT_EQ(cli.run("train --data " + cli.path("data") + " --arch vgg11_bn --width 0.125 --size 64 --head gap "
+                    "--epochs 1 --max-steps 1 --batch 4 --out " + out),
+            0)
+      << cli.log();
+  EXPECT_NE(cli.log().find("model: vgg11_bn, width 0.125"), std::string::npos) << cli.log();
+}

@@ -446,8 +446,14 @@ TEST(Cli, SummaryTableAndJson) {
   auto m = make_model(cfg("seedcnn", 4, 1.0f, 3, 64));
   EXPECT_EQ(j["total_params"].get<int64_t>(), m->parameter_count());
   EXPECT_EQ(j["layers"].back()["output_shape"], (Shape{1, 4}));
-  EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --arch vgg16 --size 100", out), 1);
-  EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --arch nope", out), 1);
+  // Values outside what the options' help allows are usage errors (exit 2), named by the option.
+  const auto with_stderr = [](const std::string& args) {  // run() drops stderr, where the message goes
+    return "sh -c '" + std::string(CXR_BINARY) + " " + args + " 2>&1'";
+  };
+  EXPECT_EQ(run(with_stderr("summary --arch vgg16 --size 100"), out), 2);
+  EXPECT_NE(out.find("cxr summary: --size: 100 is not a multiple of 32"), std::string::npos) << out;
+  EXPECT_EQ(run(with_stderr("summary --arch nope"), out), 2);
+  EXPECT_NE(out.find("cxr summary: --arch: unknown model 'nope'"), std::string::npos) << out;
   EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --bogus", out), 2);
 }
 
@@ -470,6 +476,8 @@ TEST(Cli, SummaryOfACheckpoint) {
   EXPECT_EQ(j["checkpoint"]["classes"][2], "PNEUMONIA");
   ASSERT_EQ(run(std::string(CXR_BINARY) + " summary --model " + path + " --size 96", out), 0);
   EXPECT_NE(out.find("Input: [1, 1, 96, 96]"), std::string::npos) << out;
+  EXPECT_EQ(out.find("input_size=64"), std::string::npos) << out;  // the model line says the size shown, too
+  EXPECT_NE(out.find("input_size=96"), std::string::npos) << out;
   EXPECT_NE(out.find("Classes: COVID19, NORMAL, PNEUMONIA"), std::string::npos) << out;
   EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --model " + path + " --arch vgg16", out), 2);  // exclusive
   std::filesystem::remove(path);

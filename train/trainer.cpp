@@ -72,7 +72,8 @@ TrainData open_data(const TrainConfig& c) {
     d.train = std::move(s.train);
     d.val = std::move(s.val);
   }
-  CXR_CHECK(d.train.size() > 0, c.data, ": no training images");
+  CXR_CHECK(d.train.size() > 0, c.data, ": no training images",
+            c.exclude_sources.empty() ? "" : " once the sources " + join(c.exclude_sources) + " are left out");
   CXR_CHECK(d.val.size() > 0, (c.val.empty() ? c.data : c.val), ": no validation images");
   return d;
 }
@@ -163,10 +164,6 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   g_stop.store(false);
   reset_storage_peak();
   const fs::path dir(cfg.out);
-  fs::create_directories(dir);
-  TrainData data = open_data(cfg);
-  std::fprintf(log, "train: %s\nval:   %s\n", data.train.summary().c_str(), data.val.summary().c_str());
-
   ModelConfig mc;
   mc.arch = cfg.arch;
   mc.batch_norm = cfg.batch_norm;
@@ -174,9 +171,13 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   mc.in_channels = cfg.channels;
   mc.input_size = cfg.size;
   mc.head = cfg.head;
-  mc.num_classes = data.train.num_classes();
+  mc.num_classes = 1;  // known once the data is read; the rest is checked first, before a long scan
   mc.dropout = cfg.dropout;
   mc.seed = cfg.seed;
+  validate(mc);
+  TrainData data = open_data(cfg);
+  std::fprintf(log, "train: %s\nval:   %s\n", data.train.summary().c_str(), data.val.summary().c_str());
+  mc.num_classes = data.train.num_classes();
   std::shared_ptr<Model> model = make_model(mc);
   if (!cfg.init.empty() && !resuming) load_init(cfg.init, *model, log);
   CXR_CHECK(cfg.freeze.empty() || cfg.freeze == "features", "--freeze: unknown part '", cfg.freeze,
@@ -193,6 +194,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
                }(),
                opt->describe().c_str());
   std::fprintf(log, "compute: %d thread(s), OpenBLAS %s kernels\n", num_threads(), blas_core_name());
+  fs::create_directories(dir);  // only now: a run refused above (options, data, --init) leaves no empty folder
 
   const std::string last = (dir / "last.safetensors").string(), best = (dir / "best.safetensors").string();
   const std::string last_opt = (dir / "last.optim.safetensors").string();
@@ -207,6 +209,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     result.history = read_history_csv((dir / "history.csv").string());
     result.history.resize(std::min<size_t>(result.history.size(), st.epochs_done));
     std::fprintf(log, "Resuming %s after epoch %d (lr %.3g)\n", cfg.out.c_str(), st.epochs_done, opt->lr());
+    if (st.epochs_done >= cfg.epochs)
+      std::fprintf(log, "Nothing to train: the run has done %d of its %d epochs (a larger --epochs trains on).\n",
+                   st.epochs_done, cfg.epochs);
   } else {
     io::write_file_atomic((dir / "config.json").string(), nlohmann::json(cfg).dump(2) + "\n");
   }
