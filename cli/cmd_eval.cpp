@@ -12,6 +12,7 @@
 
 #include "cli/command.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/model_file.h"
 #include "train/evaluate.h"
@@ -30,6 +31,17 @@ struct Options {
 // with several models, prints each one's accuracy and returns the mean of their probabilities.
 cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std::string& split,
                                     std::vector<std::string>& classes) {
+  // Every checkpoint's classes are checked against the first's before any is run (from the headers only),
+  // so a mismatch does not surface after minutes of scoring.
+  std::vector<std::string> first_classes;
+  for (size_t m = 0; m < o.models.size(); ++m) {
+    const cxr::io::CheckpointMeta meta = cxr::io::read_checkpoint_meta(o.models[m]);
+    if (!meta.found) continue;  // no metadata: its classes come with --arch, checked when it is loaded
+    if (first_classes.empty()) first_classes = meta.classes;
+    else if (meta.classes != first_classes)
+      throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(meta.classes, ", "), " differ from those of ",
+                                "the models before it (", cxr::join(first_classes, ", "), "): they cannot be averaged"));
+  }
   std::vector<cxr::DatasetPredictions> runs;
   for (size_t m = 0; m < o.models.size(); ++m) {
     cxr::io::LoadedModel lm = cxr::io::load_model_file(o.models[m], o.arch, o.normalize);
@@ -84,8 +96,12 @@ void setup(CLI::App& app) {
     cxr::DatasetPredictions p = predict_all(*o, ds, split, classes);
     cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, cxr::source_groups(ds, p));
     r.loss = p.loss;
+    const int64_t skipped = ds.size() - static_cast<int64_t>(p.targets.size());  // unreadable, with --skip-bad
     std::printf("\n%s", cxr::format_report(r).c_str());
     std::printf("loss %.4f\n", r.loss);
+    if (skipped > 0)
+      std::printf("skipped %lld unreadable image(s) of %lld (--skip-bad): the figures above leave them out\n",
+                  static_cast<long long>(skipped), static_cast<long long>(ds.size()));
     if (!o->json.empty()) {
       nlohmann::json j = cxr::to_json(r);
       j["model"] = cxr::join(o->models, " + ");  // one checkpoint's path, or an ensemble's joined
@@ -93,6 +109,7 @@ void setup(CLI::App& app) {
       j["data"] = o->data;
       j["split"] = split;
       j["tta"] = o->tta;  // views averaged per model (1: none)
+      j["skipped"] = skipped;  // unreadable images left out (--skip-bad)
       cxr::io::write_file_atomic(o->json, j.dump(2) + "\n");
       std::printf("metrics written to %s\n", o->json.c_str());
     }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -108,4 +109,16 @@ TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
                     data),
             0);
   EXPECT_NE(cli.log().find(cli.path("c/best.safetensors") + ": classes"), std::string::npos) << cli.log();
+  EXPECT_EQ(cli.log().find("Model 1/2"), std::string::npos) << "scored model 1 before refusing\n" << cli.log();
+
+  // --skip-bad: the unreadable files are counted on the console and in the JSON, and left out of the figures.
+  { std::ofstream(a.at(1).at(0)) << "plain text, not a PNG"; }  // a test image of the manifest, now unreadable
+  ASSERT_EQ(cli.run("eval --model " + cli.path("a/best.safetensors") + data + " --skip-bad --json " +
+                    cli.path("s.json")),
+            0)
+      << cli.log();
+  EXPECT_NE(cli.log().find("skipped 1 unreadable image(s) of 30"), std::string::npos) << cli.log();
+  EXPECT_EQ(cli.json("s.json")["skipped"], 1);
+  EXPECT_EQ(cli.json("s.json")["count"], 29);
+  EXPECT_EQ(cli.json("a.json")["skipped"], 0);
 }

@@ -96,6 +96,37 @@ std::FILE* quiet() {
   return f;
 }
 
+// What a run writes to its log.
+std::string log_of(const std::function<void(std::FILE*)>& run) {
+  std::FILE* log = std::tmpfile();
+  EXPECT_NE(log, nullptr);
+  run(log);
+  std::rewind(log);
+  std::string text;
+  for (int ch; (ch = std::fgetc(log)) != EOF;) text += static_cast<char>(ch);
+  std::fclose(log);
+  return text;
+}
+
+// A copy of the shared synthetic set's manifest in a fresh folder, with absolute image paths and each
+// image row (file, label, split, source, ...) passed through `edit`; returns the new manifest's path.
+std::string edited_manifest(const std::string& name, const std::function<void(std::vector<std::string>&)>& edit) {
+  const std::string dir = fresh_dir(name);
+  fs::create_directories(dir);
+  const auto rows = io::parse_csv(file_bytes(synth_dir() + "/manifest.csv"), "manifest");
+  std::ofstream out(dir + "/manifest.csv");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::vector<std::string> f = rows[r];
+    if (r > 0) {
+      f[0] = synth_dir() + "/" + f[0];
+      edit(f);
+    }
+    for (size_t i = 0; i < f.size(); ++i) out << (i ? "," : "") << io::csv_field(f[i]);
+    out << "\n";
+  }
+  return dir + "/manifest.csv";
+}
+
 }  // namespace
 
 TEST(Train, TinySyntheticTaskIsLearnt) {
@@ -414,42 +445,19 @@ TEST(Train, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
 // exclusion is part of the saved configuration, so a resumed run keeps it.
 TEST(Train, ExcludedSourcesAreLeftOutOfTrainingAndValidationAndStayOutOnResume) {
   // The shared synthetic set under two sources: the COVID19 images of every split become "clinic".
-  const std::string dir = fresh_dir("cxr_train_sources");
-  fs::create_directories(dir);
-  std::vector<std::vector<std::string>> rows = io::parse_csv(file_bytes(synth_dir() + "/manifest.csv"), "manifest");
   int64_t train_kept = 0, val_kept = 0;
-  {
-    std::ofstream out(dir + "/manifest.csv");
-    for (size_t r = 0; r < rows.size(); ++r) {
-      std::vector<std::string> f = rows[r];
-      if (r > 0) {  // columns: file, label, split, source, ...
-        f[0] = synth_dir() + "/" + f[0];
-        if (f[1] == "COVID19") f[3] = "clinic";
-        else if (f[2] == "train") ++train_kept;
-        else if (f[2] == "val") ++val_kept;
-      }
-      for (size_t i = 0; i < f.size(); ++i) out << (i ? "," : "") << io::csv_field(f[i]);
-      out << "\n";
-    }
-  }
+  const std::string manifest = edited_manifest("cxr_train_sources", [&](std::vector<std::string>& f) {
+    if (f[1] == "COVID19") f[3] = "clinic";
+    else if (f[2] == "train") ++train_kept;
+    else if (f[2] == "val") ++val_kept;
+  });
   TrainConfig c = small_config(fresh_dir("cxr_train_sources_run"));
-  c.data = dir + "/manifest.csv";
+  c.data = manifest;
   c.exclude_sources = {"clinic"};
   c.epochs = 1;
   c.max_steps = 1;
-  // What a run prints about its data (the first lines of its log).
-  auto data_lines = [](const std::function<void(std::FILE*)>& run) {
-    std::FILE* log = std::tmpfile();
-    EXPECT_NE(log, nullptr);
-    run(log);
-    std::rewind(log);
-    std::string text;
-    for (int ch; (ch = std::fgetc(log)) != EOF;) text += static_cast<char>(ch);
-    std::fclose(log);
-    return text;
-  };
-  for (const std::string& text : {data_lines([&](std::FILE* f) { train(c, f); }),
-                                  data_lines([&](std::FILE* f) { resume(c.out, 2, f); })}) {
+  for (const std::string& text : {log_of([&](std::FILE* f) { train(c, f); }),
+                                  log_of([&](std::FILE* f) { resume(c.out, 2, f); })}) {
     EXPECT_NE(text.find(cxr::str("[without clinic] [train]: ", train_kept, " images")), std::string::npos) << text;
     EXPECT_NE(text.find(cxr::str("[without clinic] [val]: ", val_kept, " images")), std::string::npos) << text;
     EXPECT_NE(text.find("COVID19 0 (0.0%)"), std::string::npos) << text;
@@ -464,6 +472,38 @@ TEST(Train, ExcludedSourcesAreLeftOutOfTrainingAndValidationAndStayOutOnResume) 
     FAIL() << "no error for an unknown source";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'clinc' (sources present: clinic, synth)"), std::string::npos) << e.what();
+  }
+}
+
+// --skip-bad: an unreadable training image and an unreadable validation image are left out, and the run
+// ends by saying how many of each; without it, the run stops on the first, naming the file.
+TEST(Train, SkipBadCountsTheUnreadableTrainingAndValidationImages) {
+  const std::string bad = fresh_dir("cxr_train_bad_image") + ".png";
+  { std::ofstream(bad) << "plain text, not a PNG"; }
+  bool train_done = false, val_done = false;
+  int64_t n_train = 0, n_val = 0;
+  const std::string manifest = edited_manifest("cxr_train_bad", [&](std::vector<std::string>& f) {
+    n_train += f[2] == "train";
+    n_val += f[2] == "val";
+    bool& done = f[2] == "train" ? train_done : val_done;
+    if ((f[2] == "train" || f[2] == "val") && !done) f[0] = bad, done = true;
+  });
+  TrainConfig c = small_config(fresh_dir("cxr_train_bad_run"));
+  c.data = manifest;
+  c.epochs = 1;
+  c.skip_bad = true;
+  const std::string text = log_of([&](std::FILE* f) { train(c, f); });
+  EXPECT_NE(text.find(cxr::str("Skipped unreadable images (--skip-bad): 1 of ", n_train, " training, 1 of ", n_val,
+                               " validation.")),
+            std::string::npos)
+      << text;
+  c.skip_bad = false;
+  c.out = fresh_dir("cxr_train_bad_run_strict");
+  try {
+    train(c, quiet());
+    FAIL() << "no error for an unreadable image";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
   }
 }
 

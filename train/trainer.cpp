@@ -272,6 +272,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   meta.extra["normalize"] = cfg.normalize;
 
   const float lr0 = cfg.lr;
+  int64_t val_skipped = 0;  // validation images the last validation could not read (skip_bad)
   for (int epoch = st.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
     model->train();
     reseed_dropouts(*model, cfg.seed, epoch);
@@ -337,6 +338,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       break;
     }
     DatasetPredictions vp = predict_dataset(*model, data.val, vo);
+    val_skipped = data.val.size() - static_cast<int64_t>(vp.targets.size());  // unreadable (skip_bad)
     EpochRecord rec;
     rec.epoch = epoch;
     rec.loss = seen ? loss_sum / seen : NAN;
@@ -391,8 +393,10 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       break;
     }
   }
-  if (loader.bad_count() > 0)
-    std::fprintf(log, "Skipped %lld unreadable image(s) (--skip-bad).\n", static_cast<long long>(loader.bad_count()));
+  if (loader.bad_count() > 0 || val_skipped > 0)
+    std::fprintf(log, "Skipped unreadable images (--skip-bad): %lld of %lld training, %lld of %lld validation.\n",
+                 static_cast<long long>(loader.bad_count()), static_cast<long long>(data.train.size()),
+                 static_cast<long long>(val_skipped), static_cast<long long>(data.val.size()));
   result.best_epoch = st.best_epoch;
   result.best_val_loss = st.best_val_loss;
   if (st.best_epoch > 0 && !result.interrupted)
