@@ -267,6 +267,16 @@ std::string describe_checkpoint(const std::string& path) {
   std::string out = str(path, ": safetensors checkpoint, ", human_bytes(info.file_bytes), "\n");
   out += str("  tensors:     ", info.tensor_count, dtypes.empty() ? "" : " (" + dtypes + ")", "\n");
   out += str("  parameters:  ", info.parameter_count, info.buffer_count ? str(" (+ ", info.buffer_count, " in batch-norm buffers)") : "", "\n");
+  if (const auto opt = info.metadata.find("cxr_optimizer"); !info.has_meta && opt != info.metadata.end()) {
+    std::string type = "?";
+    try {
+      type = json::parse(opt->second).value("type", "?");
+    } catch (const std::exception&) {
+    }
+    out += str("  contents:    optimizer state (", type, ") of a cxr training run, read by `cxr train --resume`; "
+               "the weights are in the checkpoint beside it\n");
+    return out;
+  }
   if (!info.has_meta) {
     out += "  model:       unknown (no cxr metadata: e.g. weights converted from PyTorch)\n";
     return out;

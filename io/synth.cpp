@@ -35,6 +35,9 @@ void validate(const SynthOptions& o) {
   CXR_CHECK(!o.classes.empty(), "synth: no classes given");
   for (const auto& c : o.classes)
     CXR_CHECK(class_id(c) >= 0, "synth: unknown class '", c, "' (classes: COVID19, NORMAL, PNEUMONIA)");
+  CXR_CHECK(o.shortcut_rate == 0.f || std::find(o.classes.begin(), o.classes.end(), o.shortcut_class) != o.classes.end(),
+            "synth: the shortcut class ", o.shortcut_class, " is not among the classes made (", join(o.classes),
+            "): no image would carry the marker");
   CXR_CHECK(o.train >= 0 && o.val >= 0 && o.test >= 0, "synth: negative image count (train ", o.train, ", val ",
             o.val, ", test ", o.test, ")");
 }

@@ -441,6 +441,10 @@ TEST_F(CheckpointTest, OptimizerStateResumesTrainingExactly) {
     load_checkpoint(path("m.safetensors"), *b);
     const OptimizerState s = load_optimizer_state(path("o.safetensors"), *opt_b);
     EXPECT_EQ(s.type, kind);
+    // `cxr info` says what the file is, not "weights of unknown origin".
+    const std::string d = describe_checkpoint(path("o.safetensors"));
+    EXPECT_NE(d.find("optimizer state (" + kind + ") of a cxr training run"), std::string::npos) << d;
+    EXPECT_EQ(d.find("unknown"), std::string::npos) << d;
     EXPECT_EQ(s.step, 3);
     EXPECT_EQ(opt_b->step_count(), 3);
     EXPECT_EQ(opt_b->lr(), opt_a->lr());

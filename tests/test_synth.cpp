@@ -396,6 +396,21 @@ TEST(Synth, RejectsBadOptions) {
     EXPECT_NE(std::string(e.what()).find("TUBERCULOSIS"), std::string::npos) << e.what();
   }
   EXPECT_THROW(io::render_sample(SynthOptions{}, "normal", 0), Error);
+  // A marker for a class that is not made would be silently absent.
+  o = {};
+  o.classes = {"NORMAL", "PNEUMONIA"};
+  o.shortcut_class = "COVID19";
+  o.shortcut_rate = 1.0f;
+  try {
+    io::validate(o);
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shortcut class COVID19 is not among the classes made (NORMAL, PNEUMONIA)"),
+              std::string::npos)
+        << e.what();
+  }
+  o.shortcut_rate = 0.0f;  // no marker asked for: fine
+  EXPECT_NO_THROW(io::validate(o));
   o = {};
   EXPECT_NO_THROW(io::validate(o));
 }
@@ -509,6 +524,7 @@ TEST(Synth, WrittenFilesIndependentOfThreadsAndClassSubset) {
   io::write_dataset(o, d2.string());
   SynthOptions sub = o;
   sub.classes = {"PNEUMONIA"};
+  sub.shortcut_rate = 0.0f;  // no COVID19 made, so no marker to ask for (refused otherwise)
   io::write_dataset(sub, d3.string());
   set_num_threads(saved);
   EXPECT_EQ(file_bytes(d1 / "manifest.csv"), file_bytes(d2 / "manifest.csv"));
