@@ -59,3 +59,15 @@ TEST(Cli, TrainRefusesBadModelOptionsFirst) {
       << cli.log();
   EXPECT_NE(cli.log().find("model: vgg11_bn, width 0.125"), std::string::npos) << cli.log();
 }
+
+// An epoch without batch-norm trains every image (60 at batch 16: 4 steps, the last of 12); with it the
+// last partial batch is left out (3 steps).
+TEST(Cli, TrainDropsTheLastPartialBatchOnlyWithBatchNorm) {
+  CliDir cli("cxr_test_cli_last_batch");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --count 20 --size 64 --val 4 --test 0"), 0) << cli.log();
+  const std::string train = "train --data " + cli.path("data") + " --size 64 --head gap --epochs 1 --batch 16 ";
+  ASSERT_EQ(cli.run(train + "--arch seedcnn --out " + cli.path("plain")), 0) << cli.log();
+  EXPECT_NE(cli.log().find("] 4/4 "), std::string::npos) << cli.log();
+  ASSERT_EQ(cli.run(train + "--arch vgg11 --bn --width 0.125 --out " + cli.path("bn")), 0) << cli.log();
+  EXPECT_NE(cli.log().find("] 3/3 "), std::string::npos) << cli.log();
+}

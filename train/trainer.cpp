@@ -221,7 +221,10 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   lo.channels = cfg.channels;
   lo.batch_size = cfg.batch;
   lo.shuffle = true;
-  lo.drop_last = data.train.size() > cfg.batch;  // a batch of one would give batch-norm no statistics
+  // With batch-norm the last partial batch is dropped: a batch of a few images gives batch-norm noisy
+  // statistics (of one, none). The order is reshuffled every epoch, so no image is always the one left out.
+  // Without batch-norm every image trains every epoch, as Keras and PyTorch's DataLoader do by default.
+  lo.drop_last = cfg.batch_norm && data.train.size() > cfg.batch;
   lo.balanced = cfg.balanced;
   lo.seed = cfg.seed;
   lo.augment = io::AugmentParams::preset(cfg.augment);
