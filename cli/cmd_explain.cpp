@@ -54,50 +54,7 @@ struct Options {
   std::vector<std::string> inputs;
 };
 
-struct Item {
-  std::string path;
-  std::string label;  // true class name when a dataset says so, else ""
-  std::string source, lesion_mask, lung_mask;  // manifest columns, when there are any
-};
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// IMAGE | DIR | MANIFEST -> image files (with their labels when a dataset layout or manifest gives them).
-std::vector<Item> expand_inputs(const std::vector<std::string>& inputs) {
-  std::vector<Item> items;
-  for (const std::string& in : inputs) {
-    std::error_code ec;
-    const bool dir = fs::is_directory(in, ec);
-    if (!dir && lower(fs::path(in).extension().string()) != ".csv") {
-      CXR_CHECK(fs::exists(in, ec), in, ": no such file or folder");
-      items.push_back({in, "", "", "", ""});
-      continue;
-    }
-    try {
-      cxr::io::Dataset ds = cxr::io::open_dataset(in);
-      for (const auto& s : ds.samples)
-        items.push_back({s.path, ds.class_names[static_cast<size_t>(s.label)], s.source, s.lesion_mask, s.lung_mask});
-      continue;
-    } catch (const cxr::Error& e) {
-      if (!dir) throw;  // a broken manifest is an error; a folder may simply hold images without classes
-    }
-    std::vector<std::string> files;
-    for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (it->is_regular_file(ec) && name[0] != '.' && cxr::io::is_image_filename(name))
-        files.push_back(it->path().string());
-    }
-    CXR_CHECK(!ec, in, ": cannot list folder: ", ec.message());
-    CXR_CHECK(!files.empty(), in, ": no images (.png/.jpg/.jpeg) found");
-    std::sort(files.begin(), files.end());
-    for (auto& f : files) items.push_back({f, "", "", "", ""});
-  }
-  return items;
-}
+using Item = cxr::io::NamedImage;
 
 // A file-name-safe version of s (class names, stems).
 std::string safe(const std::string& s) {
@@ -138,7 +95,7 @@ void run(const Options& o) {
   if (req.method != "guided")
     for (const auto& l : cxr::resolve_target_layers(model, req.layers)) layer_names.push_back(cxr::display_name(l));
 
-  std::vector<Item> items = expand_inputs(o.inputs);
+  std::vector<Item> items = cxr::io::expand_image_inputs(o.inputs);
   cxr::XaiOptions xopt;
   xopt.request = req;
   xopt.target = o.cls;

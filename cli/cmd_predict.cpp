@@ -1,10 +1,14 @@
-// cxr predict: class probabilities and the predicted label for each image.
+// cxr predict: class probabilities and the predicted label for each image (files, folders of images,
+// class-folder datasets or manifests, as cxr explain takes them).
 //
 //   cxr predict --model runs/synth/best.safetensors scan1.png scan2.jpg [--json]
+//   cxr predict --model runs/synth/best.safetensors scans/
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/command.h"
 #include "core/argmax.h"
+#include "io/dataset.h"
 #include "io/image.h"
 #include "io/loader.h"
 #include "io/model_file.h"
@@ -23,20 +27,21 @@ void setup(CLI::App& app) {
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize);
   app.add_flag("--json", o->json, "Print JSON instead of a table");
-  app.add_option("images", o->images, "Image files (PNG or JPEG)")->required();
+  app.add_option("images", o->images, "Image files (PNG or JPEG), folders of them (searched recursively), or "
+                                     "CSV manifests")->required();
   app.callback([o] {
     cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
     const auto& mc = lm.meta.model;
     const auto& classes = lm.meta.classes;
+    std::vector<std::string> paths;
+    for (const auto& item : cxr::io::expand_image_inputs(o->images)) paths.push_back(item.path);
+    int width = 5;  // the image column fits the longest path, so the numbers line up
+    for (const auto& p : paths) width = std::max(width, static_cast<int>(p.size()));
     nlohmann::json out = nlohmann::json::array();
-    if (!o->json) {
-      std::printf("%-40s %-12s", "image", "predicted");
-      for (const auto& c : classes) std::printf(" %10.10s", c.c_str());
-      std::printf("\n");
-    }
+    bool header = false;
     cxr::NoGradGuard no_grad;
     int failed = 0;
-    for (const auto& path : o->images) {
+    for (const auto& path : paths) {
       cxr::Tensor x;
       try {
         cxr::io::Image img = cxr::io::load_image(path);
@@ -54,13 +59,19 @@ void setup(CLI::App& app) {
         for (size_t k = 0; k < classes.size(); ++k) j["probabilities"][classes[k]] = p[k];
         out.push_back(j);
       } else {
-        std::printf("%-40s %-12s", path.c_str(), classes[best].c_str());
+        if (!header) {  // printed with the first result, not above a list of errors only
+          std::printf("%-*s %-12s", width, "image", "predicted");
+          for (const auto& c : classes) std::printf(" %10.10s", c.c_str());
+          std::printf("\n");
+          header = true;
+        }
+        std::printf("%-*s %-12s", width, path.c_str(), classes[best].c_str());
         for (size_t k = 0; k < classes.size(); ++k) std::printf(" %10.4f", p[k]);
         std::printf("\n");
       }
     }
     if (o->json) std::printf("%s\n", out.dump(2).c_str());
-    if (failed) throw cxr::Error(cxr::str(failed, " of ", o->images.size(), " images could not be read"));
+    if (failed) throw cxr::Error(cxr::str(failed, " of ", paths.size(), " images could not be read"));
   });
 }
 

@@ -485,4 +485,36 @@ PatientSplit split_by_patient(const Dataset& ds, double val_fraction, uint64_t s
   return out;
 }
 
+std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs) {
+  std::vector<NamedImage> items;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    const bool dir = fs::is_directory(in, ec);
+    if (!dir && lower(fs::path(in).extension().string()) != ".csv") {
+      CXR_CHECK(fs::exists(in, ec), in, ": no such file or folder");
+      items.push_back({in, "", "", "", ""});
+      continue;
+    }
+    try {
+      const Dataset ds = open_dataset(in);
+      for (const auto& s : ds.samples)
+        items.push_back({s.path, ds.class_names[static_cast<size_t>(s.label)], s.source, s.lesion_mask, s.lung_mask});
+      continue;
+    } catch (const Error&) {
+      if (!dir) throw;  // a broken manifest is an error; a folder may simply hold images without classes
+    }
+    std::vector<std::string> files;
+    for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (it->is_regular_file(ec) && name[0] != '.' && is_image_filename(name)) files.push_back(it->path().string());
+    }
+    CXR_CHECK(!ec, in, ": cannot list folder: ", ec.message());
+    CXR_CHECK(!files.empty(), in, ": no images (.png/.jpg/.jpeg) found");
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) items.push_back({f, "", "", "", ""});
+  }
+  return items;
+}
+
 }  // namespace cxr::io

@@ -90,6 +90,17 @@ struct PatientSplit {
 };
 PatientSplit split_by_patient(const Dataset& ds, double val_fraction, uint64_t seed);
 
+// The IMAGE | DIR | MANIFEST arguments of a command (`cxr predict`, `cxr explain`) as the image files they
+// name, in order: a file as itself; a manifest or a class-folder layout as its samples, with their labels
+// and manifest columns; any other folder as its image files, found recursively, in sorted order. A missing
+// file, a broken manifest or a folder without images is an error naming it.
+struct NamedImage {
+  std::string path;
+  std::string label;                           // true class name when a dataset says so, else ""
+  std::string source, lesion_mask, lung_mask;  // manifest columns, when there are any
+};
+std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs);
+
 // Helpers, public for tests and for `cxr` commands that print manifests.
 std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& name_for_errors,
                                                 std::vector<int>* line_numbers = nullptr);

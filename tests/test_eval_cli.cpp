@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -121,4 +122,57 @@ TEST(EvalCli, PredictionsFileAndEnsembleOfTwoModels) {
   EXPECT_EQ(cli.json("s.json")["skipped"], 1);
   EXPECT_EQ(cli.json("s.json")["count"], 29);
   EXPECT_EQ(cli.json("a.json")["skipped"], 0);
+}
+
+// `cxr predict` on files, a folder and as JSON: the same probabilities as `cxr eval --predictions` gives
+// for those images (one preprocessing for both), a table whose columns line up, and unreadable files named.
+TEST(PredictCli, FilesFoldersAndJsonAgreeWithEval) {
+  cxr_test::CliDir cli("cxr_test_predict_cli");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --size 64 --train 16 --val 4 --test 3 --seed 3 "
+                    "--difficulty 0 --lesion-contrast 3"),
+            0)
+      << cli.log();
+  ASSERT_EQ(cli.run(train_args(cli, "data", 64, 1, "m")), 0) << cli.log();
+  const std::string model = " --model " + cli.path("m/best.safetensors");
+  ASSERT_EQ(cli.run("eval" + model + " --data " + cli.path("data") + " --split test --predictions " +
+                    cli.path("eval.csv")),
+            0)
+      << cli.log();
+  const auto rows = read_csv(cli, "eval.csv");
+  ASSERT_EQ(rows.size(), 10u);  // header + 3 classes x 3
+
+  // A folder of class folders: every test image, in the dataset's order, as JSON.
+  ASSERT_EQ(cli.run("predict" + model + " --json " + cli.path("data/test")), 0) << cli.log();
+  const nlohmann::json j = nlohmann::json::parse(cli.log());  // stdout (and an empty stderr)
+  ASSERT_EQ(j.size(), rows.size() - 1);
+  for (size_t r = 1; r < rows.size(); ++r) {
+    const nlohmann::json& one = j[r - 1];
+    EXPECT_EQ(one["file"], rows[r][0]);
+    EXPECT_EQ(one["predicted"], rows[r][3]);
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(one["probabilities"][rows[0][5 + k].substr(2)].get<double>(), std::stod(rows[r][5 + k]), 1e-5)
+          << rows[r][0];
+  }
+
+  // Files as a table: every row's first probability ends where the header's first class name ends.
+  ASSERT_EQ(cli.run("predict" + model + " " + rows[1][0] + " " + rows[9][0]), 0) << cli.log();
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(cli.log());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 3u) << cli.log();
+  const size_t col = lines[0].find("COVID19");
+  ASSERT_NE(col, std::string::npos) << cli.log();
+  for (size_t i = 1; i < 3; ++i) {
+    const size_t start = lines[i].find_first_not_of(' ', lines[i].find_first_of(' ', col - 3));
+    EXPECT_EQ(lines[i].find(' ', start), col + 7) << cli.log();  // "COVID19" is 7 wide, "0.3273" ends there
+  }
+
+  // An unreadable file among good ones: named, the others still predicted, exit 1.
+  { std::ofstream(cli.path("bad.png")) << "not a PNG"; }
+  EXPECT_EQ(cli.run("predict" + model + " " + rows[1][0] + " " + cli.path("bad.png")), 1);
+  EXPECT_NE(cli.log().find(cli.path("bad.png")), std::string::npos) << cli.log();
+  EXPECT_NE(cli.log().find(rows[1][0]), std::string::npos) << cli.log();
+  EXPECT_NE(cli.log().find("1 of 2 images could not be read"), std::string::npos) << cli.log();
 }
