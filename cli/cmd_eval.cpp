@@ -58,7 +58,11 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
       throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(lm.meta.classes, ", "), " differ from ",
                                 o.models[0], "'s (", cxr::join(classes, ", "), "): they cannot be averaged"));
     }
-    auto opt = cxr::inference_loader_options(lm.meta.model, lm.norm, o.batch, o.skip_bad);
+    const cxr::ModelConfig& mc = lm.meta.model;
+    std::printf("model%s: %s (%s, width %g, %d px, %d channel%s)\n",
+                o.models.size() == 1 ? "" : cxr::str(" ", m + 1).c_str(), o.models[m].c_str(),
+                cxr::model_name(mc).c_str(), mc.width, mc.input_size, mc.in_channels, mc.in_channels == 1 ? "" : "s");
+    auto opt = cxr::inference_loader_options(mc, lm.norm, o.batch, o.skip_bad);
     const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
     runs.push_back(cxr::predict_dataset_tta(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label));
     if (o.models.size() > 1) {
@@ -79,7 +83,7 @@ void setup(CLI::App& app) {
       ->required()->allow_extra_args(false);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "Which split to evaluate: test | val | train | all | auto (test, else val, "
-                                      "else all)")->capture_default_str();
+                                      "else all)")->capture_default_str()->check(cxr::cli::split_name());
   app.add_option("--json", o->json, "Also write the metrics as JSON to this file");
   app.add_option("--predictions", o->predictions, "Also write one CSV row per image: file, label, source, "
                                                   "predicted, correct, p_<class>...");

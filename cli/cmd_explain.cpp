@@ -106,7 +106,7 @@ void run(const Options& o) {
   int64_t masks_ambiguous = 0;
   fs::create_directories(o.out);
   std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), lm.model->name().c_str(),
-              req.method.c_str(), layer_names.empty() ? "input" : layer_names[0].c_str(), o.cls.c_str(),
+              req.method.c_str(), layer_names.empty() ? "input" : cxr::join(layer_names, " + ").c_str(), o.cls.c_str(),
               items.size(), items.size() == 1 ? "" : "s", o.out.c_str());
   const std::string sha = cxr::sha256_file(o.model);
 

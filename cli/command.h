@@ -56,6 +56,17 @@ inline CLI::Validator multiple_of_32() {
       "MULTIPLE OF 32");
 }
 
+// --split of the evaluating commands: test | val | train | all | auto (valid / validation mean val).
+inline CLI::Validator split_name() {
+  return CLI::Validator(
+      [](const std::string& v) -> std::string {
+        for (const char* s : {"test", "val", "valid", "validation", "train", "all", "auto"})
+          if (v == s) return "";
+        return "'" + v + "' is not a split: use test, val, train, all or auto";
+      },
+      "");
+}
+
 // --arch of a model to build: vgg11 | vgg13 | vgg16 | vgg19 | seedcnn, or <arch>_bn (cxr::config_from_name).
 CLI::Validator known_model_name();
 

@@ -71,3 +71,14 @@ TEST(Cli, TrainDropsTheLastPartialBatchOnlyWithBatchNorm) {
   ASSERT_EQ(cli.run(train + "--arch vgg11 --bn --width 0.125 --out " + cli.path("bn")), 0) << cli.log();
   EXPECT_NE(cli.log().find("] 3/3 "), std::string::npos) << cli.log();
 }
+
+// A split name that is none is a usage error of every command that takes --split, before anything is read.
+TEST(Cli, UnknownSplitIsAUsageError) {
+  CliDir cli("cxr_test_cli_split");
+  for (const std::string cmd : {"eval --model m.safetensors --data d", "xai-eval --model m.safetensors --data d",
+                                "report --run r"}) {
+    EXPECT_EQ(cli.run(cmd + " --split vall"), 2) << cmd << "\n" << cli.log();
+    EXPECT_NE(cli.log().find("--split: 'vall' is not a split: use test, val, train, all or auto"), std::string::npos)
+        << cmd << "\n" << cli.log();
+  }
+}
