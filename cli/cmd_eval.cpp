@@ -23,6 +23,7 @@ namespace {
 struct Options {
   std::vector<std::string> models;
   std::string data, split = "auto", json, predictions, arch, normalize;
+  std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   int batch = 32, tta = 1;
   bool skip_bad = false;
 };
@@ -44,7 +45,7 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
   }
   std::vector<cxr::DatasetPredictions> runs;
   for (size_t m = 0; m < o.models.size(); ++m) {
-    cxr::io::LoadedModel lm = cxr::io::load_model_file(o.models[m], o.arch, o.normalize);
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o.models[m], o.arch, o.normalize, o.external_classes);
     if (m == 0) {
       classes = lm.meta.classes;
       ds = cxr::io::open_dataset(o.data, {classes});
@@ -87,7 +88,7 @@ void setup(CLI::App& app) {
   app.add_option("--json", o->json, "Also write the metrics as JSON to this file");
   app.add_option("--predictions", o->predictions, "Also write one CSV row per image: file, label, source, "
                                                   "predicted, correct, p_<class>...");
-  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_option("--batch", o->batch, "Batch size")->capture_default_str();
   app.add_option("--tta", o->tta, "Test-time augmentation: average each model over N views, the plain image and "
                                   "N-1 fixed draws of the xray augmentation (1: off)")

@@ -47,6 +47,7 @@ namespace {
 
 struct Options {
   std::string model, arch, normalize, method = "gradcam", layer, cls = "pred", colormap = "jet", upsample = "bilinear";
+  std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   std::string out, masks, mask_kind = "lesion", fuse = "max";
   float alpha = 0.5f;
   bool counterfactual = false, save_raw = false, metrics = false, no_guided = false, no_panel = false;
@@ -77,7 +78,7 @@ void run(const Options& o) {
   style.upsample = cxr::parse_upsample(o.upsample);
   style.alpha = o.alpha;
 
-  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize);
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
   cxr::Model& model = *lm.model;
   const cxr::ModelConfig& mc = lm.meta.model;
   const auto& classes = lm.meta.classes;
@@ -355,7 +356,7 @@ void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();
   app.add_option("--layer", o->layer,
                  "Target layer: torch name or alias (relu5_3, conv4_3, features.29, block5_conv3); several "

@@ -19,13 +19,14 @@ namespace {
 
 struct Options {
   std::string model, arch, normalize, image, layers, out, colormap = "gray";
+  std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   int max_channels = 64, min_cell = 32;
 };
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_option("--image", o->image, "Image file (PNG or JPEG)")->required();
   app.add_option("--layers", o->layers, "Comma-separated layer names or aliases, or all (default: the last ReLU "
                                         "of each conv block)");
@@ -39,7 +40,7 @@ void setup(CLI::App& app) {
     go.max_channels = o->max_channels;
     go.min_cell = std::max(1, o->min_cell);
     go.colormap = cxr::parse_colormap(o->colormap);
-    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize, o->external_classes);
     const auto& mc = lm.meta.model;
     std::vector<cxr::LayerInfo> layers = cxr::feature_layers(*lm.model, o->layers);
     cxr::io::Image img = cxr::io::load_image(o->image);

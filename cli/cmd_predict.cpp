@@ -18,6 +18,7 @@ namespace {
 
 struct Options {
   std::string model, arch, normalize;
+  std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   std::vector<std::string> images;
   bool json = false;
 };
@@ -25,12 +26,12 @@ struct Options {
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_flag("--json", o->json, "Print JSON instead of a table");
   app.add_option("images", o->images, "Image files (PNG or JPEG), folders of them (searched recursively), or "
                                      "CSV manifests")->required();
   app.callback([o] {
-    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize);
+    cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize, o->external_classes);
     const auto& mc = lm.meta.model;
     const auto& classes = lm.meta.classes;
     std::vector<std::string> paths;

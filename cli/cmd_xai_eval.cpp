@@ -24,6 +24,7 @@ namespace {
 
 struct Options {
   std::string model, arch, normalize, data, split = "auto", method = "gradcam", layer, target = "pred", masks;
+  std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   std::string mask_kind = "lesion", deletion_baseline = "zeros", insertion_baseline = "blur", json;
   int64_t limit = 0;
   int batch = 8, steps = 16, score_batch = 32, sanity_images = 4, top = 10;
@@ -32,7 +33,7 @@ struct Options {
 };
 
 void run(const Options& o) {
-  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize);
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
   cxr::io::Dataset ds = cxr::io::open_dataset(o.data, {lm.meta.classes});
   const std::string split = cxr::io::resolve_split(ds, o.split);
   if (split != "all") ds = cxr::io::select_split(ds, split);
@@ -84,7 +85,7 @@ void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
-  cxr::cli::add_external_model_options(app, o->arch, o->normalize);
+  cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "test | val | train | all | auto (test, else val, else all)")
       ->capture_default_str()->check(cxr::cli::split_name());

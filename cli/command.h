@@ -31,13 +31,18 @@ struct Register {
   }
 };
 
-// --arch and --normalize: what a checkpoint without cxr metadata (e.g. converted torchvision weights) is
-// and how its input is normalised, for every command that opens a model (io/model_file.h).
-inline void add_external_model_options(CLI::App& app, std::string& arch, std::string& normalize) {
+// --arch, --normalize and --classes: what a checkpoint without cxr metadata (e.g. converted torchvision
+// weights) is, how its input is normalised and what its outputs are called, for every command that opens
+// a model (io/model_file.h).
+inline void add_external_model_options(CLI::App& app, std::string& arch, std::string& normalize,
+                                       std::vector<std::string>& classes) {
   app.add_option("--arch", arch, "Architecture of a checkpoint without cxr metadata, e.g. vgg16_bn");
   app.add_option("--normalize", normalize, "Input normalisation of a checkpoint without cxr metadata: none | "
                                            "imagenet | half (default none; cxr checkpoints record their own)")
       ->check(CLI::IsMember({"none", "imagenet", "half"}));
+  app.add_option("--classes", classes, "Class names of a checkpoint without cxr metadata, in output order, "
+                                       "e.g. COVID19,NORMAL,PNEUMONIA (default class0, class1, ...)")
+      ->delimiter(',');
 }
 
 // --size of a VGG input: a multiple of 32, since the network halves it five times. A usage error (exit 2)

@@ -4,7 +4,8 @@
 
 namespace cxr::io {
 
-LoadedModel load_model_file(const std::string& path, const std::string& arch, const std::string& normalize) {
+LoadedModel load_model_file(const std::string& path, const std::string& arch, const std::string& normalize,
+                            const std::vector<std::string>& classes) {
   CheckpointInfo info = read_checkpoint_info(path);
   LoadedModel out;
   out.path = path;
@@ -44,6 +45,15 @@ LoadedModel load_model_file(const std::string& path, const std::string& arch, co
   out.model = make_model(out.meta.model);
   load_checkpoint(path, *out.model);
   out.model->eval();
+  if (info.has_meta) {
+    CXR_CHECK(classes.empty() || classes == out.meta.classes, path, ": --classes ", join(classes), " is for ",
+              "checkpoints without cxr metadata; this one names its own (", join(out.meta.classes), ")");
+  } else if (!classes.empty()) {
+    CXR_CHECK(static_cast<int>(classes.size()) == out.meta.model.num_classes, path, ": --classes names ",
+              classes.size(), " classes (", join(classes), ") but the model has ", out.meta.model.num_classes,
+              " outputs");
+    out.meta.classes = classes;
+  }
   if (out.meta.classes.empty())
     for (int k = 0; k < out.meta.model.num_classes; ++k) out.meta.classes.push_back(str("class", k));
   CXR_CHECK(static_cast<int>(out.meta.classes.size()) == out.meta.model.num_classes, path, ": metadata names ",

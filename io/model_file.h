@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "io/checkpoint.h"
 #include "io/transform.h"
@@ -18,7 +19,7 @@ namespace cxr::io {
 
 struct LoadedModel {
   std::shared_ptr<Model> model;  // in eval mode
-  CheckpointMeta meta;           // classes filled ("class0".. when the file names none)
+  CheckpointMeta meta;           // classes filled (the caller's, else "class0".. when the file names none)
   Normalisation norm;            // from the metadata; for a file without it, the caller's preset ("none")
   std::string path;
 };
@@ -27,6 +28,9 @@ struct LoadedModel {
 // that has metadata, it must agree with it. `normalize` (a preset of io/transform.h: none | imagenet |
 // half) is the input normalisation of a file without metadata, e.g. "imagenet" for converted ImageNet
 // weights (default "none"); a cxr checkpoint records its own, and giving one for it is an error.
-LoadedModel load_model_file(const std::string& path, const std::string& arch = "", const std::string& normalize = "");
+// `classes` names the outputs of a file without metadata, in order (a PyTorch export knows none): without
+// them they are "class0", "class1"...; a cxr checkpoint names its own, and giving others for it is an error.
+LoadedModel load_model_file(const std::string& path, const std::string& arch = "", const std::string& normalize = "",
+                            const std::vector<std::string>& classes = {});
 
 }  // namespace cxr::io

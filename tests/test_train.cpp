@@ -536,6 +536,14 @@ TEST(Train, ModelFilesRoundTripWithAndWithoutMetadata) {
   // Input size of a bare file is the default (224); a torchvision head's adaptive pool accepts 32 too.
   Tensor got2 = (*bare.model)(Variable(x)).data();
   for (int64_t i = 0; i < want.numel(); ++i) EXPECT_EQ(want[i], got2[i]);
+  // Its outputs have no names but those the caller gives (--classes), as many as the model has.
+  EXPECT_EQ(bare.meta.classes, (std::vector<std::string>{"class0", "class1", "class2"}));
+  const std::vector<std::string> named = {"COVID19", "NORMAL", "PNEUMONIA"};
+  EXPECT_EQ(io::load_model_file(dir + "/bare.safetensors", "vgg11_bn", "", named).meta.classes, named);
+  EXPECT_THROW(io::load_model_file(dir + "/bare.safetensors", "vgg11_bn", "", {"A", "B"}), Error);
+  // A cxr checkpoint names its own: the same names are accepted, others refused.
+  EXPECT_EQ(io::load_model_file(dir + "/m.safetensors", "", "", named).meta.classes, named);
+  EXPECT_THROW(io::load_model_file(dir + "/m.safetensors", "", "", {"A", "B", "C"}), Error);
 }
 
 TEST(Evaluate, AveragePredictionsIsTheMeanOverSamplesEveryModelRead) {
