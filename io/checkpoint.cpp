@@ -60,7 +60,7 @@ bool skipped(const std::string& name, const std::vector<std::string>& prefixes) 
 
 // "a [1, 2], b [3], ... and 7 more": error lists stay readable for a whole mismatched VGG.
 std::string list_names(const std::vector<std::string>& items) {
-  constexpr size_t kShow = 12;
+  constexpr size_t kShow = 6;
   std::string out;
   for (size_t i = 0; i < items.size() && i < kShow; ++i) out += (i ? ", " : "") + items[i];
   if (items.size() > kShow) out += str(", ... and ", items.size() - kShow, " more");
@@ -224,12 +224,27 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
   if (fail) {
     std::string msg = str(path, ": checkpoint does not fit the model");
     if (meta.found) msg += str(" (checkpoint is ", model_name(meta.model), ")");
+    // The first thing to say of another architecture (vgg11 for vgg16, say): the convolutions differ in number.
+    int64_t file_convs = 0, model_convs = 0;
+    for (const NamedTensor& f : file.tensors) file_convs += f.value.dim() == 4;
+    for (auto& [name, t] : model_state(model)) model_convs += t->dim() == 4;
+    if (file_convs != model_convs)
+      msg += str(": the file has ", file_convs, " convolutions, the model ", model_convs,
+                 " (VGG-11 has 8, VGG-13 10, VGG-16 13, VGG-19 16): another architecture");
     if (!mismatched.empty()) msg += str("; shape mismatch (", mismatched.size(), "): ", list_names(mismatched));
     if (options.strict && !missing.empty())
       msg += str("; missing from checkpoint (", missing.size(), "): ", list_names(missing));
     if (options.strict && !unexpected.empty())
       msg += str("; unexpected in checkpoint (", unexpected.size(), "): ", list_names(unexpected));
-    if (!mismatched.empty()) msg += "; to fine-tune a different head, skip its names (e.g. skip prefix 'classifier.6.')";
+    // One layer's weight and bias, nothing missing or extra: most likely the output layer of another class count.
+    std::set<std::string> layers;
+    for (const auto& m : mismatched) {
+      const std::string name = m.substr(0, m.find(':'));
+      layers.insert(name.substr(0, name.rfind('.')));
+    }
+    if (layers.size() == 1 && missing.empty() && unexpected.empty())
+      msg += str("; only layer ", *layers.begin(), " differs: the output layer of another class count? (`cxr train ",
+                 "--init` replaces it)");
     throw Error(msg);
   }
 
