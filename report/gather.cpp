@@ -440,13 +440,7 @@ ReportData gather_report(const ReportOptions& o) {
   if (d.split != "all") ds = io::select_split(ds, d.split);
   d.dataset_summary = ds.summary();
 
-  // Test metrics and the per-image predictions the gallery picks from.
-  const bool need_predictions = o.eval_json.empty() || (o.explanations_dir.empty() && o.samples > 0);
-  DatasetPredictions preds;
-  if (need_predictions) {
-    auto lo = inference_loader_options(lm.meta.model, lm.norm, std::max(1, o.batch), false);
-    preds = predict_dataset(*lm.model, ds, lo, o.progress ? "Evaluating" : "");
-  }
+  // The files given are read and checked first: a wrong one is refused before minutes of computing.
   if (!o.eval_json.empty()) {
     try {
       d.eval = eval_from_json(read_json_file(o.eval_json, "`cxr eval --json` output"));
@@ -455,7 +449,29 @@ ReportData gather_report(const ReportOptions& o) {
       throw Error(m.rfind(o.eval_json, 0) == 0 ? m : o.eval_json + ": " + m);
     }
     d.eval_source = o.eval_json;
-  } else {
+  }
+  if (!o.metrics_json.empty()) {
+    d.xai = read_json_file(o.metrics_json, "`cxr xai-eval --json` output");
+    CXR_CHECK(d.xai.is_object() && d.xai.contains("faithfulness"), o.metrics_json,
+              ": not the JSON `cxr xai-eval --json` writes (no faithfulness section)");
+    d.xai_source = o.metrics_json;
+  }
+  std::vector<nlohmann::json> compare;
+  for (const auto& path : o.compare_metrics_json) {
+    nlohmann::json j = read_json_file(path, "`cxr xai-eval --json` output");
+    CXR_CHECK(j.is_object() && j.contains("faithfulness") && j.contains("method"), path,
+              ": not the JSON `cxr xai-eval --json` writes (no method or faithfulness section)");
+    compare.push_back(std::move(j));
+  }
+
+  // Test metrics and the per-image predictions the gallery picks from.
+  const bool need_predictions = o.eval_json.empty() || (o.explanations_dir.empty() && o.samples > 0);
+  DatasetPredictions preds;
+  if (need_predictions) {
+    auto lo = inference_loader_options(lm.meta.model, lm.norm, std::max(1, o.batch), false);
+    preds = predict_dataset(*lm.model, ds, lo, o.progress ? "Evaluating" : "");
+  }
+  if (o.eval_json.empty()) {
     d.eval = evaluate(preds.probs, preds.targets, d.classes, source_groups(ds, preds));
     d.eval.loss = preds.loss;
     d.eval_source = "computed with the checkpoint";
@@ -466,26 +482,19 @@ ReportData gather_report(const ReportOptions& o) {
   else if (o.samples > 0)
     compute_gallery(d, lm, ds, preds, o);
 
-  if (!o.metrics_json.empty()) {
-    d.xai = read_json_file(o.metrics_json, "`cxr xai-eval --json` output");
-    CXR_CHECK(d.xai.is_object() && d.xai.contains("faithfulness"), o.metrics_json,
-              ": not the JSON `cxr xai-eval --json` writes (no faithfulness section)");
-    d.xai_source = o.metrics_json;
-  } else if (o.xai_images > 0) {
-    compute_xai(d, lm, ds, o);
-  } else {
-    d.notes.push_back("explanation metrics were not computed (no --metrics file and --xai-images 0)");
+  if (o.metrics_json.empty()) {
+    if (o.xai_images > 0)
+      compute_xai(d, lm, ds, o);
+    else
+      d.notes.push_back("explanation metrics were not computed (no --metrics file and --xai-images 0)");
   }
-  for (const auto& path : o.compare_metrics_json) {
-    nlohmann::json j = read_json_file(path, "`cxr xai-eval --json` output");
-    CXR_CHECK(j.is_object() && j.contains("faithfulness") && j.contains("method"), path,
-              ": not the JSON `cxr xai-eval --json` writes (no method or faithfulness section)");
+  for (size_t i = 0; i < compare.size(); ++i) {
     if (d.xai_compare.empty()) {
-      CXR_CHECK(d.xai.is_object(), path, ": a comparison needs the main explanation metrics too (--metrics, or "
-                                         "--xai-images > 0)");
+      CXR_CHECK(d.xai.is_object(), o.compare_metrics_json[i], ": a comparison needs the main explanation metrics "
+                                                              "too (--metrics, or --xai-images > 0)");
       d.xai_compare.push_back(d.xai);
     }
-    d.xai_compare.push_back(std::move(j));
+    d.xai_compare.push_back(std::move(compare[i]));
   }
   flagged_thumbnails(d, lm, ds, o);
   return d;
