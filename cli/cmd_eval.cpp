@@ -32,16 +32,18 @@ struct Options {
 // with several models, prints each one's accuracy and returns the mean of their probabilities.
 cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std::string& split,
                                     std::vector<std::string>& classes) {
-  // Every checkpoint's classes are checked against the first's before any is run (from the headers only),
-  // so a mismatch does not surface after minutes of scoring.
+  // The checkpoints' classes are checked against each other before any is run (from the headers, or
+  // --classes for files without metadata), so a mismatch does not surface after minutes of scoring. A
+  // file without metadata and without --classes is checked when it is loaded, below.
   std::vector<std::string> first_classes;
   for (size_t m = 0; m < o.models.size(); ++m) {
     const cxr::io::CheckpointMeta meta = cxr::io::read_checkpoint_meta(o.models[m]);
-    if (!meta.found) continue;  // no metadata: its classes come with --arch, checked when it is loaded
-    if (first_classes.empty()) first_classes = meta.classes;
-    else if (meta.classes != first_classes)
-      throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(meta.classes, ", "), " differ from those of ",
-                                "the models before it (", cxr::join(first_classes, ", "), "): they cannot be averaged"));
+    const std::vector<std::string>& named = meta.found ? meta.classes : o.external_classes;
+    if (named.empty()) continue;
+    if (first_classes.empty()) first_classes = named;
+    else if (named != first_classes)
+      throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(named, ", "), " differ from those of the ",
+                                "models before it (", cxr::join(first_classes, ", "), "): they cannot be averaged"));
   }
   std::vector<cxr::DatasetPredictions> runs;
   for (size_t m = 0; m < o.models.size(); ++m) {
@@ -84,7 +86,7 @@ void setup(CLI::App& app) {
       ->required()->allow_extra_args(false);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "Which split to evaluate: test | val | train | all | auto (test, else val, "
-                                      "else all)")->capture_default_str()->check(cxr::cli::split_name());
+                                      "else all)")->capture_default_str()->transform(cxr::cli::split_name());
   app.add_option("--json", o->json, "Also write the metrics as JSON to this file");
   app.add_option("--predictions", o->predictions, "Also write one CSV row per image: file, label, source, "
                                                   "predicted, correct, p_<class>...");

@@ -35,7 +35,8 @@ void setup(CLI::App& app) {
     const auto& mc = lm.meta.model;
     const auto& classes = lm.meta.classes;
     std::vector<std::string> paths;
-    for (const auto& item : cxr::io::expand_image_inputs(o->images)) paths.push_back(item.path);
+    // A missing file is reported with the unreadable ones, below; the others are still predicted.
+    for (const auto& item : cxr::io::expand_image_inputs(o->images, true)) paths.push_back(item.path);
     int width = 5;  // the image column fits the longest path, so the numbers line up
     for (const auto& p : paths) width = std::max(width, static_cast<int>(p.size()));
     nlohmann::json out = nlohmann::json::array();

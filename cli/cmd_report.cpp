@@ -77,7 +77,7 @@ void setup(CLI::App& app) {
       ->required();
   app.add_option("--data", o->r.data, "Folder or CSV manifest to evaluate on (default: the run's training data)");
   app.add_option("--split", o->r.split, "test | val | train | all | auto (test, else val, else all)")
-      ->capture_default_str()->check(cxr::cli::split_name());
+      ->capture_default_str()->transform(cxr::cli::split_name());
   app.add_option("--checkpoint", o->r.checkpoint, "Checkpoint to report (default: RUN/best.safetensors)");
   app.add_option("--eval", o->r.eval_json, "Read test metrics from this `cxr eval --json` file instead of evaluating");
   app.add_option("--explanations", o->r.explanations_dir,

@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "cli/command.h"
-#include "models/model.h"
 #include "train/trainer.h"
 
 namespace {
@@ -94,9 +93,6 @@ void setup(CLI::App& app) {
       r = cxr::resume(*resume_dir, epochs_opt->count() > 0 ? cfg->epochs : 0);
     } else {
       if (cfg->data.empty() || cfg->out.empty()) throw CLI::RequiredError("--data and --out");
-      const cxr::ModelConfig named = cxr::config_from_name(cfg->arch, {});  // "vgg16_bn" is vgg16 with --bn
-      cfg->arch = named.arch;
-      cfg->batch_norm = cfg->batch_norm || named.batch_norm;
       r = cxr::train(*cfg);
     }
     if (r.interrupted) throw CLI::RuntimeError(130);

@@ -88,7 +88,7 @@ void setup(CLI::App& app) {
   cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "test | val | train | all | auto (test, else val, else all)")
-      ->capture_default_str()->check(cxr::cli::split_name());
+      ->capture_default_str()->transform(cxr::cli::split_name());
   app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();
   app.add_option("--layer", o->layer, "Target layer (default: the last conv block's ReLU); several joined with +");
   app.add_option("--target", o->target, "Class to explain: pred (predicted) | true (the label)")

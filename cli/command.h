@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "io/dataset.h"
+
 namespace cxr::cli {
 
 struct Command {
@@ -42,7 +44,8 @@ inline void add_external_model_options(CLI::App& app, std::string& arch, std::st
       ->check(CLI::IsMember({"none", "imagenet", "half"}));
   app.add_option("--classes", classes, "Class names of a checkpoint without cxr metadata, in output order, "
                                        "e.g. COVID19,NORMAL,PNEUMONIA (default class0, class1, ...)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);  // one comma-separated value: the words after it are images, not classes
 }
 
 // --size of a VGG input: a multiple of 32, since the network halves it five times. A usage error (exit 2)
@@ -61,13 +64,15 @@ inline CLI::Validator multiple_of_32() {
       "MULTIPLE OF 32");
 }
 
-// --split of the evaluating commands: test | val | train | all | auto (valid / validation mean val).
+// --split of the evaluating commands, as a transform: the value becomes its normal form (io::split_argument),
+// and one that is no split is a usage error.
 inline CLI::Validator split_name() {
   return CLI::Validator(
-      [](const std::string& v) -> std::string {
-        for (const char* s : {"test", "val", "valid", "validation", "train", "all", "auto"})
-          if (v == s) return "";
-        return "'" + v + "' is not a split: use test, val, train, all or auto";
+      [](std::string& v) -> std::string {
+        const std::string n = cxr::io::split_argument(v);
+        if (n.empty()) return "'" + v + "' is not a split: use test, val, train, all or auto";
+        v = n;
+        return "";
       },
       "");
 }

@@ -186,6 +186,39 @@ void save_checkpoint(const std::string& path, Module& model, const CheckpointMet
   save_safetensors(path, tensors, md);
 }
 
+// What a mismatch of shapes most likely means, when nothing is missing or extra: only the output layer's
+// first dimension differs (another class count), or only the first convolution's input channels (grey
+// against RGB). "" when neither.
+static std::string mismatch_hint(Module& model,
+                                 const std::vector<std::pair<std::string, std::pair<Shape, Shape>>>& shapes,
+                                 bool names_differ) {
+  if (shapes.empty() || names_differ) return "";
+  std::string first_conv, last_linear;
+  for (auto& [name, t] : model_state(model)) {
+    if (t->dim() == 4 && first_conv.empty()) first_conv = name;
+    if (t->dim() == 2) last_linear = name;
+  }
+  auto layer_of = [](const std::string& name) { return name.substr(0, name.rfind('.')); };
+  auto only = [&](const std::string& weight, size_t dim) {  // every mismatch in weight's layer, along dim only
+    if (weight.empty()) return false;
+    for (const auto& [name, fm] : shapes) {
+      if (layer_of(name) != layer_of(weight) || fm.first.size() != fm.second.size()) return false;
+      for (size_t d = 0; d < fm.first.size(); ++d)
+        if (d != dim && fm.first[d] != fm.second[d]) return false;
+    }
+    return true;
+  };
+  if (only(last_linear, 0))
+    return str("; only the output layer ", layer_of(last_linear), " differs: a model for another number of classes ",
+               "(`cxr train --init` replaces that layer)");
+  if (only(first_conv, 1))
+    for (const auto& [name, fm] : shapes)
+      if (name == first_conv)
+        return str("; only the input channels differ (", fm.first[1], " in the file, ", fm.second[1],
+                   " in the model): see --channels");
+  return "";
+}
+
 CheckpointMeta load_checkpoint(const std::string& path, Module& model, const LoadOptions& options,
                                LoadReport* report) {
   // 1. Everything into memory, validated: a corrupt file fails here with the model untouched.
@@ -195,6 +228,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
   // 2. Match names and shapes.
   LoadReport r;
   std::vector<std::string> missing, unexpected, mismatched;
+  std::vector<std::pair<std::string, std::pair<Shape, Shape>>> mismatch_shapes;  // name -> (file, model)
   std::vector<std::pair<Tensor*, const NamedTensor*>> copies;
   std::set<std::string> model_names;
   for (auto& [name, t] : model_state(model)) {
@@ -209,6 +243,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
       r.missing.push_back(name);
     } else if (!shapes_fit(name, f->value.shape(), t->shape())) {
       mismatched.push_back(str(name, ": checkpoint ", to_string(f->value.shape()), " vs model ", to_string(t->shape())));
+      mismatch_shapes.push_back({name, {f->value.shape(), t->shape()}});
     } else {
       copies.push_back({t, f});
       r.loaded.push_back(name);
@@ -236,15 +271,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
       msg += str("; missing from checkpoint (", missing.size(), "): ", list_names(missing));
     if (options.strict && !unexpected.empty())
       msg += str("; unexpected in checkpoint (", unexpected.size(), "): ", list_names(unexpected));
-    // One layer's weight and bias, nothing missing or extra: most likely the output layer of another class count.
-    std::set<std::string> layers;
-    for (const auto& m : mismatched) {
-      const std::string name = m.substr(0, m.find(':'));
-      layers.insert(name.substr(0, name.rfind('.')));
-    }
-    if (layers.size() == 1 && missing.empty() && unexpected.empty())
-      msg += str("; only layer ", *layers.begin(), " differs: the output layer of another class count? (`cxr train ",
-                 "--init` replaces it)");
+    msg += mismatch_hint(model, mismatch_shapes, !missing.empty() || !unexpected.empty());
     throw Error(msg);
   }
 

@@ -397,6 +397,11 @@ bool has_splits(const Dataset& ds) {
          std::all_of(ds.samples.begin(), ds.samples.end(), [](const Sample& s) { return !s.split.empty(); });
 }
 
+std::string split_argument(const std::string& s) {
+  const std::string n = normalise_split(s);
+  return is_split_name(n) || n == "all" || n == "auto" ? n : "";
+}
+
 std::string resolve_split(const Dataset& ds, const std::string& split) {
   if (split != "auto") return split;
   if (has_splits(ds))
@@ -485,13 +490,13 @@ PatientSplit split_by_patient(const Dataset& ds, double val_fraction, uint64_t s
   return out;
 }
 
-std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs) {
+std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs, bool missing_ok) {
   std::vector<NamedImage> items;
   for (const std::string& in : inputs) {
     std::error_code ec;
     const bool dir = fs::is_directory(in, ec);
     if (!dir && lower(fs::path(in).extension().string()) != ".csv") {
-      CXR_CHECK(fs::exists(in, ec), in, ": no such file or folder");
+      CXR_CHECK(missing_ok || fs::exists(in, ec), in, ": no such file or folder");
       items.push_back({in, "", "", "", ""});
       continue;
     }

@@ -77,6 +77,9 @@ bool has_splits(const Dataset& ds);  // true when every sample has a split
 // control (train without a hospital, then see how its images fare). With must_match, a name that is no
 // sample's source is an error naming the sources there are (a typo must not leave everything in).
 Dataset exclude_sources(const Dataset& ds, const std::vector<std::string>& sources, bool must_match = true);
+// The --split argument of the evaluation commands, normalised: test | val | train | all | auto, in any case
+// and with spaces trimmed ("valid" and "validation" mean val); "" when it is none of them.
+std::string split_argument(const std::string& s);
 // The split that evaluation commands (eval, xai-eval, report) read: `split` itself, or for "auto" the
 // test split, else the val split, else "all" (the whole dataset).
 std::string resolve_split(const Dataset& ds, const std::string& split);
@@ -92,14 +95,15 @@ PatientSplit split_by_patient(const Dataset& ds, double val_fraction, uint64_t s
 
 // The IMAGE | DIR | MANIFEST arguments of a command (`cxr predict`, `cxr explain`) as the image files they
 // name, in order: a file as itself; a manifest or a class-folder layout as its samples, with their labels
-// and manifest columns; any other folder as its image files, found recursively, in sorted order. A missing
-// file, a broken manifest or a folder without images is an error naming it.
+// and manifest columns; any other folder as its image files, found recursively, in sorted order. A broken
+// manifest or a folder without images is an error naming it; so is a missing file, unless missing_ok (the
+// caller then reports it with the files it cannot read, and goes on with the others).
 struct NamedImage {
   std::string path;
   std::string label;                           // true class name when a dataset says so, else ""
   std::string source, lesion_mask, lung_mask;  // manifest columns, when there are any
 };
-std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs);
+std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs, bool missing_ok = false);
 
 // Helpers, public for tests and for `cxr` commands that print manifests.
 std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& name_for_errors,

@@ -348,7 +348,16 @@ EvalReport eval_from_json(const nlohmann::json& j) {
   if (j.contains("per_source"))
     for (const auto& [g, v] : j["per_source"].items()) {
       r.per_group[g] = {v.value("correct", 0), v.value("total", 0)};
-      if (v.contains("confusion")) r.group_confusion[g] = v["confusion"].get<std::vector<std::vector<int>>>();
+      if (!v.contains("confusion")) continue;  // written before eval recorded it
+      const nlohmann::json& c = v["confusion"];
+      const size_t K = r.classes.size();
+      bool square = c.is_array() && c.size() == K;
+      for (size_t t = 0; square && t < K; ++t) {
+        square = c[t].is_array() && c[t].size() == K;
+        for (size_t p = 0; square && p < K; ++p) square = c[t][p].is_number_integer() && c[t][p].get<int>() >= 0;
+      }
+      CXR_CHECK(square, "per_source.", g, ".confusion is not a ", K, " x ", K, " table of counts");
+      r.group_confusion[g] = c.get<std::vector<std::vector<int>>>();
     }
   return r;
 }

@@ -278,17 +278,12 @@ void results(Html& h, const ReportData& d) {
     };
     for (const auto& [g, ct] : e.per_group) {
       row(g, ct.first, ct.second, "", false);
-      const auto it = e.group_confusion.find(g);
-      if (it == e.group_confusion.end()) continue;  // an eval JSON written before it was recorded
-      for (size_t t = 0; t < it->second.size() && t < e.classes.size(); ++t) {
-        const std::vector<int>& r = it->second[t];
-        int n = 0;
-        std::string predicted;
-        for (size_t p = 0; p < r.size() && p < e.classes.size(); ++p) {
-          n += r[p];
-          if (r[p] > 0) predicted += (predicted.empty() ? "" : ", ") + e.classes[p].name + " " + std::to_string(r[p]);
-        }
-        if (n > 0) row(e.classes[t].name, r[t], n, predicted, true);
+      for (const GroupClassRow& c : group_class_rows(e, g)) {
+        std::string predicted;  // the classes its images were taken for, those with any
+        for (size_t p = 0; p < c.predicted.size(); ++p)
+          if (c.predicted[p] > 0)
+            predicted += (predicted.empty() ? "" : ", ") + e.classes[p].name + " " + std::to_string(c.predicted[p]);
+        row(e.classes[static_cast<size_t>(c.cls)].name, c.correct, c.total, predicted, true);
       }
     }
     h.raw("</tbody></table>");

@@ -241,8 +241,24 @@ TEST_F(CheckpointTest, ShapeMismatchListsNamesAndShapesAndChangesNothing) {
   EXPECT_NE(msg.find(p), std::string::npos) << msg;
   EXPECT_NE(msg.find("5.weight: checkpoint [5, 64] vs model [3, 64]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("5.bias: checkpoint [5] vs model [3]"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("only layer 5 differs: the output layer of another class count?"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("only the output layer 5 differs: a model for another number of classes"), std::string::npos)
+      << msg;
   EXPECT_TRUE(differing(before, snapshot(*three)).empty()) << "a failed load must not touch the model";
+  // A grey model's weights into an RGB one: the first convolution's input channels, said as such.
+  auto net_for = [](int in_channels) {
+    Rng rng(4);
+    auto net = std::make_shared<Sequential>();
+    net->add(std::make_shared<Conv2d>(in_channels, 4, 3, 1, 1, true, rng));
+    net->add(std::make_shared<Flatten>());
+    net->add(std::make_shared<Linear>(4 * 8 * 8, 3, rng));
+    return net;
+  };
+  save_checkpoint(path("grey.safetensors"), *net_for(1), {});
+  auto rgb = net_for(3);
+  const std::string channels = error_of([&] { load_checkpoint(path("grey.safetensors"), *rgb); });
+  EXPECT_NE(channels.find("only the input channels differ (1 in the file, 3 in the model)"), std::string::npos)
+      << channels;
+  EXPECT_EQ(channels.find("output layer"), std::string::npos) << channels;
   // Non-strict does not excuse a shape mismatch (as in PyTorch).
   EXPECT_THROW(load_checkpoint(p, *three, non_strict()), Error);
   EXPECT_TRUE(differing(before, snapshot(*three)).empty());

@@ -41,7 +41,8 @@ TEST(Cli, TrainRefusesBadModelOptionsFirst) {
   };
   for (const Case& c : {Case{"--size 70", "cxr train: --size: 70 is not a multiple of 32"},
                         Case{"--arch vgg17", "unknown model 'vgg17'"}, Case{"--head gap512", "--head: gap512"},
-                        Case{"--width 0", "--width: Value 0 not in range"}, Case{"--epochs 0", "--epochs"}}) {
+                        Case{"--width 0", "--width: Value 0 not in range"},
+                        Case{"--epochs 0", "--epochs: Value 0 not in range"}}) {
     EXPECT_EQ(cxr_test::run_cxr(train + c.args, cli.path("log.txt")), 2) << c.args << "\n" << cli.log();
     EXPECT_NE(cli.log().find(c.says), std::string::npos) << c.args << "\n" << cli.log();
     EXPECT_EQ(cli.log().find("no-such-data"), std::string::npos) << c.args << ": read the data first\n" << cli.log();
@@ -80,5 +81,11 @@ TEST(Cli, UnknownSplitIsAUsageError) {
     EXPECT_EQ(cli.run(cmd + " --split vall"), 2) << cmd << "\n" << cli.log();
     EXPECT_NE(cli.log().find("--split: 'vall' is not a split: use test, val, train, all or auto"), std::string::npos)
         << cmd << "\n" << cli.log();
+  }
+  // Any case, and the long names of val, are splits: this one goes on to fail on the missing model (exit 1).
+  for (const std::string split : {"VAL", "Validation", "Test", "ALL", "Auto"}) {
+    EXPECT_EQ(cli.run("eval --model " + cli.path("none.safetensors") + " --data d --split " + split), 1)
+        << split << "\n" << cli.log();
+    EXPECT_NE(cli.log().find("none.safetensors"), std::string::npos) << split << "\n" << cli.log();
   }
 }

@@ -169,6 +169,16 @@ TEST(PredictCli, FilesFoldersAndJsonAgreeWithEval) {
     EXPECT_EQ(lines[i].find(' ', start), col + 7) << cli.log();  // "COVID19" is 7 wide, "0.3273" ends there
   }
 
+  // --classes takes one comma-separated value: the images after it stay images.
+  ASSERT_EQ(cli.run("predict" + model + " --classes COVID19,NORMAL,PNEUMONIA " + rows[1][0] + " " + rows[9][0]), 0)
+      << cli.log();
+  EXPECT_NE(cli.log().find(rows[9][0]), std::string::npos) << cli.log();
+
+  // A missing file among good ones: named, the others still predicted, exit 1.
+  EXPECT_EQ(cli.run("predict" + model + " " + cli.path("missing.png") + " " + rows[1][0]), 1);
+  EXPECT_NE(cli.log().find(cli.path("missing.png")), std::string::npos) << cli.log();
+  EXPECT_NE(cli.log().find(rows[1][0] + " "), std::string::npos) << "not predicted:\n" << cli.log();
+
   // An unreadable file among good ones: named, the others still predicted, exit 1.
   { std::ofstream(cli.path("bad.png")) << "not a PNG"; }
   EXPECT_EQ(cli.run("predict" + model + " " + rows[1][0] + " " + cli.path("bad.png")), 1);

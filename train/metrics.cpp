@@ -107,6 +107,22 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
   return r;
 }
 
+std::vector<GroupClassRow> group_class_rows(const EvalReport& r, const std::string& group) {
+  std::vector<GroupClassRow> rows;
+  const auto it = r.group_confusion.find(group);
+  if (it == r.group_confusion.end()) return rows;
+  const size_t K = r.classes.size();
+  for (size_t t = 0; t < it->second.size() && t < K; ++t) {
+    GroupClassRow row;
+    row.cls = static_cast<int>(t);
+    row.predicted.assign(K, 0);
+    for (size_t p = 0; p < it->second[t].size() && p < K; ++p) row.total += row.predicted[p] = it->second[t][p];
+    row.correct = row.predicted[t];
+    if (row.total > 0) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 std::string format_report(const EvalReport& r) {
   std::string out;
   char line[256];
@@ -143,18 +159,12 @@ std::string format_report(const EvalReport& r) {
       std::snprintf(line, sizeof line, "  %-24s %7.4f  (%d/%d)\n", g.c_str(),
                     ct.second ? static_cast<double>(ct.first) / ct.second : 0.0, ct.first, ct.second);
       out += line;
-      const auto it = r.group_confusion.find(g);
-      if (it == r.group_confusion.end()) continue;  // a report read back from JSON without it
-      const auto& gc = it->second;
-      for (size_t t = 0; t < gc.size() && t < r.classes.size(); ++t) {
-        int n = 0;
-        for (int v : gc[t]) n += v;
-        if (n == 0) continue;
-        std::snprintf(line, sizeof line, "    %-22s %7.4f  (%d/%d)  ->", r.classes[t].name.c_str(),
-                      static_cast<double>(gc[t][t]) / n, gc[t][t], n);
+      for (const GroupClassRow& row : group_class_rows(r, g)) {
+        std::snprintf(line, sizeof line, "    %-22s %7.4f  (%d/%d)  ->", r.classes[row.cls].name.c_str(),
+                      static_cast<double>(row.correct) / row.total, row.correct, row.total);
         out += line;
-        for (size_t p = 0; p < gc[t].size() && p < r.classes.size(); ++p)
-          out += str(p ? ", " : " ", r.classes[p].name, " ", gc[t][p]);
+        for (size_t p = 0; p < row.predicted.size(); ++p)
+          out += str(p ? ", " : " ", r.classes[p].name, " ", row.predicted[p]);
         out += "\n";
       }
     }

@@ -43,6 +43,16 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
 double roc_auc(const std::vector<float>& scores, const std::vector<bool>& positive);
 RocCurve roc_curve(const std::vector<float>& scores, const std::vector<bool>& positive);
 
+// The rows under one group (source) of a report: one per true class the group holds, with how many of its
+// images were right and what they were predicted as (counts per class). Empty when the report has no
+// confusion for that group (an eval JSON written before it was recorded).
+struct GroupClassRow {
+  int cls = 0;                  // index into EvalReport::classes
+  int correct = 0, total = 0;
+  std::vector<int> predicted;   // [K] how many were predicted as each class
+};
+std::vector<GroupClassRow> group_class_rows(const EvalReport& r, const std::string& group);
+
 std::string format_report(const EvalReport& r);  // readable table for the terminal
 nlohmann::json to_json(const EvalReport& r);
 

@@ -397,9 +397,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     }
   }
   if (loader.bad_count() > 0 || val_skipped > 0)
-    std::fprintf(log, "Skipped unreadable images (--skip-bad): %lld of %lld training, %lld of %lld validation.\n",
-                 static_cast<long long>(loader.bad_count()), static_cast<long long>(data.train.size()),
-                 static_cast<long long>(val_skipped), static_cast<long long>(data.val.size()));
+    std::fprintf(log, "Skipped unreadable images (--skip-bad): %lld training file(s) met in this run, %lld of %lld "
+                 "validation.\n", static_cast<long long>(loader.bad_count()), static_cast<long long>(val_skipped),
+                 static_cast<long long>(data.val.size()));
   result.best_epoch = st.best_epoch;
   result.best_val_loss = st.best_val_loss;
   if (st.best_epoch > 0 && !result.interrupted)
@@ -415,7 +415,11 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg, std::FILE* log) {
+TrainResult train(const TrainConfig& given, std::FILE* log) {
+  TrainConfig cfg = given;
+  const ModelConfig named = config_from_name(cfg.arch, {});  // "vgg16_bn" is vgg16 with batch_norm
+  cfg.arch = named.arch;
+  cfg.batch_norm = cfg.batch_norm || named.batch_norm;
   CXR_CHECK(!cfg.out.empty(), "train: an output folder (--out) is required");
   CXR_CHECK(!cfg.data.empty(), "train: training data (--data) is required");
   CXR_CHECK(!fs::exists(fs::path(cfg.out) / "state.json"), cfg.out,
