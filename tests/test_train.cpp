@@ -96,6 +96,16 @@ std::FILE* quiet() {
   return f;
 }
 
+// The message of the cxr::Error that f throws; "(no error)" when it throws none.
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 // What a run writes to its log.
 std::string log_of(const std::function<void(std::FILE*)>& run) {
   std::FILE* log = std::tmpfile();
@@ -397,12 +407,8 @@ TEST(Train, PreciseBnWithoutBatchNormIsRefused) {
   TrainConfig c = small_config(fresh_dir("cxr_train_precise_nobn"));
   c.batch_norm = false;
   c.precise_bn = true;
-  try {
-    train(c, quiet());
-    FAIL() << "no error for --precise-bn on a model without batch-norm";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("add --bn"), std::string::npos) << e.what();
-  }
+  const std::string m = error_of([&] { train(c, quiet()); });
+  EXPECT_NE(m.find("add --bn"), std::string::npos) << m;
 }
 
 TEST(Train, EarlyStoppingKeepsTheBestEpoch) {
@@ -429,14 +435,9 @@ TEST(Train, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
   io::save_safetensors(last, st.tensors, st.metadata);
   const std::string before = file_bytes(last), hist_before = file_bytes(hist);
   // ... then the first step's loss is NaN: a clear error, and nothing is overwritten.
-  try {
-    resume(c.out, 2, quiet());
-    FAIL() << "no error for a NaN loss";
-  } catch (const Error& e) {
-    std::string m = e.what();
-    EXPECT_NE(m.find("loss became nan"), std::string::npos) << m;
-    EXPECT_NE(m.find("epoch 2 step 1"), std::string::npos) << m;
-  }
+  const std::string m = error_of([&] { resume(c.out, 2, quiet()); });
+  EXPECT_NE(m.find("loss became nan"), std::string::npos) << m;
+  EXPECT_NE(m.find("epoch 2 step 1"), std::string::npos) << m;
   EXPECT_EQ(file_bytes(last), before);
   EXPECT_EQ(file_bytes(hist), hist_before);
 }
@@ -467,12 +468,8 @@ TEST(Train, ExcludedSourcesAreLeftOutOfTrainingAndValidationAndStayOutOnResume) 
   // A typo is an error that names the sources there are, before anything is trained.
   c.exclude_sources = {"clinc"};
   c.out = fresh_dir("cxr_train_sources_typo");
-  try {
-    train(c, quiet());
-    FAIL() << "no error for an unknown source";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'clinc' (sources present: clinic, synth)"), std::string::npos) << e.what();
-  }
+  const std::string typo = error_of([&] { train(c, quiet()); });
+  EXPECT_NE(typo.find("'clinc' (sources present: clinic, synth)"), std::string::npos) << typo;
 }
 
 // --skip-bad: an unreadable training image and an unreadable validation image are left out, and the run
@@ -498,12 +495,8 @@ TEST(Train, SkipBadCountsTheUnreadableTrainingAndValidationImages) {
       << text;
   c.skip_bad = false;
   c.out = fresh_dir("cxr_train_bad_run_strict");
-  try {
-    train(c, quiet());
-    FAIL() << "no error for an unreadable image";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
-  }
+  const std::string strict = error_of([&] { train(c, quiet()); });
+  EXPECT_NE(strict.find(bad), std::string::npos) << strict;
 }
 
 TEST(Train, ModelFilesRoundTripWithAndWithoutMetadata) {
@@ -529,12 +522,9 @@ TEST(Train, ModelFilesRoundTripWithAndWithoutMetadata) {
   auto st = io::load_safetensors(dir + "/m.safetensors");
   io::save_safetensors(dir + "/bare.safetensors", st.tensors);
   EXPECT_THROW(io::load_model_file(dir + "/bare.safetensors"), Error);
-  try {  // names do not match, and the message says why first: another architecture
-    io::load_model_file(dir + "/bare.safetensors", "vgg13_bn");
-    FAIL() << "vgg11_bn weights loaded as vgg13_bn";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("the file has 8 convolutions, the model 10"), std::string::npos) << e.what();
-  }
+  // Names do not match, and the message says why first: another architecture.
+  const std::string other = error_of([&] { io::load_model_file(dir + "/bare.safetensors", "vgg13_bn"); });
+  EXPECT_NE(other.find("the file has 8 convolutions, the model 10"), std::string::npos) << other;
   io::LoadedModel bare = io::load_model_file(dir + "/bare.safetensors", "vgg11_bn");
   bare.model->eval();
   // Input size of a bare file is the default (224); a torchvision head's adaptive pool accepts 32 too.
