@@ -11,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "core/rng.h"
+#include "error_of.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "layers/modules.h"
@@ -89,15 +90,6 @@ Tensor run(Module& m, const Tensor& x) {
   NoGradGuard ng;
   m.eval();
   return m(Variable(x)).data().clone();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 LoadOptions non_strict() {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/rng.h"
+#include "error_of.h"
 #include "io/dataset.h"
 #include "io/image.h"
 
@@ -57,16 +58,6 @@ std::set<std::string> filenames(const Dataset& ds) {
   std::set<std::string> s;
   for (const auto& x : ds.samples) s.insert(fs::path(x.path).filename().string());
   return s;
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "error_of.h"
 #include "io/atomic_file.h"
 #include "io/exif.h"
 #include "io/image.h"
@@ -60,21 +61,6 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// The message of the cxr::Error that f() throws ("" and a test failure if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-cxr exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
 }
 
 // Every decode error must start with the path and contain a phrase saying what is wrong.

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/init.h"
+#include "error_of.h"
 #include "io/checkpoint.h"
 #include "models/layer_names.h"
 #include "models/model.h"
@@ -52,15 +53,6 @@ Variable random_input(const Shape& s, uint64_t seed) {
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Runs a shell command, returning its exit status and stdout.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/threading.h"
+#include "error_of.h"
 #include "gradcheck.h"
 #include "layers/pool.h"
 
@@ -106,15 +107,6 @@ Tensor naive_adaptive(const Tensor& x, int64_t Ho, int64_t Wo) {
 void expect_same(const Tensor& got, const Tensor& want, float tol) {
   ASSERT_EQ(got.shape(), want.shape());
   for (int64_t i = 0; i < got.numel(); ++i) ASSERT_NEAR(got[i], want[i], tol) << "index " << i;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 const Pool kPools[] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {2, 1, 0}, {3, 3, 0}, {4, 2, 2}, {5, 2, 2}};
@@ -289,19 +281,19 @@ TEST(Pool, SameResultsForOneAndTwoThreads) {
 
 TEST(Pool, ErrorsNameTheShapes) {
   Variable x(Tensor::zeros({2, 3, 5, 5}));
-  std::string m = message_of([&] { max_pool2d(Variable(Tensor::zeros({3, 5, 5})), 2, 2); });
+  std::string m = error_of([&] { max_pool2d(Variable(Tensor::zeros({3, 5, 5})), 2, 2); });
   EXPECT_NE(m.find("[3, 5, 5]"), std::string::npos) << m;
-  m = message_of([&] { avg_pool2d(Variable(Tensor::zeros({2, 0, 5, 5})), 2, 2); });
+  m = error_of([&] { avg_pool2d(Variable(Tensor::zeros({2, 0, 5, 5})), 2, 2); });
   EXPECT_NE(m.find("empty"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 0, 5, 5]"), std::string::npos) << m;
-  m = message_of([&] { max_pool2d(x, 7, 1); });
+  m = error_of([&] { max_pool2d(x, 7, 1); });
   EXPECT_NE(m.find("larger than the padded input [2, 3, 5, 5]"), std::string::npos) << m;
-  m = message_of([&] { avg_pool2d(x, 3, 1, 2); });
+  m = error_of([&] { avg_pool2d(x, 3, 1, 2); });
   EXPECT_NE(m.find("more than half the kernel"), std::string::npos) << m;
-  m = message_of([&] { max_pool2d(x, 2, 0); });
+  m = error_of([&] { max_pool2d(x, 2, 0); });
   EXPECT_NE(m.find("stride 0"), std::string::npos) << m;
-  m = message_of([&] { adaptive_avg_pool2d(x, 0, 3); });
+  m = error_of([&] { adaptive_avg_pool2d(x, 0, 3); });
   EXPECT_NE(m.find("[2, 3, 5, 5]"), std::string::npos) << m;
-  m = message_of([&] { adaptive_avg_pool2d(Variable(Tensor::zeros({1, 1, 5})), 1, 1); });
+  m = error_of([&] { adaptive_avg_pool2d(Variable(Tensor::zeros({1, 1, 5})), 1, 1); });
   EXPECT_NE(m.find("[1, 1, 5]"), std::string::npos) << m;
 }

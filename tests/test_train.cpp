@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/threading.h"
+#include "error_of.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/model_file.h"
@@ -94,16 +95,6 @@ ModelConfig tiny_vgg_config(int channels, uint64_t seed) {
 std::FILE* quiet() {
   static std::FILE* f = std::fopen("/dev/null", "w");
   return f;
-}
-
-// The message of the cxr::Error that f throws; "(no error)" when it throws none.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // What a run writes to its log.
