@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "cli/command.h"
 #include "core/blas.h"
@@ -62,23 +63,33 @@ int main(int argc, char** argv) {
                "cxr"};
   app.set_version_flag("--version", std::string("cxr ") + cxr::kVersion);
   app.require_subcommand(1);
-  // --threads may come before or after the command name. The thread count is set when the command's
-  // arguments are parsed, before the command runs; at that point CLI11 has not yet stored the top-level
-  // option into a variable, so both options are read from their parsed results (the command's wins).
+  // --threads may come before or after the command name (the command's wins). The thread count is set
+  // when the command's arguments are parsed, before the command runs. CLI11 would store a top-level value
+  // only after that, so the top-level option is checked and stored as soon as it is read (which also
+  // blames a bad value on `cxr`, not on the command); the command's own is read from its parsed result.
   const std::string threads_help = "Threads for compute (default: $CXR_THREADS or all cores)";
-  int threads = 0;  // bound only for the help's type; the values are read from the options, as said above
-  CLI::Option* top_threads = app.add_option("--threads", threads, threads_help)->check(CLI::NonNegativeNumber);
+  const CLI::Validator thread_count(
+      [](const std::string& v) -> std::string {
+        try {
+          size_t used = 0;
+          if (std::stoi(v, &used) >= 0 && used == v.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "'" + v + "' is not a thread count: a whole number, 0 for the default";
+      },
+      "NONNEGATIVE");
+  int top_value = 0, sub_value = 0;  // sub_value is only bound for the help's type
+  app.add_option("--threads", top_value, threads_help)->check(thread_count)->trigger_on_parse();
   auto& cmds = commands();
   std::stable_sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
   std::string running;
   for (auto& c : cmds) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
-    CLI::Option* sub_threads = sub->add_option("--threads", threads, threads_help)->check(CLI::NonNegativeNumber);
+    CLI::Option* sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(thread_count);
     c.setup(*sub);
-    sub->parse_complete_callback([&running, &c, top_threads, sub_threads] {
+    sub->parse_complete_callback([&running, &c, &top_value, sub_threads] {
       running = c.name;
-      const CLI::Option* given = sub_threads->count() ? sub_threads : top_threads->count() ? top_threads : nullptr;
-      cxr::set_num_threads(given ? given->as<int>() : 0);
+      cxr::set_num_threads(sub_threads->count() ? sub_threads->as<int>() : top_value);
     });
   }
   try {

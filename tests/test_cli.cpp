@@ -31,6 +31,11 @@ TEST(Cli, ThreadsBeforeOrAfterTheCommandName) {
     EXPECT_NE(cli.log().find("compute: " + c.expected + " thread(s)"), std::string::npos)
         << "cxr " << c.before << " train ... " << c.after << "\n" << cli.log();
   }
+  // A bad value is a usage error of whichever it was given to.
+  EXPECT_EQ(run_cxr("--threads abc summary --arch vgg11", cli.path("log.txt")), 2);
+  EXPECT_EQ(cli.log().rfind("cxr: --threads", 0), 0u) << cli.log();
+  EXPECT_EQ(run_cxr("summary --arch vgg11 --threads -1", cli.path("log.txt")), 2);
+  EXPECT_EQ(cli.log().rfind("cxr summary: --threads", 0), 0u) << cli.log();
 }
 
 // Options the model cannot be built with are usage errors (exit 2) that name the option, found before the
