@@ -227,8 +227,8 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
 
   // 2. Match names and shapes.
   LoadReport r;
-  std::vector<std::string> missing, unexpected, mismatched;
-  std::vector<std::pair<std::string, std::pair<Shape, Shape>>> mismatch_shapes;  // name -> (file, model)
+  std::vector<std::string> missing, unexpected;
+  std::vector<std::pair<std::string, std::pair<Shape, Shape>>> mismatched;  // name -> (file, model) shapes
   std::vector<std::pair<Tensor*, const NamedTensor*>> copies;
   std::set<std::string> model_names;
   for (auto& [name, t] : model_state(model)) {
@@ -242,8 +242,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
       missing.push_back(name + " " + to_string(t->shape()));
       r.missing.push_back(name);
     } else if (!shapes_fit(name, f->value.shape(), t->shape())) {
-      mismatched.push_back(str(name, ": checkpoint ", to_string(f->value.shape()), " vs model ", to_string(t->shape())));
-      mismatch_shapes.push_back({name, {f->value.shape(), t->shape()}});
+      mismatched.push_back({name, {f->value.shape(), t->shape()}});
     } else {
       copies.push_back({t, f});
       r.loaded.push_back(name);
@@ -266,12 +265,17 @@ CheckpointMeta load_checkpoint(const std::string& path, Module& model, const Loa
     if (file_convs != model_convs)
       msg += str(": the file has ", file_convs, " convolutions, the model ", model_convs,
                  " (VGG-11 has 8, VGG-13 10, VGG-16 13, VGG-19 16): another architecture");
-    if (!mismatched.empty()) msg += str("; shape mismatch (", mismatched.size(), "): ", list_names(mismatched));
+    if (!mismatched.empty()) {
+      std::vector<std::string> lines;
+      for (const auto& [name, fm] : mismatched)
+        lines.push_back(str(name, ": checkpoint ", to_string(fm.first), " vs model ", to_string(fm.second)));
+      msg += str("; shape mismatch (", mismatched.size(), "): ", list_names(lines));
+    }
     if (options.strict && !missing.empty())
       msg += str("; missing from checkpoint (", missing.size(), "): ", list_names(missing));
     if (options.strict && !unexpected.empty())
       msg += str("; unexpected in checkpoint (", unexpected.size(), "): ", list_names(unexpected));
-    msg += mismatch_hint(model, mismatch_shapes, !missing.empty() || !unexpected.empty());
+    msg += mismatch_hint(model, mismatched, !missing.empty() || !unexpected.empty());
     throw Error(msg);
   }
 
