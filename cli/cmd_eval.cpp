@@ -28,6 +28,14 @@ struct Options {
   bool skip_bad = false;
 };
 
+// Models of an ensemble must name the same classes, in the same order, for their probabilities to be averaged.
+void check_same_classes(const std::string& path, const std::vector<std::string>& have,
+                        const std::vector<std::string>& before) {
+  if (have != before)
+    throw cxr::Error(cxr::str(path, ": classes ", cxr::join(have, ", "), " differ from those of the models before it (",
+                              cxr::join(before, ", "), "): they cannot be averaged"));
+}
+
 // Opens the data (the split the first model's classes and --split select) and runs every model over it;
 // with several models, prints each one's accuracy and returns the mean of their probabilities.
 cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std::string& split,
@@ -41,9 +49,7 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
     const std::vector<std::string>& named = meta.found ? meta.classes : o.external_classes;
     if (named.empty()) continue;
     if (first_classes.empty()) first_classes = named;
-    else if (named != first_classes)
-      throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(named, ", "), " differ from those of the ",
-                                "models before it (", cxr::join(first_classes, ", "), "): they cannot be averaged"));
+    check_same_classes(o.models[m], named, first_classes);
   }
   std::vector<cxr::DatasetPredictions> runs;
   for (size_t m = 0; m < o.models.size(); ++m) {
@@ -57,9 +63,8 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
       if (o.tta > 1)
         std::printf("test-time augmentation: %d views per image (the plain image and %d xray draws)\n", o.tta,
                     o.tta - 1);
-    } else if (lm.meta.classes != classes) {
-      throw cxr::Error(cxr::str(o.models[m], ": classes ", cxr::join(lm.meta.classes, ", "), " differ from ",
-                                o.models[0], "'s (", cxr::join(classes, ", "), "): they cannot be averaged"));
+    } else {
+      check_same_classes(o.models[m], lm.meta.classes, classes);
     }
     const cxr::ModelConfig& mc = lm.meta.model;
     std::printf("model%s: %s (%s, width %g, %d px, %d channel%s)\n",
