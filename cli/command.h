@@ -11,6 +11,8 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,20 +50,38 @@ inline void add_external_model_options(CLI::App& app, std::string& arch, std::st
       ->allow_extra_args(false);  // one comma-separated value: the words after it are images, not classes
 }
 
+// v as a whole number, when all of it is one (the validators below read their values through it).
+inline std::optional<long> whole_number(const std::string& v) {
+  try {
+    size_t used = 0;
+    const long n = std::stol(v, &used);
+    if (used == v.size()) return n;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
 // --size of a VGG input: a multiple of 32, since the network halves it five times. A usage error (exit 2)
 // that names the option, found before any data is read.
 inline CLI::Validator multiple_of_32() {
   return CLI::Validator(
       [](const std::string& v) -> std::string {
-        try {
-          size_t used = 0;
-          const long n = std::stol(v, &used);
-          if (used == v.size() && n >= 32 && n % 32 == 0) return "";
-        } catch (const std::exception&) {
-        }
+        const std::optional<long> n = whole_number(v);
+        if (n && *n >= 32 && *n % 32 == 0) return "";
         return v + " is not a multiple of 32 (the network halves it 5 times), e.g. 128, 224, 256";
       },
       "MULTIPLE OF 32");
+}
+
+// --threads: a whole number >= 0 (0: the default).
+inline CLI::Validator thread_count() {
+  return CLI::Validator(
+      [](const std::string& v) -> std::string {
+        const std::optional<long> n = whole_number(v);
+        if (n && *n >= 0 && *n <= std::numeric_limits<int>::max()) return "";  // read back as an int
+        return "'" + v + "' is not a thread count: a whole number, 0 for the default";
+      },
+      "NONNEGATIVE");
 }
 
 // --split of the evaluating commands, as a transform: the value becomes its normal form (io::split_argument),

@@ -68,24 +68,14 @@ int main(int argc, char** argv) {
   // only after that, so the top-level option is checked and stored as soon as it is read (which also
   // blames a bad value on `cxr`, not on the command); the command's own is read from its parsed result.
   const std::string threads_help = "Threads for compute (default: $CXR_THREADS or all cores)";
-  const CLI::Validator thread_count(
-      [](const std::string& v) -> std::string {
-        try {
-          size_t used = 0;
-          if (std::stoi(v, &used) >= 0 && used == v.size()) return "";
-        } catch (const std::exception&) {
-        }
-        return "'" + v + "' is not a thread count: a whole number, 0 for the default";
-      },
-      "NONNEGATIVE");
   int top_value = 0, sub_value = 0;  // sub_value is only bound for the help's type
-  app.add_option("--threads", top_value, threads_help)->check(thread_count)->trigger_on_parse();
+  app.add_option("--threads", top_value, threads_help)->check(cxr::cli::thread_count())->trigger_on_parse();
   auto& cmds = commands();
   std::stable_sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
   std::string running;
   for (auto& c : cmds) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
-    CLI::Option* sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(thread_count);
+    CLI::Option* sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(cxr::cli::thread_count());
     c.setup(*sub);
     sub->parse_complete_callback([&running, &c, &top_value, sub_threads] {
       running = c.name;
