@@ -5,6 +5,7 @@
 // Rng(seed).fork(item), which gives the same numbers whatever the thread count.
 #pragma once
 #include <cstdint>
+#include <utility>
 
 namespace cxr {
 
@@ -21,6 +22,12 @@ class Rng {
   double beta(double a, double b);        // Beta(a, b), a, b > 0: the mixing weight of mixup
   bool bernoulli(float p) { return uniform() < p; }
   Rng fork(uint64_t stream) const;        // an independent generator derived from this one's state
+  // Fisher-Yates: a uniformly random order of v, one below() per element from the back, in place. (The
+  // sequence of draws is part of every seeded result: data order, patient splits, mixup pairs.)
+  template <typename Vec>
+  void shuffle(Vec& v) {
+    for (uint64_t i = static_cast<uint64_t>(v.size()); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
+  }
 
  private:
   uint64_t s_[4];

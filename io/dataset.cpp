@@ -471,7 +471,7 @@ PatientSplit split_by_patient(const Dataset& ds, double val_fraction, uint64_t s
   std::vector<char> in_val(ds.size(), 0);
   for (int c = 0; c < k; ++c) {
     auto& gs = by_label[c];
-    for (size_t i = gs.size(); i > 1; --i) std::swap(gs[i - 1], gs[rng.below(i)]);
+    rng.shuffle(gs);
     double target = val_fraction * static_cast<double>(label_total[c]);
     double taken = 0;
     for (const auto* g : gs) {

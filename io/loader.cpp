@@ -127,8 +127,7 @@ Plan Loader::State::make_plan(int64_t epoch) const {
   } else {
     p.order.resize(n);
     for (int64_t i = 0; i < n; ++i) p.order[i] = i;
-    if (opt.shuffle)
-      for (int64_t i = n; i > 1; --i) std::swap(p.order[i - 1], p.order[order_rng.below(static_cast<uint64_t>(i))]);
+    if (opt.shuffle) order_rng.shuffle(p.order);
     p.repeat.assign(n, 0);
   }
   const int64_t b = opt.batch_size;

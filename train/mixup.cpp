@@ -16,8 +16,7 @@ MixedBatch mixup_batch(const Tensor& images, const std::vector<int>& labels, flo
   m.lambda = static_cast<float>(rng.beta(alpha, alpha));
   m.perm.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) m.perm[static_cast<size_t>(i)] = static_cast<int>(i);
-  for (int64_t i = n - 1; i > 0; --i)  // Fisher-Yates
-    std::swap(m.perm[static_cast<size_t>(i)], m.perm[rng.below(static_cast<uint64_t>(i + 1))]);
+  rng.shuffle(m.perm);
   m.labels_a = labels;
   m.labels_b.resize(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) m.labels_b[i] = labels[static_cast<size_t>(m.perm[i])];
