@@ -66,9 +66,11 @@ uint64_t Rng::below(uint64_t n) {
 
 double Rng::gamma(double shape) {
   if (!(shape > 0)) return NAN;
-  // Below 1 the squeeze method does not apply: Gamma(k) = Gamma(k + 1) * U^(1/k), U uniform in (0, 1].
+  // Uniform in (0, 1] with 53 random bits: never 0, so its log and its powers are finite.
+  auto open_unit = [this] { return (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0); };
+  // Below 1 the squeeze method does not apply: Gamma(k) = Gamma(k + 1) * U^(1/k).
   if (shape < 1) {
-    const double u = (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    const double u = open_unit();
     return gamma(shape + 1) * std::pow(u, 1.0 / shape);
   }
   const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
@@ -79,7 +81,7 @@ double Rng::gamma(double shape) {
       v = 1.0 + c * x;
     } while (v <= 0);
     v = v * v * v;
-    const double u = (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    const double u = open_unit();
     if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
     if (std::log(u) < 0.5 * x * x + d * (1.0 - v + std::log(v))) return d * v;
   }
