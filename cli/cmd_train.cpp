@@ -95,7 +95,7 @@ void setup(CLI::App& app) {
       if (cfg->data.empty() || cfg->out.empty()) throw CLI::RequiredError("--data and --out");
       r = cxr::train(*cfg);
     }
-    if (r.interrupted) throw CLI::RuntimeError(130);
+    if (r.interrupted) throw CLI::RuntimeError(cxr::interrupt_exit_code());
   });
 }
 

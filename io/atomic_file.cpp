@@ -5,10 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -24,6 +30,34 @@ std::string folder_of(const std::string& path) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
+
+int64_t env_number(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoll(v, nullptr, 10) : fallback;
+}
+
+// The test hooks of atomic_file.h.
+void test_delay() {
+  static const int64_t ms = env_number("CXR_TEST_WRITE_DELAY_MS", 0);
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+// write(2), or ENOSPC once the simulated disk of CXR_TEST_DISK_BYTES is full.
+ssize_t write_some(int fd, const char* p, size_t n) {
+  static const int64_t disk = env_number("CXR_TEST_DISK_BYTES", -1);
+  static std::atomic<int64_t> used{0};
+  if (disk >= 0) {
+    const int64_t room = disk - used.load();
+    if (room <= 0) {
+      errno = ENOSPC;
+      return -1;
+    }
+    n = std::min<size_t>(n, static_cast<size_t>(room));
+  }
+  const ssize_t w = ::write(fd, p, n);
+  if (w > 0 && disk >= 0) used += w;
+  return w;
+}
 
 }  // namespace
 
@@ -47,18 +81,23 @@ void write_file_atomic(const std::string& path, const void* data, size_t n) {
     unlink(tmp.c_str());
     throw Error(msg);
   };
-  const char* p = static_cast<const char*>(data);
-  size_t left = n;
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("write failed");
+  auto write_all = [&](const char* p, size_t left) {
+    while (left > 0) {
+      const ssize_t w = write_some(fd, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        fail("write failed");
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
     }
-    p += w;
-    left -= static_cast<size_t>(w);
-  }
+  };
+  const char* bytes = static_cast<const char*>(data);
+  write_all(bytes, n / 2);
+  test_delay();  // a test's SIGKILL can land half-way through a file
+  write_all(bytes + n / 2, n - n / 2);
   if (fsync(fd) != 0) fail("fsync failed");
+  test_delay();
   if (close(fd) != 0) {
     std::string msg = str(path, ": close failed: ", errno_text());
     unlink(tmp.c_str());
@@ -70,7 +109,11 @@ void write_file_atomic(const std::string& path, const void* data, size_t n) {
     throw Error(msg);
   }
   // Make the rename itself durable. Failure here is not fatal: the data is already in place.
-  int dfd = open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY);
+  sync_folder(folder_of(path));
+}
+
+void sync_folder(const std::string& folder) {
+  int dfd = open(folder.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     fsync(dfd);
     close(dfd);

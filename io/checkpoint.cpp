@@ -360,6 +360,19 @@ void save_optimizer_state(const std::string& path, const OptimizerState& state) 
   save_safetensors(path, tensors, {{"cxr_optimizer", j.dump()}});
 }
 
+int64_t optimizer_state_step(const std::string& path) {
+  const SafeTensorsHeader h = read_safetensors_header(path);
+  auto it = h.metadata.find("cxr_optimizer");
+  CXR_CHECK(it != h.metadata.end(), path, ": not a cxr optimizer state file (no 'cxr_optimizer' metadata)");
+  int64_t step = 0;
+  try {
+    read_field(parse_metadata_json(it->second, path, "cxr_optimizer"), "step", step);
+  } catch (const Error& e) {
+    throw Error(str(path, ": optimizer metadata: ", e.what()));
+  }
+  return step;
+}
+
 OptimizerState load_optimizer_state(const std::string& path) {
   SafeTensors file = load_safetensors(path);
   auto it = file.metadata.find("cxr_optimizer");

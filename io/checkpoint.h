@@ -99,6 +99,8 @@ struct OptimizerState {
 };
 void save_optimizer_state(const std::string& path, const OptimizerState& state);
 OptimizerState load_optimizer_state(const std::string& path);
+// The step count of a saved optimizer state, from the file's header alone.
+int64_t optimizer_state_step(const std::string& path);
 
 // The same from / into a live optimizer. Loading checks the type ("SGD" state does not go into Adam),
 // restores step count and learning rate, and replaces all state tensors (each checked by

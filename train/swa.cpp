@@ -51,40 +51,4 @@ SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_
   return {p.loss, p.accuracy()};
 }
 
-std::string average_path(const std::string& run_dir) { return (fs::path(run_dir) / "swa.safetensors").string(); }
-
-static std::string previous_path(const std::string& run_dir) {
-  return (fs::path(run_dir) / "swa.prev.safetensors").string();
-}
-
-void save_average(const std::string& run_dir, Model& average, const io::CheckpointMeta& meta) {
-  const std::string cur = average_path(run_dir), prev = previous_path(run_dir);
-  std::error_code ec;
-  if (fs::exists(cur)) {
-    fs::rename(cur, prev, ec);  // atomic: one of the two names always holds the previous average
-    CXR_CHECK(!ec, "cannot rename ", cur, " to ", prev, ": ", ec.message());
-  }
-  io::save_checkpoint(cur, average, meta);
-}
-
-void drop_previous_average(const std::string& run_dir) {
-  std::error_code ec;
-  fs::remove(previous_path(run_dir), ec);  // gone already is fine
-}
-
-void load_average(const std::string& run_dir, int64_t epoch, Model& average) {
-  std::string found;
-  for (const std::string& path : {average_path(run_dir), previous_path(run_dir)}) {
-    if (!fs::exists(path)) {
-      found += str(found.empty() ? "" : "; ", path, ": missing");
-      continue;
-    }
-    const io::CheckpointMeta m = io::load_checkpoint(path, average);
-    if (m.epoch == epoch) return;
-    found += str(found.empty() ? "" : "; ", path, ": the average up to epoch ", m.epoch);
-  }
-  throw Error(str("cannot resume the weight average: the run stopped after epoch ", epoch,
-                  ", and no saved average is of that epoch (", found, ")"));
-}
-
 }  // namespace cxr

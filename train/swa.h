@@ -12,8 +12,8 @@
 // evaluated or saved.
 //
 // Files (`cxr train --swa-start`): RUN_DIR/swa.safetensors holds the average up to the last finished
-// epoch. While an epoch's files are written, the previous average waits in swa.prev.safetensors until
-// state.json has moved on, so a crash in between leaves an average that matches the state to resume from.
+// epoch, written in the epoch's transaction like last.safetensors (train/run_files.h), so a crash at any
+// moment leaves an average that matches the state to resume from.
 #pragma once
 #include <cstdio>
 #include <memory>
@@ -51,15 +51,5 @@ struct SwaValidation {
 // batch-norm), and validates the average on `val` with loader options `vo`. Progress goes to `log`.
 SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_loader, int64_t bn_steps,
                             int64_t epoch, const io::Dataset& val, const io::LoaderOptions& vo, std::FILE* log);
-
-// RUN_DIR/swa.safetensors, keeping the one there as swa.prev.safetensors (see above).
-void save_average(const std::string& run_dir, Model& average, const io::CheckpointMeta& meta);
-// After state.json records the epoch: the previous average is no longer needed.
-void drop_previous_average(const std::string& run_dir);
-// Loads into `average` whichever of the two files holds the average up to `epoch`; throws, naming both,
-// when neither does.
-void load_average(const std::string& run_dir, int64_t epoch, Model& average);
-
-std::string average_path(const std::string& run_dir);  // RUN_DIR/swa.safetensors
 
 }  // namespace cxr

@@ -24,6 +24,7 @@
 #include "train/evaluate.h"
 #include "train/mixup.h"
 #include "train/recalibrate.h"
+#include "train/run_files.h"
 #include "train/swa.h"
 
 namespace fs = std::filesystem;
@@ -31,15 +32,25 @@ namespace fs = std::filesystem;
 namespace cxr {
 
 static std::atomic<bool> g_stop{false};
+static volatile std::sig_atomic_t g_signal = 0;  // the signal that asked to stop (0: request_stop())
 
 void request_stop() { g_stop.store(true); }
 
-static void on_sigint(int) {
+static void on_stop_signal(int sig) {
+  g_signal = sig;
   request_stop();
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  // A second Ctrl-C (or SIGTERM) ends the process at once. The run folder stays consistent even then:
+  // every file is replaced atomically and state.json commits an epoch's set (train/run_files.h).
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
 }
 
-void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+void install_interrupt_handler() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+int interrupt_exit_code() { return 128 + (g_signal ? static_cast<int>(g_signal) : SIGINT); }
 
 namespace {
 
@@ -150,6 +161,33 @@ RunState state_from_json(const nlohmann::json& j) {
   return s;
 }
 
+// On resume: the committed version of every file of epoch st.epochs_done back under its own name, each
+// recognised by the epoch (or step) it records; the .prev and temporary files of a crash removed.
+void recover_committed_files(const RunFiles& f, const RunState& st, bool swa) {
+  remove_stray_temporaries(f.dir);
+  const int64_t e = st.epochs_done;
+  auto of_epoch = [](int64_t want) {
+    return [want](const std::string& p) { return io::read_checkpoint_meta(p).epoch == want; };
+  };
+  restore_committed(f.last, str("the weights after epoch ", e), of_epoch(e));
+  const int64_t step = io::read_checkpoint_meta(f.last).step;
+  restore_committed(f.last_opt, str("the optimizer state after epoch ", e, " (step ", step, ")"),
+                    [step](const std::string& p) { return io::optimizer_state_step(p) == step; });
+  if (st.best_epoch > 0)
+    restore_committed(f.best, str("the weights of the best epoch, ", st.best_epoch), of_epoch(st.best_epoch));
+  if (swa) restore_committed(f.swa, str("the weight average up to epoch ", e), of_epoch(e));
+}
+
+// On resume of a run that never committed an epoch: whatever epoch 1 had begun to write goes.
+void remove_uncommitted_files(const RunFiles& f) {
+  remove_stray_temporaries(f.dir);
+  std::error_code ec;
+  for (const std::string* p : {&f.last, &f.last_opt, &f.best, &f.swa, &f.history}) {
+    fs::remove(*p, ec);
+    drop_previous(*p);
+  }
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   CXR_CHECK(in, path, ": cannot open");
@@ -196,24 +234,30 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   std::fprintf(log, "compute: %d thread(s), OpenBLAS %s kernels\n", num_threads(), blas_core_name());
   fs::create_directories(dir);  // only now: a run refused above (options, data, --init) leaves no empty folder
 
-  const std::string last = (dir / "last.safetensors").string(), best = (dir / "best.safetensors").string();
-  const std::string last_opt = (dir / "last.optim.safetensors").string();
+  const RunFiles files = run_files(cfg.out);
+  const std::string &last = files.last, &best = files.best, &last_opt = files.last_opt;
+  const bool with_swa = cfg.swa_start > 0;
   RunState st;
   TrainResult result;
   result.best_checkpoint = best;
   result.last_checkpoint = last;
-  if (resuming) {
-    st = state_from_json(read_json((dir / "state.json").string()));
+  if (resuming && fs::exists(files.state)) {
+    st = state_from_json(read_json(files.state));
+    recover_committed_files(files, st, with_swa && st.epochs_done >= cfg.swa_start);
     io::load_checkpoint(last, *model);
     io::load_optimizer_state(last_opt, *opt);
-    result.history = read_history_csv((dir / "history.csv").string());
+    result.history = read_history_csv(files.history);
     result.history.resize(std::min<size_t>(result.history.size(), st.epochs_done));
     std::fprintf(log, "Resuming %s after epoch %d (lr %.3g)\n", cfg.out.c_str(), st.epochs_done, opt->lr());
     if (st.epochs_done >= cfg.epochs)
       std::fprintf(log, "Nothing to train: the run has done %d of its %d epochs (a larger --epochs trains on).\n",
                    st.epochs_done, cfg.epochs);
+  } else if (resuming) {
+    remove_uncommitted_files(files);
+    std::fprintf(log, "Resuming %s: it stopped before its first epoch was saved, so it starts again at epoch 1\n",
+                 cfg.out.c_str());
   } else {
-    io::write_file_atomic((dir / "config.json").string(), nlohmann::json(cfg).dump(2) + "\n");
+    io::write_file_atomic(files.config, nlohmann::json(cfg).dump(2) + "\n");
   }
 
   io::LoaderOptions lo;
@@ -253,9 +297,9 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     std::shared_ptr<Model> avg = make_model(mc);
     int64_t count = 0;
     if (resuming && st.epochs_done >= cfg.swa_start) {
-      load_average(cfg.out, st.epochs_done, *avg);
+      io::load_checkpoint(files.swa, *avg);  // recover_committed_files made it the average up to epochs_done
       count = st.epochs_done - cfg.swa_start + 1;
-      result.swa_checkpoint = average_path(cfg.out);
+      result.swa_checkpoint = files.swa;
     }
     swa = std::make_unique<WeightAverage>(avg, count);
   }
@@ -331,7 +375,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       recalibrate_with_progress(*model, *bn_loader, epoch, cfg.max_steps, "  batch-norm statistics", log,
                                 [] { return !g_stop.load(); });
     if (g_stop.load()) {
-      std::string path = (dir / "interrupted.safetensors").string();
+      const std::string& path = files.interrupted;
       meta.epoch = epoch - 1;
       meta.created = now_iso();
       io::save_checkpoint(path, *model, meta);
@@ -359,10 +403,12 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     meta.created = now_iso();
     meta.metrics = {{"loss", rec.loss}, {"accuracy", rec.accuracy}, {"val_loss", rec.val_loss},
                     {"val_accuracy", rec.val_accuracy}};
+    // The end of the epoch is one transaction, committed by state.json (train/run_files.h).
     if (std::isfinite(rec.val_loss) && rec.val_loss < st.best_val_loss) {
       st.best_val_loss = rec.val_loss;
       st.best_epoch = epoch;
       st.bad_epochs = 0;
+      keep_previous(best);
       io::save_checkpoint(best, *model, meta);
     } else {
       ++st.bad_epochs;
@@ -378,18 +424,20 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       io::CheckpointMeta smeta = meta;
       smeta.metrics = {{"val_loss", sv.val_loss}, {"val_accuracy", sv.val_accuracy}};
       smeta.extra["swa"] = {{"first_epoch", cfg.swa_start}, {"last_epoch", epoch}, {"epochs", swa->count()}};
-      save_average(cfg.out, swa->model(), smeta);
-      result.swa_checkpoint = average_path(cfg.out);
+      keep_previous(files.swa);
+      io::save_checkpoint(files.swa, swa->model(), smeta);
+      result.swa_checkpoint = files.swa;
       std::fprintf(log, "  SWA of epochs %d-%d: val_loss: %.4f - val_accuracy: %.4f\n", cfg.swa_start, epoch,
                    sv.val_loss, sv.val_accuracy);
     }
     st.epochs_done = epoch;
-    // Order matters for a crash in between: weights and optimizer first, then the state that points at them.
+    keep_previous(last);
     io::save_checkpoint(last, *model, meta);
+    keep_previous(last_opt);
     io::save_optimizer_state(last_opt, *opt);
-    write_history_csv((dir / "history.csv").string(), result.history);
-    io::write_file_atomic((dir / "state.json").string(), to_json(st).dump(2) + "\n");
-    if (swa) drop_previous_average(cfg.out);
+    write_history_csv(files.history, result.history);
+    io::write_file_atomic(files.state, to_json(st).dump(2) + "\n");  // the commit
+    for (const std::string* f : {&best, &last, &last_opt, &files.swa}) drop_previous(*f);
     if (cfg.patience > 0 && st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {
       std::fprintf(log, "Early stopping: val_loss has not improved for %d epochs.\n", st.bad_epochs);
       result.early_stopped = true;
@@ -440,7 +488,15 @@ TrainResult train(const TrainConfig& given, std::FILE* log) {
 }
 
 TrainResult resume(const std::string& run_dir, int epochs, std::FILE* log) {
-  TrainConfig cfg = read_json((fs::path(run_dir) / "config.json").string()).get<TrainConfig>();
+  const std::string config = run_files(run_dir).config;
+  CXR_CHECK(fs::exists(config), "--resume ", run_dir, ": no ", config, " there, so no run to continue (a run folder ",
+            "gets it before its first epoch; start a new run with --data and --out)");
+  TrainConfig cfg;
+  try {
+    cfg = read_json(config).get<TrainConfig>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str(config, ": not a cxr training configuration: ", e.what()));
+  }
   cfg.out = run_dir;
   if (epochs > 0) cfg.epochs = epochs;
   return run(cfg, true, log);

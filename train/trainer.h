@@ -4,7 +4,8 @@
 // batch trains) -> forward -> cross-entropy -> backward -> optimizer step, with a live progress bar; then
 // with precise_bn the batch-norm statistics recomputed on un-augmented training images
 // (train/recalibrate.h), a validation pass, one Keras-like line, and RUN_DIR/history.csv.
-// After every epoch, atomically:
+// After every epoch, as one transaction that state.json commits (train/run_files.h: a crash at any
+// moment leaves a set that resumes exactly):
 //   RUN_DIR/last.safetensors (+ last.optim.safetensors, state.json)   the state to resume from
 //   RUN_DIR/best.safetensors                                           the best val_loss so far
 //   RUN_DIR/swa.safetensors (with swa_start)   the mean of the weights of epochs swa_start.. so far, with
@@ -19,7 +20,7 @@
 // final weights as an uninterrupted run with the same seed and thread count.
 //
 // Safety: a NaN/Inf loss stops training with a message naming the epoch and step, leaving the last good
-// checkpoint in place; request_stop() (Ctrl-C) finishes the current step, writes
+// checkpoint in place; request_stop() (Ctrl-C, SIGTERM) finishes the current step, writes
 // RUN_DIR/interrupted.safetensors and returns, leaving last.safetensors resumable.
 #pragma once
 #include <cmath>
@@ -53,7 +54,10 @@ TrainResult resume(const std::string& run_dir, int epochs = 0, std::FILE* log = 
 
 // Asks a running train()/resume() to stop after the current step (async-signal-safe).
 void request_stop();
-// Installs a SIGINT handler that calls request_stop() (a second Ctrl-C kills the process as usual).
+// Installs SIGINT and SIGTERM handlers that call request_stop(); a second signal kills the process as
+// usual (the run folder stays consistent: train/run_files.h).
 void install_interrupt_handler();
+// The exit status of a run stopped that way: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
+int interrupt_exit_code();
 
 }  // namespace cxr
