@@ -1,13 +1,19 @@
-// cxr info FILE...: what each file is. Images: format, stored size, channels, bit depth, PIL mode,
-// progressive/interlaced, EXIF orientation (header only, nothing decoded). Safetensors checkpoints: the
-// checkpoint's own summary (io/checkpoint.h). Unreadable files get one error line each on stderr naming
-// the file; the others are still described, and the exit code is 1 if any failed.
+// cxr info FILE|DIR|MANIFEST...: what each file is. Images: format, stored size, channels, bit depth, PIL
+// mode, progressive/interlaced, EXIF orientation (header only, nothing decoded); a header whose size is over
+// the decode limits (io/image.h DecodeLimits) is an error, since no command could read that image.
+// Safetensors checkpoints: the checkpoint's own summary (io/checkpoint.h). --check also decodes every file
+// in full (every pixel, every tensor), which finds what a header cannot show: a file cut short after its
+// header, corrupt compressed data. A folder or manifest stands for its images. Unreadable files get one
+// error line each on stderr naming the file; the others are still described, and the exit code is 1 if
+// any failed.
 //
 //   cxr info scan.png xray.jpg model.safetensors
 //   cxr info --json *.png
+//   cxr info --check data/cxr-real/manifest.csv     (vet a dataset before a long run)
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,7 +24,9 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/dataset.h"
 #include "io/image.h"
+#include "io/safetensors.h"
 
 namespace {
 
@@ -75,23 +83,56 @@ json checkpoint_json(const std::string& path) {
   return j;
 }
 
-void run_info(const std::vector<std::string>& files, bool as_json) {
+// A header that asks for more pixels than any command will decode.
+void check_limits(const std::string& path, const cxr::io::ImageInfo& i) {
+  const cxr::io::DecodeLimits limits;
+  const int64_t w = i.width, h = i.height;
+  CXR_CHECK(w <= limits.max_side && h <= limits.max_side, path, ": the header says ", w, " x ", h,
+            " pixels, over the decode limit of ", limits.max_side, " pixels per side: cxr will not decode it");
+  CXR_CHECK(w * h <= limits.max_pixels, path, ": the header says ", w, " x ", h, " = ", w * h,
+            " pixels, over the decode limit of ", limits.max_pixels, ": cxr will not decode it");
+}
+
+// The arguments as files: a folder or a CSV manifest stands for its images (io::expand_image_inputs).
+std::vector<std::string> expand(const std::vector<std::string>& args) {
+  std::vector<std::string> files;
+  for (const auto& a : args) {
+    const bool manifest = a.size() > 4 && a.compare(a.size() - 4, 4, ".csv") == 0;
+    if (!std::filesystem::is_directory(a) && !manifest) {
+      files.push_back(a);
+      continue;
+    }
+    for (const auto& img : cxr::io::expand_image_inputs({a}, true)) files.push_back(img.path);
+  }
+  return files;
+}
+
+void run_info(const std::vector<std::string>& args, bool as_json, bool check) {
+  const std::vector<std::string> files = expand(args);
   json all = json::array();
   int failed = 0;
   for (const auto& path : files) {
     try {
       if (looks_like_safetensors(path)) {
+        json j = checkpoint_json(path);  // reads and validates the header
+        if (check) cxr::io::load_safetensors(path);  // and now every tensor
+        if (check) j["decoded"] = true;
         if (as_json)
-          all.push_back(checkpoint_json(path));
+          all.push_back(j);
         else
-          std::cout << cxr::io::describe_checkpoint(path) << std::flush;
+          std::cout << cxr::io::describe_checkpoint(path) << (check ? "  check:       every tensor read\n" : "")
+                    << std::flush;
         continue;
       }
       cxr::io::ImageInfo info = cxr::io::probe_image(path);
-      if (as_json)
+      check_limits(path, info);
+      if (check) cxr::io::load_image(path);
+      if (as_json) {
         all.push_back(image_json(path, info));
-      else
-        std::cout << describe(path, info) << "\n" << std::flush;
+        if (check) all.back()["decoded"] = true;
+      } else {
+        std::cout << describe(path, info) << (check ? ", decoded" : "") << "\n" << std::flush;
+      }
     } catch (const std::exception& e) {
       // Messages from io/ already start with the path; anything else gets it prepended.
       std::string msg = e.what();
@@ -102,6 +143,9 @@ void run_info(const std::vector<std::string>& files, bool as_json) {
     }
   }
   if (as_json) std::cout << all.dump(1) << "\n" << std::flush;
+  if (check && !as_json)
+    std::cout << "Checked " << files.size() << (files.size() == 1 ? " file" : " files") << ": "
+              << files.size() - failed << " decoded, " << failed << " could not be read\n" << std::flush;
   if (failed)
     throw cxr::Error(cxr::str(failed, " of ", files.size(), files.size() == 1 ? " file" : " files",
                               " could not be read"));
@@ -110,9 +154,13 @@ void run_info(const std::vector<std::string>& files, bool as_json) {
 cxr::cli::Register reg{"info", "Describe images (format, size, mode) and checkpoints", 10, [](CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
   auto as_json = std::make_shared<bool>(false);
-  app.add_option("files", *files, "Image (PNG, JPEG) or checkpoint (safetensors) files")->required();
+  auto check = std::make_shared<bool>(false);
+  app.add_option("files", *files, "Image (PNG, JPEG) or checkpoint (safetensors) files; a folder or CSV manifest "
+                                  "stands for its images")->required();
   app.add_flag("--json", *as_json, "Print a JSON array, one object per file");
-  app.callback([files, as_json] { run_info(*files, *as_json); });
+  app.add_flag("--check", *check, "Decode every file in full (not only its header): exit 1 naming each file that "
+                                  "cannot be read, e.g. one cut short after its header");
+  app.callback([files, as_json, check] { run_info(*files, *as_json, *check); });
 }};
 
 }  // namespace
