@@ -23,7 +23,11 @@ struct TrainConfig {
   bool batch_norm = false;
   float width = 1.0f;
   int size = 224, channels = 1;
-  std::string head = "torchvision";
+  // "gap" (global average pool -> one Linear), not torchvision's 4096w-4096w FC head: trained from scratch
+  // with Adam, that head's hidden ReLUs die in the first steps (their input is all positive, so every
+  // weight of a unit moves the same way) and the logits go constant: docs/RESULTS.md §1, "Why the defaults
+  // did not learn". `--head torchvision` is still there for torchvision's ImageNet weights (--init).
+  std::string head = "gap";
   float dropout = 0.5f;
   std::string init;                // checkpoint to start from (fine-tuning); its head is replaced if K differs
   std::string freeze;              // "" or "features": freeze the convolutional part
@@ -31,7 +35,9 @@ struct TrainConfig {
   // optimisation
   int epochs = 20, batch = 16;
   std::string opt = "adam";        // adam | adamw | sgd
-  float lr = 1e-3f, momentum = 0.9f, weight_decay = 0.0f;
+  // 3e-4: at 1e-3 Adam left VGG-16-BN (width 0.25, 128 px) at chance for 6+ epochs even with the gap head
+  // (docs/RESULTS.md §1).
+  float lr = 3e-4f, momentum = 0.9f, weight_decay = 0.0f;
   bool nesterov = false;
   std::string schedule = "plateau";  // none | plateau | cosine
   float plateau_factor = 0.5f;
