@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` and `make test`. Both install missing Debian packages (as root),
-# configure and build with CMake, then run. Other targets: build, bench, fixtures, clean.
+# configure and build with CMake, then run. Other targets: build, bench, fixtures, fuzz, fuzz-smoke, clean.
 #   make test CXR_SANITIZE=ON   builds in build-asan/ with ASan + UBSan and runs the suite there.
 CXR_SANITIZE ?= OFF
 JOBS ?= $(shell nproc)
@@ -11,7 +11,7 @@ BUILD ?= build
 BUILD_TYPE ?= Release
 endif
 
-.PHONY: all build test demo bench fixtures clean deps-build deps-test
+.PHONY: all build test demo bench fixtures clean deps-build deps-test fuzz fuzz-smoke
 
 all: build
 
@@ -46,5 +46,16 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/make_vgg_names.py
 	/usr/bin/python3 tests/fixtures/make_interop_fixtures.py
 
+# libFuzzer targets of every parser that reads outside bytes (tests/fuzz), clang + ASan + UBSan in build-fuzz/:
+# each runs FUZZ_SECONDS (default 60) in turn; non-zero on any crash, leak, timeout or OOM (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+# For CI: every target for 10 s.
+fuzz-smoke:
+	@scripts/install-deps.sh fuzz
+	FUZZ_SECONDS=10 JOBS=$(JOBS) scripts/fuzz.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -61,7 +61,10 @@ Tensor decode_npy(const std::string& b, const std::string& name) {
   while (i < h.size() && h[i] != ')') {
     if (h[i] >= '0' && h[i] <= '9') {
       int64_t v = 0;
-      while (i < h.size() && h[i] >= '0' && h[i] <= '9') v = v * 10 + (h[i++] - '0');
+      while (i < h.size() && h[i] >= '0' && h[i] <= '9') {
+        CXR_CHECK(v <= (int64_t{1} << 40), name, ": .npy shape has an absurd size: ", h);  // no overflow below
+        v = v * 10 + (h[i++] - '0');
+      }
       shape.push_back(v);
     } else {
       ++i;
@@ -70,10 +73,18 @@ Tensor decode_npy(const std::string& b, const std::string& name) {
   CXR_CHECK(i < h.size(), name, ": .npy shape is not closed: ", h);
   CXR_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), name, ": ", shape.size(), " dimensions (at most ",
             kMaxDims, ")");
+  // The data must be exactly the shape's size, checked before allocating (no product can overflow: the
+  // running product stays within the file's size).
+  const size_t at = hstart + hlen, have = b.size() - at;
+  size_t elems = 1;
+  for (int64_t d : shape) {
+    CXR_CHECK(d == 0 || elems <= have / 4 / static_cast<size_t>(d), name, ": data is ", have, " bytes, shape ",
+              to_string(shape), " needs more");
+    elems *= static_cast<size_t>(d);
+  }
+  const size_t bytes = elems * 4;
+  CXR_CHECK(have == bytes, name, ": data is ", have, " bytes, shape ", to_string(shape), " needs ", bytes);
   Tensor t = Tensor::empty(shape);
-  const size_t bytes = static_cast<size_t>(t.numel()) * 4, at = hstart + hlen;
-  CXR_CHECK(b.size() == at + bytes, name, ": data is ", b.size() - at, " bytes, shape ", to_string(shape), " needs ",
-            bytes);
   if (bytes) std::memcpy(t.data(), b.data() + at, bytes);
   return t;
 }

@@ -461,7 +461,10 @@ std::string format_report(const XaiReport& r, int top) {
     std::snprintf(line, sizeof line, "  %-7s %-14s %8s %10s %8s %10s\n", "mask", "class", "scored", "pointing",
                   "images", "energy");
     o += line;
-    for (const auto& [kind, groups] : r.localization) {
+    for (const auto& kind_groups : r.localization) {
+      // Named copies, not a structured binding: clang 14 (the fuzz build) cannot capture those in a lambda.
+      const std::string& kind = kind_groups.first;
+      const auto& groups = kind_groups.second;
       auto put = [&](const std::string& g, const LocalizationSummary& s) {
         std::snprintf(line, sizeof line, "  %-7s %-14s %8lld %10s %8lld %10s\n", kind.c_str(), g.c_str(),
                       static_cast<long long>(s.scored), fmt(s.pointing).c_str(), static_cast<long long>(s.energy_count),

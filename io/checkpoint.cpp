@@ -87,7 +87,7 @@ json parse_metadata_json(const std::string& text, const std::string& path, const
   };
   try {
     return json::parse(text, limit);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 3e6252 (fuzz_checkpoint)
     throw Error(str(path, ": metadata '", key, "' is not valid JSON: ", e.what()));
   }
 }

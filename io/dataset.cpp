@@ -100,6 +100,9 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text, const s
   };
   for (; i < text.size(); ++i) {
     char c = text[i];
+    CXR_CHECK(field.size() <= kMaxCsvFieldBytes, name, ":", row_line, ": a field longer than the limit of ",
+              kMaxCsvFieldBytes, " bytes");
+    CXR_CHECK(rows.size() < kMaxCsvRows, name, ":", line, ": more than the limit of ", kMaxCsvRows, " rows");
     if (in_quotes) {
       if (c == '"') {
         if (i + 1 < text.size() && text[i + 1] == '"') {
@@ -128,6 +131,8 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text, const s
       field += c;
     }
   }
+  CXR_CHECK(field.size() <= kMaxCsvFieldBytes, name, ":", row_line, ": a field longer than the limit of ",
+            kMaxCsvFieldBytes, " bytes");
   CXR_CHECK(!in_quotes, name, ":", row_line, ": quoted field is never closed");
   if (!field.empty() || !row.empty() || field_quoted) end_row();
   return rows;
@@ -324,8 +329,18 @@ Dataset open_folder(const std::string& dir_str, const DatasetOptions& opt) {
 // Manifests
 
 Dataset open_manifest(const std::string& csv_path, const DatasetOptions& opt) {
+  std::error_code ec;
+  const auto size = fs::file_size(csv_path, ec);
+  CXR_CHECK(ec || size <= kMaxManifestBytes, csv_path, ": manifest is ", size, " bytes, more than the limit of ",
+            kMaxManifestBytes, " bytes");
+  return parse_manifest(read_file(csv_path), csv_path, opt);
+}
+
+Dataset parse_manifest(const std::string& text, const std::string& csv_path, const DatasetOptions& opt) {
+  CXR_CHECK(text.size() <= kMaxManifestBytes, csv_path, ": manifest is ", text.size(),
+            " bytes, more than the limit of ", kMaxManifestBytes, " bytes");
   std::vector<int> lines;
-  auto rows = parse_csv(read_file(csv_path), csv_path, &lines);
+  auto rows = parse_csv(text, csv_path, &lines);
   CXR_CHECK(!rows.empty(), csv_path, ": empty manifest (expected a header row with file,label)");
   const std::vector<std::string>& header = rows[0];
   auto column = [&](const char* name) {

@@ -26,6 +26,7 @@
 // Class names are sorted alphabetically (Keras's order) unless given; with given names, a label outside the
 // list is an error naming the manifest row or the folder.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -104,6 +105,14 @@ struct NamedImage {
   std::string source, lesion_mask, lung_mask;  // manifest columns, when there are any
 };
 std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inputs, bool missing_ok = false);
+
+// Limits a manifest cannot talk its way past (each refusal names the file, the line and the limit):
+inline constexpr size_t kMaxManifestBytes = size_t{256} << 20;  // the file, checked before reading it
+inline constexpr size_t kMaxCsvRows = 1'000'000;  // rows (MIMIC-CXR, the largest public set, has 377k images)
+inline constexpr size_t kMaxCsvFieldBytes = 65536;             // one field (a path is at most 4096)
+
+// open_manifest from the file's bytes: `csv_path` is used for messages and to resolve relative paths.
+Dataset parse_manifest(const std::string& text, const std::string& csv_path, const DatasetOptions& opt = {});
 
 // Helpers, public for tests and for `cxr` commands that print manifests.
 std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& name_for_errors,

@@ -5,10 +5,12 @@
 
 #include <cstring>
 
+#include "io/image.h"
+
 namespace cxr::io {
 
 int exif_orientation(const uint8_t* app1, size_t n) {
-  if (n < 6 || std::memcmp(app1, "Exif\0\0", 6) != 0 || n > 0xffffffu) return 1;
+  if (n < 6 || std::memcmp(app1, "Exif\0\0", 6) != 0 || n > kMaxExifBytes) return 1;
   ExifData* ed = exif_data_new();
   if (!ed) return 1;
   // Parse only: by default libexif also "fixes" the data to the specification, adding default entries.

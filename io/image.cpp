@@ -66,6 +66,16 @@ const uint8_t* bytes_of(const std::string& s) { return reinterpret_cast<const ui
 
 }  // namespace
 
+void check_decode_limits(const std::string& name, int64_t W, int64_t H, int64_t C, const DecodeLimits& limits) {
+  CXR_CHECK(W <= limits.max_side && H <= limits.max_side, name, ": image is ", W, " x ", H,
+            " pixels, larger than the limit of ", limits.max_side, " pixels per side");
+  CXR_CHECK(W * H <= limits.max_pixels, name, ": image is ", W, " x ", H, " = ", W * H,
+            " pixels, more than the limit of ", limits.max_pixels);
+  const int64_t bytes = W * H * C * static_cast<int64_t>(sizeof(float));  // W, H <= 2^31: no overflow
+  CXR_CHECK(bytes <= limits.max_bytes, name, ": image is ", W, " x ", H, " x ", C, " channels = ", bytes,
+            " bytes decoded, more than the limit of ", limits.max_bytes, " bytes");
+}
+
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name_for_errors,
                    const DecodeLimits& limits) {
   return decode(bytes.data(), bytes.size(), name_for_errors, limits);

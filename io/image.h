@@ -32,10 +32,27 @@ struct Image {
   int channels() const { return static_cast<int>(pixels.size(0)); }
 };
 
+// Limits a file cannot talk its way past, one definition for every codec (PNG, JPEG, and the EXIF
+// rotation that copies a decoded JPEG). All are checked against the header, before anything image-sized is
+// allocated; a refusal is a cxr::Error naming the file, its size and the limit.
+inline constexpr int64_t kMaxImageSide = 30000;              // pixels per side
+inline constexpr int64_t kMaxImagePixels = 300'000'000;      // 300 megapixels
+inline constexpr int64_t kMaxDecodedBytes = int64_t{4} << 30;  // 4 GiB: the float [C, H, W] tensor
+// EXIF: libexif parses one APP1 segment, at most 65,533 bytes by the JPEG format; anything larger handed to
+// exif_orientation is ignored (orientation 1). The rotated copy has the image's own size, so the limits
+// above bound it too.
+inline constexpr size_t kMaxExifBytes = 65533;
+
 struct DecodeLimits {
-  int64_t max_side = 30000;          // pixels per side
-  int64_t max_pixels = 300000000;    // 300 megapixels
+  int64_t max_side = kMaxImageSide;
+  int64_t max_pixels = kMaxImagePixels;
+  int64_t max_bytes = kMaxDecodedBytes;  // C x H x W x 4 bytes of the decoded float tensor
 };
+
+// Throws cxr::Error ("<name>: image is W x H pixels, larger than the limit of ...") when an image of this
+// header exceeds `limits`; the codecs call it before allocating. `channels` is the decoded channel count.
+void check_decode_limits(const std::string& name, int64_t width, int64_t height, int64_t channels,
+                         const DecodeLimits& limits);
 
 Image load_image(const std::string& path, const DecodeLimits& limits = {});
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name_for_errors,

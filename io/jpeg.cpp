@@ -185,10 +185,7 @@ Image decode_jpeg(const uint8_t* data, size_t n, const std::string& name, const 
   ImageInfo info = make_info(d, name);
   const int64_t W = info.width, H = info.height;
   // Refuse before jpeg_start_decompress allocates anything image-sized.
-  CXR_CHECK(W <= limits.max_side && H <= limits.max_side, name, ": image is ", W, " x ", H,
-            " pixels, larger than the limit of ", limits.max_side, " pixels per side");
-  CXR_CHECK(W * H <= limits.max_pixels, name, ": image is ", W, " x ", H, " = ", W * H,
-            " pixels, more than the limit of ", limits.max_pixels);
+  check_decode_limits(name, W, H, info.channels, limits);
   CXR_CHECK(W > 0 && H > 0, name, ": JPEG has zero width or height");
 
   // libjpeg converts YCbCr -> RGB itself and leaves CMYK/YCCK as CMYK, which read_pixels converts.

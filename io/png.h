@@ -12,6 +12,11 @@
 
 namespace cxr::io::detail {
 
+// The largest ancillary chunk (text, ICC profile, ...) libpng may allocate, compressed or after
+// decompression: a chunk's 4-byte length could otherwise ask for up to 2 GiB before its data is read. Image
+// data (IDAT) is streamed and not bounded by this; DecodeLimits (io/image.h) bounds the image.
+inline constexpr size_t kMaxPngChunkBytes = 8'000'000;  // libpng's own default, which Debian's build disables
+
 bool is_png(const uint8_t* data, size_t n);  // the 8-byte PNG signature
 
 // `name` starts every error message (the file path).

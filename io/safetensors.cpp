@@ -50,7 +50,7 @@ const DTypeInfo& info(DType d) {
   throw Error("safetensors: invalid DType value");
 }
 
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference reader's limit
+constexpr uint64_t kMaxHeaderBytes = kMaxSafetensorsHeaderBytes;
 constexpr int64_t kMaxDimSize = int64_t{1} << 40;  // no real tensor dimension comes near this
 
 }  // namespace
@@ -191,8 +191,9 @@ struct DuplicateFinder {
   bool operator()(int depth, json::parse_event_t event, json& parsed) {
     // A header nests 3 deep (root / entry / shape). Refusing deep nesting early keeps every later step
     // (copies, dumps in messages: recursive in nlohmann) away from a hostile file's stack overflow.
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth > 16)
-      bad(file, "header JSON is nested more than 16 levels deep");
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth > kMaxSafetensorsHeaderDepth)
+      bad(file, "header JSON is nested more than ", kMaxSafetensorsHeaderDepth, " levels deep");
     switch (event) {
       case json::parse_event_t::object_start: stack.emplace_back(); break;
       case json::parse_event_t::object_end:
@@ -296,13 +297,16 @@ SafeTensorsHeader parse_header(const Source& src) {
   json root;
   try {
     root = json::parse(text, std::ref(dups));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e3002 (fuzz_safetensors)
     bad(file, "header is not valid JSON: ", e.what());
   }
   if (!dups.duplicate.empty())
     bad(file, "duplicate ", dups.duplicate, " in the header (a JSON parser would silently keep the last)");
   if (!root.is_object()) bad(file, "header is not a JSON object");
 
+  if (root.is_object() && root.size() - root.contains("__metadata__") > kMaxSafetensorsTensors)
+    bad(file, "header lists ", root.size() - root.contains("__metadata__"), " tensors, more than the limit of ",
+        kMaxSafetensorsTensors);
   for (const auto& [key, value] : root.items()) {
     if (key == "__metadata__") {
       if (!value.is_object()) bad(file, "__metadata__ is not a JSON object");
@@ -313,6 +317,15 @@ SafeTensorsHeader parse_header(const Source& src) {
       continue;
     }
     h.entries.push_back(parse_entry(file, key, value));
+  }
+
+  // What the tensors take once converted to float32, before any of them is allocated.
+  uint64_t float_bytes = 0;
+  for (const TensorEntry& t : h.entries) {
+    float_bytes += static_cast<uint64_t>(numel(t.shape)) * 4;  // each <= 2^60 (parse_entry): no overflow
+    if (float_bytes > kMaxSafetensorsTensorBytes)
+      bad(file, "the tensors need more than ", kMaxSafetensorsTensorBytes, " bytes as float32 (the limit; at '",
+          t.name, "')");
   }
 
   // The data buffer must be exactly covered: tensors laid end to end from 0, no overlap, no hole.

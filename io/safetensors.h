@@ -28,6 +28,13 @@
 
 namespace cxr::io {
 
+// Limits a file cannot talk its way past, checked on the header before anything is allocated for it or its
+// tensors (each refusal names the file, the value and the limit):
+inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;  // the JSON header (the reference reader's)
+inline constexpr int kMaxSafetensorsHeaderDepth = 16;               // JSON nesting (a header needs 3)
+inline constexpr size_t kMaxSafetensorsTensors = 10'000;  // entries (VGG-16-BN has 98)
+inline constexpr uint64_t kMaxSafetensorsTensorBytes = uint64_t{16} << 30;  // 16 GiB: all tensors as float32
+
 enum class DType { BOOL, U8, I8, I16, U16, I32, U32, I64, U64, F16, BF16, F32, F64 };
 
 const char* dtype_name(DType d);  // "F32", as written in the header

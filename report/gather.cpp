@@ -17,6 +17,7 @@
 #include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/image.h"
+#include "io/json_file.h"
 #include "io/loader.h"
 #include "io/model_file.h"
 #include "io/png.h"
@@ -32,11 +33,10 @@ namespace {
 
 nlohmann::json read_json_file(const std::string& path, const std::string& what) {
   CXR_CHECK(fs::exists(path), path, ": not found (", what, ")");
-  const std::string text = io::read_file(path);
   try {
-    return nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw Error(str(path, ": not valid JSON (", what, "): ", e.what()));
+    return io::read_json_file(path);  // size and depth limits (io/json_file.h)
+  } catch (const Error& e) {
+    throw Error(str(e.what(), " (", what, ")"));
   }
 }
 
@@ -320,7 +320,17 @@ std::vector<size_t> pick_gallery(const std::vector<int>& labels, const std::vect
   return m;
 }
 
+static EvalReport eval_from_json_unchecked(const nlohmann::json& j);
+
 EvalReport eval_from_json(const nlohmann::json& j) {
+  try {
+    return eval_from_json_unchecked(j);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong type: named here, not as a crash
+    throw Error(str("not the JSON `cxr eval --json` writes: ", e.what()));
+  }
+}
+
+static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
   EvalReport r;
   CXR_CHECK(j.is_object() && j.contains("accuracy") && j.contains("confusion") && j.contains("classes"),
             "not the JSON `cxr eval --json` writes (no accuracy / confusion / classes)");
@@ -328,7 +338,16 @@ EvalReport eval_from_json(const nlohmann::json& j) {
   r.accuracy = json_num(j, "accuracy");
   r.macro_f1 = json_num(j, "macro_f1");
   r.loss = json_num(j, "loss");
-  r.confusion = j["confusion"].get<std::vector<std::vector<int>>>();
+  // Counts only: get<int>() of 3e91 would be undefined behaviour (fuzz_run_folder).
+  const nlohmann::json& conf = j["confusion"];
+  bool counts = conf.is_array();
+  for (size_t t = 0; counts && t < conf.size(); ++t) {
+    counts = conf[t].is_array();
+    for (size_t p = 0; counts && p < conf[t].size(); ++p)
+      counts = conf[t][p].is_number_integer() && conf[t][p].get<int64_t>() >= 0 && conf[t][p].get<int64_t>() <= INT32_MAX;
+  }
+  CXR_CHECK(counts, "confusion is not a table of counts");
+  r.confusion = conf.get<std::vector<std::vector<int>>>();
   for (const auto& c : j["classes"]) {
     ClassReport cr;
     cr.name = c.value("name", std::string());
@@ -354,7 +373,8 @@ EvalReport eval_from_json(const nlohmann::json& j) {
       bool square = c.is_array() && c.size() == K;
       for (size_t t = 0; square && t < K; ++t) {
         square = c[t].is_array() && c[t].size() == K;
-        for (size_t p = 0; square && p < K; ++p) square = c[t][p].is_number_integer() && c[t][p].get<int>() >= 0;
+        for (size_t p = 0; square && p < K; ++p)
+          square = c[t][p].is_number_integer() && c[t][p].get<int64_t>() >= 0 && c[t][p].get<int64_t>() <= INT32_MAX;
       }
       CXR_CHECK(square, "per_source.", g, ".confusion is not a ", K, " x ", K, " table of counts");
       r.group_confusion[g] = c.get<std::vector<std::vector<int>>>();

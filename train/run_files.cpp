@@ -5,10 +5,42 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 
 namespace cxr {
+
+nlohmann::json to_json(const RunState& s) {
+  return {{"epochs_done", s.epochs_done}, {"best_val_loss", std::isfinite(s.best_val_loss) ? s.best_val_loss : 1e300},
+          {"best_epoch", s.best_epoch}, {"bad_epochs", s.bad_epochs}};
+}
+
+RunState run_state_from_json(const nlohmann::json& j, const std::string& path) {
+  const RunState d;
+  nlohmann::json defaults = to_json(d);
+  io::check_json_types(j, defaults, path);
+  for (const auto& [key, v] : defaults.items())
+    CXR_CHECK(j.contains(key), path, ": '", key, "' is missing (not the state.json of a cxr run)");
+  RunState s;
+  s.epochs_done = j.at("epochs_done").get<int>();
+  s.best_val_loss = j.at("best_val_loss").get<double>();
+  s.best_epoch = j.at("best_epoch").get<int>();
+  s.bad_epochs = j.at("bad_epochs").get<int>();
+  CXR_CHECK(s.epochs_done >= 0 && s.best_epoch >= 0 && s.best_epoch <= s.epochs_done && s.bad_epochs >= 0, path,
+            ": epochs_done ", s.epochs_done, ", best_epoch ", s.best_epoch, ", bad_epochs ", s.bad_epochs,
+            " do not describe a run (each >= 0, best_epoch <= epochs_done)");
+  return s;
+}
+
+TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& path) {
+  io::check_json_types(j, nlohmann::json(TrainConfig{}), path);
+  try {
+    return j.get<TrainConfig>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str(path, ": not a cxr training configuration: ", e.what()));
+  }
+}
 
 RunFiles run_files(const std::string& dir) {
   auto in = [&](const char* name) { return (fs::path(dir) / name).string(); };

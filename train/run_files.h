@@ -22,10 +22,28 @@
 // each file records, removes the rest (.prev files, temp files of an interrupted write), and only then
 // does training go on. Before the first commit (no state.json yet) resume starts again at epoch 1.
 #pragma once
+#include <cmath>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "train/config.h"
+
 namespace cxr {
+
+// state.json: the commit record.
+struct RunState {
+  int epochs_done = 0;
+  double best_val_loss = INFINITY;
+  int best_epoch = 0;
+  int bad_epochs = 0;  // epochs since the best val_loss
+};
+nlohmann::json to_json(const RunState& s);
+// The parsed state.json of `path`: every field present, of its type and in range (epochs_done >= 0,
+// 0 <= best_epoch <= epochs_done, bad_epochs >= 0), else cxr::Error naming `path` and the field.
+RunState run_state_from_json(const nlohmann::json& j, const std::string& path);
+// config.json: the options of the run (fields of the wrong type are refused naming `path` and the key).
+TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& path);
 
 // The paths of the files above, in one folder.
 struct RunFiles {

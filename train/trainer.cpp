@@ -17,6 +17,7 @@
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
+#include "io/json_file.h"
 #include "io/loader.h"
 #include "layers/loss.h"
 #include "layers/optim.h"
@@ -140,27 +141,6 @@ void load_init(const std::string& path, Model& m, std::FILE* log) {
   }
 }
 
-struct RunState {
-  int epochs_done = 0;
-  double best_val_loss = INFINITY;
-  int best_epoch = 0;
-  int bad_epochs = 0;  // epochs since the best val_loss
-};
-
-nlohmann::json to_json(const RunState& s) {
-  return {{"epochs_done", s.epochs_done}, {"best_val_loss", std::isfinite(s.best_val_loss) ? s.best_val_loss : 1e300},
-          {"best_epoch", s.best_epoch}, {"bad_epochs", s.bad_epochs}};
-}
-
-RunState state_from_json(const nlohmann::json& j) {
-  RunState s;
-  s.epochs_done = j.at("epochs_done");
-  s.best_val_loss = j.at("best_val_loss");
-  s.best_epoch = j.at("best_epoch");
-  s.bad_epochs = j.at("bad_epochs");
-  return s;
-}
-
 // On resume: the committed version of every file of epoch st.epochs_done back under its own name, each
 // recognised by the epoch (or step) it records; the .prev and temporary files of a crash removed.
 void recover_committed_files(const RunFiles& f, const RunState& st, bool swa) {
@@ -185,16 +165,6 @@ void remove_uncommitted_files(const RunFiles& f) {
   for (const std::string* p : {&f.last, &f.last_opt, &f.best, &f.swa, &f.history}) {
     fs::remove(*p, ec);
     drop_previous(*p);
-  }
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  CXR_CHECK(in, path, ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw Error(str(path, ": invalid JSON: ", e.what()));
   }
 }
 
@@ -242,7 +212,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   result.best_checkpoint = best;
   result.last_checkpoint = last;
   if (resuming && fs::exists(files.state)) {
-    st = state_from_json(read_json(files.state));
+    st = run_state_from_json(io::read_json_file(files.state), files.state);
     recover_committed_files(files, st, with_swa && st.epochs_done >= cfg.swa_start);
     io::load_checkpoint(last, *model);
     io::load_optimizer_state(last_opt, *opt);
@@ -491,12 +461,7 @@ TrainResult resume(const std::string& run_dir, int epochs, std::FILE* log) {
   const std::string config = run_files(run_dir).config;
   CXR_CHECK(fs::exists(config), "--resume ", run_dir, ": no ", config, " there, so no run to continue (a run folder ",
             "gets it before its first epoch; start a new run with --data and --out)");
-  TrainConfig cfg;
-  try {
-    cfg = read_json(config).get<TrainConfig>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str(config, ": not a cxr training configuration: ", e.what()));
-  }
+  TrainConfig cfg = train_config_from_json(io::read_json_file(config), config);
   cfg.out = run_dir;
   if (epochs > 0) cfg.epochs = epochs;
   return run(cfg, true, log);
