@@ -90,17 +90,22 @@ Variable relu(const Variable& x, bool overwrite_input) {
   }, "relu");
 }
 
-Variable dropout(const Variable& x, float p, bool training, Rng& rng) {
+Variable dropout(const Variable& x, float p, bool training, Rng& rng, int64_t first_row) {
   check_nonempty(x, "dropout");
   CXR_CHECK(p >= 0.0f && p <= 1.0f, "dropout: probability ", p, " is not in [0, 1]");
   if (!training || p == 0.0f) return x;
-  const int64_t n = x.numel();
-  // Keep each element with probability 1 - p, drawn in order from rng, so a seed fixes the mask whatever
-  // the thread count. Kept values are scaled by 1/(1-p) now so that inference needs no rescaling.
+  const int64_t n = x.numel(), rows = x.size(0), per_row = n / rows;
+  // Keep each element with probability 1 - p, drawn in order within its row from the row's own generator,
+  // so a seed fixes the mask whatever the thread count or the split of the batch. Kept values are scaled
+  // by 1/(1-p) now so that inference needs no rescaling.
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   auto mask = std::make_shared<BitMask>(static_cast<size_t>((n + 63) / 64), 0);
-  for (int64_t i = 0; i < n; ++i)
-    if (!rng.bernoulli(p)) (*mask)[static_cast<size_t>(i >> 6)] |= uint64_t{1} << (i & 63);
+  const Rng base(rng.next_u64());
+  for (int64_t r = 0; r < rows; ++r) {
+    Rng row = base.fork(static_cast<uint64_t>(first_row + r));
+    for (int64_t i = r * per_row; i < (r + 1) * per_row; ++i)
+      if (!row.bernoulli(p)) (*mask)[static_cast<size_t>(i >> 6)] |= uint64_t{1} << (i & 63);
+  }
   Tensor y = Tensor::empty(x.shape());
   const float* px = x.data().data();
   float* py = y.data();

@@ -14,8 +14,11 @@ void set_guided_relu(bool on);  // thread-local switch read by relu's backward
 bool guided_relu();
 
 // Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p);
-// identity when !training or p == 0.
-Variable dropout(const Variable& x, float p, bool training, Rng& rng);
+// identity when !training or p == 0. The mask of row i of x ([N, ...]) is drawn from
+// Rng(k).fork(first_row + i), where k is one draw from rng: so a row's mask depends on its place in the whole
+// batch, not on how the batch is split (a data-parallel rank that holds rows 8..15 passes first_row = 8 and
+// draws the masks one process would for those rows).
+Variable dropout(const Variable& x, float p, bool training, Rng& rng, int64_t first_row = 0);
 
 // [N, ...] -> [N, prod(...)]
 Variable flatten(const Variable& x);

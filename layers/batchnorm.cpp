@@ -50,14 +50,21 @@ void check_param(const Variable& p, int64_t channels, const char* name, const Sh
 }  // namespace
 
 Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable& bias, BatchNormState& state,
-                      bool training, float momentum, float eps) {
+                      bool training, float momentum, float eps, const ReplicaSum& across) {
   CXR_CHECK(x.defined(), "batch_norm2d: undefined input");
   const Shape xs = x.shape();
   CXR_CHECK(xs.size() == 4, "batch_norm2d: input must be [N, C, H, W], got ", to_string(xs));
   CXR_CHECK(x.numel() > 0, "batch_norm2d: empty input ", to_string(xs));
-  const int64_t n = xs[0], c = xs[1], hw = xs[2] * xs[3], m = n * hw;
+  const int64_t n = xs[0], c = xs[1], hw = xs[2] * xs[3];
+  int64_t m = n * hw;  // values per channel: of the whole batch over the replicas when synchronised
   check_param(weight, c, "weight", xs);
   check_param(bias, c, "bias", xs);
+  const bool sync = training && static_cast<bool>(across);
+  if (sync) {
+    double total = static_cast<double>(m);
+    across(&total, 1);
+    m = static_cast<int64_t>(total);
+  }
   if (training) {
     CXR_CHECK(m > 1, "batch_norm2d: training needs more than one value per channel, got input ", to_string(xs));
     if (!state.running_mean.defined()) state.running_mean = Tensor::zeros({c});
@@ -82,25 +89,36 @@ Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable&
   Tensor y = Tensor::empty(xs);
   float* py = y.data();
 
+  // Training: per channel the sum, then (two passes: no cancellation as in E[x^2] - E[x]^2) the sum of
+  // squared deviations from the mean; each summed over the replicas when synchronised.
+  std::vector<double> sum(training ? static_cast<size_t>(c) : 0), ss(sum.size());
+  auto channel_sum = [&](int64_t ch, double mu, bool squares) {
+    double acc = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* p = px + (i * c + ch) * hw;
+      acc += squares ? lane_sum(hw, [p, mu](int64_t j) { return (p[j] - mu) * (p[j] - mu); })
+                     : lane_sum(hw, [p](int64_t j) { return static_cast<double>(p[j]); });
+    }
+    return acc;
+  };
+  if (training) {
+#pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
+    for (int64_t ch = 0; ch < c; ++ch) sum[ch] = channel_sum(ch, 0.0, false);
+    if (sync) across(sum.data(), c);
+#pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
+    for (int64_t ch = 0; ch < c; ++ch) ss[ch] = channel_sum(ch, sum[ch] / static_cast<double>(m), true);
+    if (sync) across(ss.data(), c);
+  }
+
 #pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
   for (int64_t ch = 0; ch < c; ++ch) {
     float mean, var;
     if (training) {
-      double s = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const float* p = px + (i * c + ch) * hw;
-        s += lane_sum(hw, [p](int64_t j) { return static_cast<double>(p[j]); });
-      }
-      const double mu = s / static_cast<double>(m);
-      double ss = 0;  // two passes: no cancellation as in E[x^2] - E[x]^2
-      for (int64_t i = 0; i < n; ++i) {
-        const float* p = px + (i * c + ch) * hw;
-        ss += lane_sum(hw, [p, mu](int64_t j) { return (p[j] - mu) * (p[j] - mu); });
-      }
+      const double mu = sum[ch] / static_cast<double>(m);
       mean = static_cast<float>(mu);
-      var = static_cast<float>(ss / static_cast<double>(m));
+      var = static_cast<float>(ss[ch] / static_cast<double>(m));
       // PyTorch's update: the running variance is the unbiased one, M / (M - 1) times the batch variance.
-      const float unbiased = static_cast<float>(ss / static_cast<double>(m - 1));
+      const float unbiased = static_cast<float>(ss[ch] / static_cast<double>(m - 1));
       rm[ch] = (1.0f - momentum) * rm[ch] + momentum * mean;
       rv[ch] = (1.0f - momentum) * rv[ch] + momentum * unbiased;
     } else {
@@ -132,12 +150,15 @@ Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable&
     const float* pg = g.data();
     const float* kx = keep_x.defined() ? keep_x.data() : nullptr;
     const float* kw = keep_w.defined() ? keep_w.data() : nullptr;
+    // Per channel sum(dy) and sum(dy * xhat): this replica's for dbias and dweight (the trainer sums
+    // parameter gradients over the replicas), the whole batch's for dx in training.
+    const bool need_sums = want_w || want_b || (training && want_x);
+    std::vector<double> sums(need_sums ? static_cast<size_t>(2 * c) : 0);  // [sum_g..., sum_gxhat...]
+    if (need_sums) {
 #pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const float mean = stats->mean[ch], invstd = stats->invstd[ch];
-      double sum_g = 0, sum_gxhat = 0;
-      const bool need_sums = want_w || want_b || (training && want_x);
-      if (need_sums) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const float mean = stats->mean[ch], invstd = stats->invstd[ch];
+        double sum_g = 0, sum_gxhat = 0;
         for (int64_t i = 0; i < n; ++i) {
           const float* gp = pg + (i * c + ch) * hw;
           const float* xp = kx ? kx + (i * c + ch) * hw : nullptr;
@@ -147,9 +168,17 @@ Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable&
               return static_cast<double>(gp[j]) * ((xp[j] - mean) * invstd);
             });
         }
+        sums[ch] = sum_g;
+        sums[c + ch] = sum_gxhat;
+        if (want_w) dw[ch] = static_cast<float>(sum_gxhat);
+        if (want_b) db[ch] = static_cast<float>(sum_g);
       }
-      if (want_w) dw[ch] = static_cast<float>(sum_gxhat);
-      if (want_b) db[ch] = static_cast<float>(sum_g);
+      if (sync && want_x) across(sums.data(), 2 * c);
+    }
+#pragma omp parallel for schedule(static) if (n * c * hw > kParallelMin)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const float mean = stats->mean[ch], invstd = stats->invstd[ch];
+      const double sum_g = need_sums ? sums[ch] : 0.0, sum_gxhat = need_sums ? sums[c + ch] : 0.0;
       if (!want_x) continue;
       const float wscale = (kw ? kw[ch] : 1.0f) * invstd;
       if (training) {

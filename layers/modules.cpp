@@ -67,7 +67,7 @@ Variable BatchNorm2d::forward(const Variable& x) {
   CXR_CHECK(num_batches_tracked.numel() == 1, "BatchNorm2d: num_batches_tracked must hold one value, got ",
             to_string(num_batches_tracked.shape()));
   state.num_batches_tracked = static_cast<int64_t>(num_batches_tracked[0]);
-  Variable y = batch_norm2d(x, weight, bias, state, is_training(), momentum, eps);
+  Variable y = batch_norm2d(x, weight, bias, state, is_training(), momentum, eps, sync);
   num_batches_tracked[0] = static_cast<float>(state.num_batches_tracked);
   return y;
 }

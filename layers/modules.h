@@ -46,6 +46,7 @@ class BatchNorm2d : public Module {
   Variable weight, bias;
   BatchNormState state;      // running_mean, running_var (buffers), num_batches_tracked
   Tensor num_batches_tracked;  // [1] float mirror of state.num_batches_tracked, for checkpoints
+  ReplicaSum sync;             // set: synchronised over data-parallel replicas (layers/batchnorm.h)
 };
 
 // inplace (as torchvision's VGG builds it): the output overwrites the input when nothing else holds the
@@ -82,11 +83,12 @@ class AdaptiveAvgPool2d : public Module {
 class Dropout : public Module {
  public:
   Dropout(float p, uint64_t seed) : p(p), rng(seed) {}
-  Variable forward(const Variable& x) override { return dropout(x, p, is_training(), rng); }
+  Variable forward(const Variable& x) override { return dropout(x, p, is_training(), rng, first_row); }
   std::string type() const override { return "Dropout"; }
   std::string describe() const override;
   float p;
   Rng rng;
+  int64_t first_row = 0;  // the row of x[0] in the whole batch (a data-parallel shard: layers/activation.h)
 };
 
 class Flatten : public Module {

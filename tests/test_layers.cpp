@@ -231,6 +231,28 @@ TEST(Dropout, ModuleIsReproducibleForASeed) {
   EXPECT_TRUE(d1(Variable(x)).data().shares_storage_with(x));
 }
 
+// Data parallel: a rank that holds rows 3.. of a batch draws, with first_row = 3, the masks one process draws
+// for those rows (so the run does not depend on the number of ranks).
+TEST(Dropout, RowMasksDependOnTheRowsPlaceInTheWholeBatch) {
+  Tensor x = Tensor::full({7, 50}, 1.0f);
+  Rng r1(11), r2(11);
+  Tensor whole = dropout(Variable(x), 0.5f, true, r1).data();
+  Tensor part = dropout(Variable(x.slice(3, 7).clone()), 0.5f, true, r2, 3).data();
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < part.numel(); ++i) {
+    ASSERT_EQ(part[i], whole[3 * 50 + i]) << i;
+    zeros += part[i] == 0.0f;
+  }
+  EXPECT_GT(zeros, 0);
+  EXPECT_LT(zeros, part.numel());
+  // Another offset is another mask.
+  Rng r3(11);
+  Tensor shifted = dropout(Variable(x.slice(3, 7).clone()), 0.5f, true, r3, 2).data();
+  int64_t differ = 0;
+  for (int64_t i = 0; i < part.numel(); ++i) differ += part[i] != shifted[i];
+  EXPECT_GT(differ, 0);
+}
+
 // ---- flatten --------------------------------------------------------------------------------------------
 
 TEST(Flatten, ShapeAndGradcheck) {
