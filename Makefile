@@ -58,4 +58,4 @@ fuzz-smoke:
 	FUZZ_SECONDS=10 JOBS=$(JOBS) scripts/fuzz.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-nompi

@@ -77,6 +77,8 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--swa-lr", cfg->swa_lr, "Constant learning rate from --swa-start on (0: keep the schedule)")
       ->capture_default_str();
+  app.add_flag("--sync-bn", cfg->sync_bn, "Under mpirun: batch-norm uses the statistics of the whole batch over all "
+                                          "ranks (then N ranks train what one process trains), not each rank's share");
   app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
       ->capture_default_str();
   CLI::Option* epochs_opt = app.get_option("--epochs");

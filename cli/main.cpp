@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/threading.h"
 #include "core/version.h"
+#include "dist/comm.h"
 #include "models/model.h"
 
 namespace cxr::cli {
@@ -58,10 +59,14 @@ int main(int argc, char** argv) {
     }
   if (again) execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
   using namespace cxr::cli;
+  // Under mpirun: MPI, and each rank's default thread count is its share of this machine's cores.
+  cxr::dist::init(&argc, &argv);
+  cxr::dist::Comm& comm = cxr::dist::world();
+  cxr::set_processes_per_node(comm.ranks_on_node());
   CLI::App app{"cxr: train, evaluate and explain chest X-ray classifiers (VGG + Grad-CAM) on the CPU.\n"
                "Exit codes: 0 ok, 1 runtime error, 2 usage error.",
                "cxr"};
-  app.set_version_flag("--version", std::string("cxr ") + cxr::kVersion);
+  app.set_version_flag("--version", std::string("cxr ") + cxr::kVersion + "\nMPI: " + cxr::dist::description());
   app.require_subcommand(1);
   // --threads may come before or after the command name (the command's wins). The thread count is set
   // when the command's arguments are parsed, before the command runs. CLI11 would store a top-level value
@@ -77,8 +82,14 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     CLI::Option* sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(cxr::cli::thread_count());
     c.setup(*sub);
-    sub->parse_complete_callback([&running, &c, &top_value, sub_threads] {
+    sub->parse_complete_callback([&running, &c, &top_value, sub_threads, &comm] {
       running = c.name;
+      // Only training splits its work over ranks so far; any other command would run N times over and
+      // write the same files at once.
+      if (comm.size() > 1 && c.name != "train")
+        throw CLI::ValidationError("mpirun", "cxr " + c.name + " runs in one process only (under mpirun -np " +
+                                                 std::to_string(comm.size()) + " only `cxr train` splits its work "
+                                                 "over the ranks): run it without mpirun");
       cxr::set_num_threads(sub_threads->count() ? sub_threads->as<int>() : top_value);
     });
   }
@@ -96,11 +107,18 @@ int main(int argc, char** argv) {
     CLI::App* failed = &app;  // the command whose arguments were being read, else cxr itself
     for (auto* s : app.get_subcommands()) failed = s;
     const bool sub = failed != &app;
-    std::cerr << "cxr" << (sub ? " " + failed->get_name() : "") << ": " << e.what() << "\n";
-    std::cerr << failed->help(sub ? "cxr" : "", CLI::AppFormatMode::Normal).substr(0, 4000);
+    if (comm.is_root()) {  // every rank parsed the same arguments: one message is enough
+      std::cerr << "cxr" << (sub ? " " + failed->get_name() : "") << ": " << e.what() << "\n";
+      std::cerr << failed->help(sub ? "cxr" : "", CLI::AppFormatMode::Normal).substr(0, 4000);
+    }
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": error: " << e.what() << "\n";
+    std::cerr << "cxr" << (running.empty() ? "" : " " + running)
+              << (comm.size() > 1 ? " (rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) + ")"
+                                  : std::string())
+              << ": error: " << e.what() << std::endl;
+    // The other ranks may be waiting for this one in a reduction: end them all (mpirun exits non-zero).
+    if (comm.size() > 1) comm.abort(1);
     return 1;
   }
   return 0;

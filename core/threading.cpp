@@ -11,6 +11,9 @@
 namespace cxr {
 
 static int g_threads = 0;
+static int g_processes_per_node = 1;
+
+void set_processes_per_node(int n) { g_processes_per_node = n > 0 ? n : 1; }
 
 int default_num_threads() {
   if (const char* env = std::getenv("CXR_THREADS")) {
@@ -19,7 +22,8 @@ int default_num_threads() {
     if (end != env && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);
   }
   unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(hw) : 1;
+  const int cores = hw ? static_cast<int>(hw) : 1;
+  return cores / g_processes_per_node > 0 ? cores / g_processes_per_node : 1;
 }
 
 void set_num_threads(int n) {

@@ -4,14 +4,17 @@
 // sets both to the same count. They never run at once: OpenBLAS is called either from serial code (with all
 // threads) or from inside an OpenMP loop under a BlasSingleThread guard, so the cores are never
 // oversubscribed. The count comes from --threads N, else the CXR_THREADS environment variable, else the
-// number of cores.
+// number of cores divided by the cxr processes on this machine (under mpirun, hybrid MPI + OpenMP: two ranks
+// on one machine take half its cores each).
 #pragma once
 
 namespace cxr {
 
 int num_threads();
 void set_num_threads(int n);       // n <= 0: CXR_THREADS, else all cores
-int default_num_threads();         // CXR_THREADS if set and valid, else the core count
+int default_num_threads();         // CXR_THREADS if set and valid, else cores / processes_per_node
+// The cxr processes sharing this machine's cores (dist::init sets it from MPI; 1 without mpirun).
+void set_processes_per_node(int n);
 
 // While alive, OpenBLAS runs single-threaded (for calls made from inside our own parallel loops).
 class BlasSingleThread {

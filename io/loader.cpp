@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/threading.h"
+#include "dist/comm.h"
 #include "io/image.h"
 
 namespace cxr::io {
@@ -188,11 +189,15 @@ Tensor Loader::State::sample_tensor(int64_t index, const Plan& plan, uint32_t re
 
 Batch Loader::State::build(const Plan& plan, int64_t number, uint64_t gen) {
   const int64_t n = static_cast<int64_t>(plan.order.size());
-  const int64_t begin = number * opt.batch_size, end = std::min(n, begin + opt.batch_size);
+  const int64_t first = number * opt.batch_size, last = std::min(n, first + opt.batch_size);
+  const dist::Range mine = dist::share(last - first, opt.shard, opt.shards);
+  const int64_t begin = first + mine.begin, end = first + mine.end;
   const int64_t S = opt.image_size, C = opt.channels, per = C * S * S;
   Batch b;
   b.epoch = plan.epoch;
   b.number = number;
+  b.offset = mine.begin;
+  b.global_size = last - first;
   b.images = Tensor::empty({end - begin, C, S, S});
   int64_t filled = 0;
   for (int64_t k = begin; k < end; ++k) {
@@ -246,6 +251,7 @@ Loader::Loader(Dataset dataset, LoaderOptions options) : st_(std::make_unique<St
   CXR_CHECK(o.image_size >= 1, "loader: image_size must be >= 1, got ", o.image_size);
   CXR_CHECK(o.channels == 1 || o.channels == 3, "loader: channels must be 1 or 3, got ", o.channels);
   CXR_CHECK(o.batch_size >= 1, "loader: batch_size must be >= 1, got ", o.batch_size);
+  CXR_CHECK(o.shards >= 1 && o.shard >= 0 && o.shard < o.shards, "loader: shard ", o.shard, " of ", o.shards);
   CXR_CHECK(o.workers >= 0 && o.prefetch >= 0 && o.cache_bytes >= 0,
             "loader: workers, prefetch and cache_bytes must be >= 0");
   const auto& n = o.normalisation;

@@ -50,6 +50,10 @@ struct LoaderOptions {
   int64_t cache_bytes = int64_t(2) << 30;  // 2 GiB; 0 disables the cache
   bool skip_bad = false;
   bool antialias = true;         // resize filter (see io/transform.h)
+  // Data parallel (dist/): of each batch of batch_size samples, this loader builds only the rows
+  // dist::share(batch size, shard, shards), so a rank decodes only the images it trains on. The epoch's
+  // order, its batches and every sample's augmentation are those of the unsharded loader.
+  int shard = 0, shards = 1;
 };
 
 // max(1, min(4, num_threads() - 1)): leaves the other cores to training.
@@ -61,6 +65,8 @@ struct Batch {
   std::vector<int64_t> indices;  // B indices into dataset().samples
   int64_t epoch = 0;
   int64_t number = 0;            // position of the batch in its epoch
+  int64_t offset = 0;            // row of images[0] in the whole batch (non-zero only for a shard)
+  int64_t global_size = 0;       // rows of the whole batch, over all shards (before skipping bad files)
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev libexif-dev
-      libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev)
+      libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+      libopenmpi-dev openmpi-bin)  # MPI: `mpirun -np N cxr train` (docs/DISTRIBUTED.md); -DCXR_MPI=OFF builds without
 case "$what" in
   test) pkgs+=(chromium) ;;          # the report test renders a page in headless Chromium
   fixtures) pkgs+=(python3-torch python3-torchvision python3-numpy) ;;

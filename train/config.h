@@ -52,6 +52,9 @@ struct TrainConfig {
   bool precise_bn = false;         // recompute batch-norm statistics before each validation (train/recalibrate.h)
   int swa_start = 0;               // average the weights of this epoch and every later one (train/swa.h); 0: off
   float swa_lr = 0.0f;             // constant learning rate from swa_start on; 0: keep the schedule
+  // data parallel (mpirun): batch-norm statistics of the whole batch over the ranks (layers/batchnorm.h),
+  // rather than of each rank's share
+  bool sync_bn = false;
   // run
   uint64_t seed = 42;
   std::string out;                 // RUN_DIR
@@ -64,6 +67,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 batch, opt, lr, momentum, weight_decay, nesterov, schedule,
                                                 plateau_factor, plateau_patience, patience, augment,
                                                 class_weights, balanced, label_smoothing, mixup, max_steps,
-                                                precise_bn, swa_start, swa_lr, seed, out)
+                                                precise_bn, swa_start, swa_lr, sync_bn, seed, out)
 
 }  // namespace cxr

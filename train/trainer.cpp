@@ -8,12 +8,14 @@
 #include <fstream>
 #include <memory>
 
+#include "autograd/ops.h"
 #include "core/allocator.h"
 #include "core/argmax.h"
 #include "core/blas.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/threading.h"
+#include "dist/comm.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
@@ -23,6 +25,7 @@
 #include "layers/optim.h"
 #include "models/model.h"
 #include "train/evaluate.h"
+#include "train/grad_reducer.h"
 #include "train/mixup.h"
 #include "train/recalibrate.h"
 #include "train/run_files.h"
@@ -101,12 +104,40 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, Model& m) {
   throw Error(str("unknown optimizer '", c.opt, "' (use adam, adamw or sgd)"));
 }
 
-// Every Dropout layer draws its masks from (seed, epoch, layer): an epoch's masks do not depend on what ran
-// before it, which is what makes resuming exact.
-void reseed_dropouts(Model& m, uint64_t seed, int epoch) {
+// Every Dropout layer draws its masks from (seed, epoch, step, layer) and each row's from its place in the
+// whole batch (layers/activation.h): a step's masks depend neither on what ran before it, which is what
+// makes resuming exact, nor on how many ranks share the batch.
+void reseed_dropouts(Model& m, uint64_t seed, int epoch, int64_t step, int64_t first_row) {
   uint64_t i = 0;
   for (auto& l : m.layers())
-    if (auto* d = dynamic_cast<Dropout*>(l.module)) d->rng = Rng(seed ^ 0xd50u).fork(1000003ull * epoch + i++);
+    if (auto* d = dynamic_cast<Dropout*>(l.module)) {
+      d->rng = Rng(seed ^ 0xd50u).fork(1000003ull * epoch + i++).fork(static_cast<uint64_t>(step));
+      d->first_row = first_row;
+    }
+}
+
+// Data parallel: this rank's share of a validation set (contiguous, dist::share).
+io::Dataset shard_of(const io::Dataset& ds, const dist::Comm& comm) {
+  if (comm.size() == 1) return ds;
+  const dist::Range r = dist::share(ds.size(), comm.rank(), comm.size());
+  io::Dataset out = ds;
+  out.samples.assign(ds.samples.begin() + r.begin, ds.samples.begin() + r.end);
+  return out;
+}
+
+// The sum of the loss's per-row weights (PyTorch's weighted mean divides by it): the row count without
+// class weights. A rank's share of the whole batch's mean loss is its sum over the whole batch's.
+double loss_normaliser(const std::vector<int>& labels, const CrossEntropyOptions& ce) {
+  if (ce.class_weights.empty()) return static_cast<double>(labels.size());
+  double w = 0;
+  for (int y : labels) w += ce.class_weights[static_cast<size_t>(y)];
+  return w;
+}
+
+// Where the ranks other than 0 write what they would print: nowhere (they speak only to fail).
+std::FILE* null_log() {
+  static std::FILE* f = std::fopen("/dev/null", "w");
+  return f;
 }
 
 std::string now_iso() {
@@ -168,7 +199,17 @@ void remove_uncommitted_files(const RunFiles& f) {
   }
 }
 
+// Gradient buckets of data-parallel training (train/grad_reducer.h): big enough that each allreduce is
+// bandwidth-bound, small enough that the first starts while backward has most of the model still to do.
+constexpr int64_t kBucketBytes = int64_t{4} << 20;
+
 TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
+  // Data parallel under mpirun (docs/DISTRIBUTED.md): every rank runs this function with the same config;
+  // each trains on its share of every batch, the gradients are summed over the ranks, and rank 0 alone
+  // prints and writes the run folder. One process is the case of one rank.
+  dist::Comm& comm = dist::world();
+  const bool root = comm.is_root(), parallel = comm.size() > 1;
+  if (!root) log = null_log();
   g_stop.store(false);
   reset_storage_peak();
   const fs::path dir(cfg.out);
@@ -202,7 +243,16 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
                }(),
                opt->describe().c_str());
   std::fprintf(log, "compute: %d thread(s), OpenBLAS %s kernels\n", num_threads(), blas_core_name());
-  fs::create_directories(dir);  // only now: a run refused above (options, data, --init) leaves no empty folder
+  if (parallel)
+    std::fprintf(log, "data parallel: %d ranks x %d thread(s) (rank 0's count), global batch %d (%s per rank)\n",
+                 comm.size(), num_threads(), cfg.batch,
+                 cfg.batch % comm.size() == 0 ? std::to_string(cfg.batch / comm.size()).c_str()
+                                             : str(cfg.batch / comm.size(), "-", cfg.batch / comm.size() + 1).c_str());
+  if (parallel && cfg.mixup > 0)
+    std::fprintf(log, "note: --mixup pairs the images within each rank's share of the batch, so this run's "
+                      "blends differ from one process's\n");
+  // only now: a run refused above (options, data, --init) leaves no empty folder
+  if (root) fs::create_directories(dir);
 
   const RunFiles files = run_files(cfg.out);
   const std::string &last = files.last, &best = files.best, &last_opt = files.last_opt;
@@ -211,9 +261,12 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   TrainResult result;
   result.best_checkpoint = best;
   result.last_checkpoint = last;
-  if (resuming && fs::exists(files.state)) {
+  const bool committed = resuming && fs::exists(files.state);
+  if (committed) {
     st = run_state_from_json(io::read_json_file(files.state), files.state);
-    recover_committed_files(files, st, with_swa && st.epochs_done >= cfg.swa_start);
+    // Rank 0 puts the committed files back; the others read them once it has.
+    if (root) recover_committed_files(files, st, with_swa && st.epochs_done >= cfg.swa_start);
+    comm.barrier();
     io::load_checkpoint(last, *model);
     io::load_optimizer_state(last_opt, *opt);
     result.history = read_history_csv(files.history);
@@ -223,12 +276,13 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       std::fprintf(log, "Nothing to train: the run has done %d of its %d epochs (a larger --epochs trains on).\n",
                    st.epochs_done, cfg.epochs);
   } else if (resuming) {
-    remove_uncommitted_files(files);
+    if (root) remove_uncommitted_files(files);
     std::fprintf(log, "Resuming %s: it stopped before its first epoch was saved, so it starts again at epoch 1\n",
                  cfg.out.c_str());
-  } else {
+  } else if (root) {
     io::write_file_atomic(files.config, nlohmann::json(cfg).dump(2) + "\n");
   }
+  comm.barrier();
 
   io::LoaderOptions lo;
   lo.image_size = cfg.size;
@@ -245,6 +299,8 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   lo.normalisation = norm;
   lo.workers = cfg.workers;
   lo.skip_bad = cfg.skip_bad;
+  lo.shard = comm.rank();
+  lo.shards = comm.size();
   io::Loader loader(data.train, lo);
   io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
   vo.workers = cfg.workers;
@@ -274,6 +330,29 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     swa = std::make_unique<WeightAverage>(avg, count);
   }
 
+  // --sync-bn: every rank must hold rows of every batch, since all of them meet in each batch-norm layer.
+  if (parallel && cfg.sync_bn) {
+    const int64_t smallest = lo.drop_last || data.train.size() % cfg.batch == 0
+                                 ? std::min<int64_t>(cfg.batch, data.train.size())
+                                 : data.train.size() % cfg.batch;
+    CXR_CHECK(smallest >= comm.size(), "train: --sync-bn on ", comm.size(), " ranks needs at least one image per rank "
+              "in every batch, and a batch of this run has ", smallest, ": use a --batch of at least ", comm.size());
+    for (auto& l : model->layers())
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(l.module))
+        bn->sync = [&comm](double* v, int64_t n) { comm.allreduce_sum(v, n); };
+  } else if (parallel && cfg.batch_norm) {
+    std::fprintf(log, "batch-norm: each rank normalises with its own share's statistics (as PyTorch DDP; "
+                      "--sync-bn for the whole batch's)\n");
+  }
+  std::unique_ptr<GradReducer> reducer;
+  if (parallel) {
+    std::vector<Variable*> trainable;
+    for (Variable* p : model->parameters())
+      if (p->requires_grad()) trainable.push_back(p);
+    reducer = std::make_unique<GradReducer>(comm, trainable, kBucketBytes);
+  }
+  const io::Dataset val_shard = shard_of(data.val, comm);
+
   CrossEntropyOptions ce;
   if (cfg.class_weights) ce.class_weights = data.train.class_weights();
   ce.label_smoothing = cfg.label_smoothing;
@@ -292,7 +371,6 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   int64_t val_skipped = 0;  // validation images the last validation could not read (skip_bad)
   for (int epoch = st.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
     model->train();
-    reseed_dropouts(*model, cfg.seed, epoch);
     if (cfg.schedule == "cosine")
       opt->set_lr(static_cast<float>(lr0 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
     if (swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) opt->set_lr(cfg.swa_lr);
@@ -304,68 +382,110 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     int64_t seen = 0, correct = 0, step = 0;
     io::Batch b;
     while (step < steps && loader.next(b)) {
+      reseed_dropouts(*model, cfg.seed, epoch, step, b.offset);
       // --mixup: the blend of this batch is a function of (seed, epoch, step) alone, so a resumed run
       // draws the same ones.
       MixedBatch mix;
-      if (cfg.mixup > 0) {
+      if (cfg.mixup > 0 && b.size() > 0) {
         Rng r = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(step));
         mix = mixup_batch(b.images, b.labels, cfg.mixup, r);
       }
-      Variable logits = (*model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
-      bool finite = true;
-      for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
-      Variable loss = !finite         ? Variable(Tensor::full({}, NAN))
-                      : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, ce)
-                                      : cross_entropy(logits, b.labels, ce);
-      float lv = loss.item();
-      if (!std::isfinite(lv)) {
-        bar.finish();
-        throw Error(str("loss became ", lv, " at epoch ", epoch, " step ", step + 1, " (lr ", opt->lr(),
-                        "); training stopped. The last good checkpoint is kept: ",
-                        (st.epochs_done > 0 ? last : std::string("(none yet)")),
-                        ". Try a lower --lr or --bn."));
+      // This rank's rows (all of the batch in one process; none on a rank whose share of a short last
+      // batch is empty): forward, loss, and how many it got right.
+      Variable logits, loss;
+      float lv = 0;
+      int64_t right = 0;
+      if (b.size() > 0) {
+        logits = (*model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
+        bool finite = true;
+        for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
+        loss = !finite         ? Variable(Tensor::full({}, NAN))
+               : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, ce)
+                               : cross_entropy(logits, b.labels, ce);
+        lv = loss.item();
+        const Tensor& z = logits.data();
+        const int64_t K = z.size(1);
+        for (int64_t i = 0; i < b.size(); ++i)
+          right += argmax(z.data() + i * K, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
       }
-      loss.backward();
+      // Summed over the ranks: the loss's normaliser, the weighted loss, non-finite losses, rows, right.
+      const double w = loss_normaliser(b.labels, ce);
+      double sums[5] = {w, b.size() > 0 ? lv * w : 0.0, b.size() > 0 && !std::isfinite(lv) ? 1.0 : 0.0,
+                        static_cast<double>(b.size()), static_cast<double>(right)};
+      comm.allreduce_sum(sums, 5);
+      const double batch_loss = sums[0] > 0 ? sums[1] / sums[0] : 0.0;
+      if (sums[2] > 0) {
+        bar.finish();
+        throw Error(str("loss became ", std::isfinite(lv) ? static_cast<float>(NAN) : lv, " at epoch ", epoch,
+                        " step ", step + 1, " (lr ", opt->lr(), "); training stopped. The last good checkpoint is kept: ",
+                        (st.epochs_done > 0 ? last : std::string("(none yet)")), ". Try a lower --lr or --bn."));
+      }
+      // Each rank's loss is its rows' mean: weighted by its share of the batch, the sum over the ranks is
+      // the whole batch's mean loss, and the sum of the ranks' gradients the whole batch's gradient. (The
+      // loss, not the gradients, is scaled: then a synchronised batch-norm's backward, which sums over the
+      // ranks, adds terms of the same units.)
+      if (reducer) reducer->begin();
+      if (b.size() > 0) (parallel ? scale(loss, static_cast<float>(w / sums[0])) : loss).backward();
+      if (reducer) reducer->finish();
       opt->step();
       opt->zero_grad();
-      const Tensor& z = logits.data();
-      const int64_t K = z.size(1);
-      for (int64_t i = 0; i < b.size(); ++i) {
-        const float* r = z.data() + i * K;
-        correct += argmax(r, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
-      }
-      loss_sum += static_cast<double>(lv) * b.size();
-      seen += b.size();
+      const int64_t rows = static_cast<int64_t>(sums[3]);
+      correct += static_cast<int64_t>(sums[4]);
+      loss_sum += batch_loss * static_cast<double>(rows);
+      seen += rows;
       ++step;
       bar.update(step, {{"loss", loss_sum / seen}, {"acc", static_cast<double>(correct) / seen}}, seen);
-      if (g_stop.load()) break;
+      // A stop asked of any rank (Ctrl-C reaches them all, SIGTERM maybe one) stops every rank here.
+      double stop = g_stop.load() ? 1.0 : 0.0;
+      comm.allreduce_sum(&stop, 1);
+      if (stop > 0) {
+        g_stop.store(true);
+        break;
+      }
     }
     bar.finish();
     if (cfg.precise_bn && !g_stop.load())
       recalibrate_with_progress(*model, *bn_loader, epoch, cfg.max_steps, "  batch-norm statistics", log,
                                 [] { return !g_stop.load(); });
+    if (parallel) {  // a stop that reached one rank during the batch-norm pass stops them all
+      double stop = g_stop.load() ? 1.0 : 0.0;
+      comm.allreduce_sum(&stop, 1);
+      if (stop > 0) g_stop.store(true);
+    }
     if (g_stop.load()) {
       const std::string& path = files.interrupted;
       meta.epoch = epoch - 1;
       meta.created = now_iso();
-      io::save_checkpoint(path, *model, meta);
+      if (root) io::save_checkpoint(path, *model, meta);
       std::fprintf(log, "Interrupted in epoch %d: current weights saved to %s; resume from epoch %d with "
                         "`cxr train --resume %s`\n", epoch, path.c_str(), st.epochs_done + 1, cfg.out.c_str());
       result.interrupted = true;
       break;
     }
-    DatasetPredictions vp = predict_dataset(*model, data.val, vo);
-    val_skipped = data.val.size() - static_cast<int64_t>(vp.targets.size());  // unreadable (skip_bad)
+    // Each rank validates its share of the images; the sums make the metrics of the whole set.
+    double val[3] = {0, 0, 0};  // loss sum, right, images read
+    if (val_shard.size() > 0) {
+      DatasetPredictions vp = predict_dataset(*model, val_shard, vo);
+      const double n = static_cast<double>(vp.targets.size());
+      val[0] = n > 0 ? vp.loss * n : 0.0;
+      val[1] = n > 0 ? std::round(vp.accuracy() * n) : 0.0;
+      val[2] = n;
+    }
+    comm.allreduce_sum(val, 3);
+    val_skipped = data.val.size() - static_cast<int64_t>(val[2]);  // unreadable (skip_bad)
     EpochRecord rec;
     rec.epoch = epoch;
     rec.loss = seen ? loss_sum / seen : NAN;
     rec.accuracy = seen ? static_cast<double>(correct) / seen : NAN;
-    rec.val_loss = vp.loss;
-    rec.val_accuracy = vp.accuracy();
+    rec.val_loss = val[2] > 0 ? val[0] / val[2] : NAN;
+    rec.val_accuracy = val[2] > 0 ? val[1] / val[2] : NAN;
     rec.lr = opt->lr();
     rec.seconds = bar.elapsed();
     result.history.push_back(rec);
     std::fprintf(log, "%s\n", format_epoch_line(rec, cfg.epochs).c_str());
+    if (reducer)  // what the overlap with backward did not hide (rank 0's; docs/DISTRIBUTED.md)
+      std::fprintf(log, "  gradient allreduce: %.2f s of the epoch's %.2f s spent waiting after backward "
+                        "(%d buckets)\n", reducer->take_wait_seconds(), rec.seconds, reducer->buckets());
     std::fflush(log);
 
     meta.epoch = epoch;
@@ -378,8 +498,10 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       st.best_val_loss = rec.val_loss;
       st.best_epoch = epoch;
       st.bad_epochs = 0;
-      keep_previous(best);
-      io::save_checkpoint(best, *model, meta);
+      if (root) {
+        keep_previous(best);
+        io::save_checkpoint(best, *model, meta);
+      }
     } else {
       ++st.bad_epochs;
       if (cfg.schedule == "plateau" && cfg.plateau_patience > 0 && st.bad_epochs % cfg.plateau_patience == 0) {
@@ -394,20 +516,24 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       io::CheckpointMeta smeta = meta;
       smeta.metrics = {{"val_loss", sv.val_loss}, {"val_accuracy", sv.val_accuracy}};
       smeta.extra["swa"] = {{"first_epoch", cfg.swa_start}, {"last_epoch", epoch}, {"epochs", swa->count()}};
-      keep_previous(files.swa);
-      io::save_checkpoint(files.swa, swa->model(), smeta);
+      if (root) {
+        keep_previous(files.swa);
+        io::save_checkpoint(files.swa, swa->model(), smeta);
+      }
       result.swa_checkpoint = files.swa;
       std::fprintf(log, "  SWA of epochs %d-%d: val_loss: %.4f - val_accuracy: %.4f\n", cfg.swa_start, epoch,
                    sv.val_loss, sv.val_accuracy);
     }
     st.epochs_done = epoch;
-    keep_previous(last);
-    io::save_checkpoint(last, *model, meta);
-    keep_previous(last_opt);
-    io::save_optimizer_state(last_opt, *opt);
-    write_history_csv(files.history, result.history);
-    io::write_file_atomic(files.state, to_json(st).dump(2) + "\n");  // the commit
-    for (const std::string* f : {&best, &last, &last_opt, &files.swa}) drop_previous(*f);
+    if (root) {  // every rank holds the same weights and optimizer state: rank 0 writes them
+      keep_previous(last);
+      io::save_checkpoint(last, *model, meta);
+      keep_previous(last_opt);
+      io::save_optimizer_state(last_opt, *opt);
+      write_history_csv(files.history, result.history);
+      io::write_file_atomic(files.state, to_json(st).dump(2) + "\n");  // the commit
+      for (const std::string* f : {&best, &last, &last_opt, &files.swa}) drop_previous(*f);
+    }
     if (cfg.patience > 0 && st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {
       std::fprintf(log, "Early stopping: val_loss has not improved for %d epochs.\n", st.bad_epochs);
       result.early_stopped = true;
@@ -452,6 +578,8 @@ TrainResult train(const TrainConfig& given, std::FILE* log) {
             " must be an epoch of the run (1-", cfg.epochs, "), or 0 (off)");
   CXR_CHECK(cfg.swa_lr >= 0 && std::isfinite(cfg.swa_lr), "train: --swa-lr ", cfg.swa_lr, " must be >= 0");
   CXR_CHECK(cfg.swa_lr == 0 || cfg.swa_start > 0, "train: --swa-lr needs --swa-start");
+  CXR_CHECK(!cfg.sync_bn || cfg.batch_norm, "train: --sync-bn synchronises batch-norm layers, and this ", cfg.arch,
+            " has none: add --bn, or leave --sync-bn out");
   CXR_CHECK(!cfg.precise_bn || cfg.batch_norm, "train: --precise-bn recomputes batch-norm statistics, and this ",
             cfg.arch, " has no batch-norm layers: add --bn, or leave --precise-bn out");
   return run(cfg, false, log);
