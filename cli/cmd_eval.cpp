@@ -72,13 +72,17 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
                 cxr::model_name(mc).c_str(), mc.width, mc.input_size, mc.in_channels, mc.in_channels == 1 ? "" : "s");
     auto opt = cxr::inference_loader_options(mc, lm.norm, o.batch, o.skip_bad);
     const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
-    runs.push_back(cxr::predict_dataset_tta(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label));
+    // Under mpirun each rank scores its share of the images; rank 0 gathers them (train/evaluate.h).
+    runs.push_back(cxr::predict_dataset_sharded(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label,
+                                                cxr::dist::world()));
+    if (!cxr::dist::world().is_root()) continue;  // the other ranks hold no predictions
     if (o.models.size() > 1) {
       const cxr::EvalReport one = cxr::evaluate(runs.back().probs, runs.back().targets, classes);
       std::printf("  %s: accuracy %.4f  macro-F1 %.4f  loss %.4f\n", o.models[m].c_str(), one.accuracy,
                   one.macro_f1, runs.back().loss);
     }
   }
+  if (!cxr::dist::world().is_root()) return {};
   if (runs.size() == 1) return std::move(runs[0]);
   std::printf("\nEnsemble of %zu models (mean of their probabilities):\n", runs.size());
   return cxr::average_predictions(runs);
@@ -106,6 +110,7 @@ void setup(CLI::App& app) {
     std::string split;
     std::vector<std::string> classes;
     cxr::DatasetPredictions p = predict_all(*o, ds, split, classes);
+    if (!cxr::dist::world().is_root()) return;  // rank 0 reports and writes
     cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, cxr::source_groups(ds, p));
     r.loss = p.loss;
     const int64_t skipped = ds.size() - static_cast<int64_t>(p.targets.size());  // unreadable, with --skip-bad

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   cxr::dist::init(&argc, &argv);
   cxr::dist::Comm& comm = cxr::dist::world();
   cxr::set_processes_per_node(comm.ranks_on_node());
+  // The ranks other than 0 print nothing unless they fail (errors go to stderr).
+  if (!comm.is_root() && !std::freopen("/dev/null", "w", stdout)) return 1;
   CLI::App app{"cxr: train, evaluate and explain chest X-ray classifiers (VGG + Grad-CAM) on the CPU.\n"
                "Exit codes: 0 ok, 1 runtime error, 2 usage error.",
                "cxr"};
@@ -84,12 +86,12 @@ int main(int argc, char** argv) {
     c.setup(*sub);
     sub->parse_complete_callback([&running, &c, &top_value, sub_threads, &comm] {
       running = c.name;
-      // Only training splits its work over ranks so far; any other command would run N times over and
-      // write the same files at once.
-      if (comm.size() > 1 && c.name != "train")
+      // Only training and evaluation split their work over ranks so far; any other command would run N
+      // times over and write the same files at once.
+      if (comm.size() > 1 && c.name != "train" && c.name != "eval")
         throw CLI::ValidationError("mpirun", "cxr " + c.name + " runs in one process only (under mpirun -np " +
-                                                 std::to_string(comm.size()) + " only `cxr train` splits its work "
-                                                 "over the ranks): run it without mpirun");
+                                                 std::to_string(comm.size()) + " only `cxr train` and `cxr eval` "
+                                                 "split their work over the ranks): run it without mpirun");
       cxr::set_num_threads(sub_threads->count() ? sub_threads->as<int>() : top_value);
     });
   }

@@ -180,7 +180,7 @@ Tensor Loader::State::sample_tensor(int64_t index, const Plan& plan, uint32_t re
   Tensor x = prepared(index, is_bad);
   if (*is_bad) return {};
   if (!opt.augment.is_identity()) {
-    Rng rng = plan.augment_base.fork(static_cast<uint64_t>(index));
+    Rng rng = plan.augment_base.fork(static_cast<uint64_t>(index + opt.first_sample));
     if (repeat) rng = rng.fork(repeat);
     x = augment(x, opt.augment, rng);
   }
@@ -343,7 +343,8 @@ Tensor Loader::load_sample(int64_t index, int64_t epoch, bool augment) {
   CXR_CHECK(!is_bad, s.ds.samples[index].path, ": bad image (skipped)");
   Tensor cached = x;
   if (augment && !s.opt.augment.is_identity()) {
-    Rng rng = Rng(s.opt.seed).fork(2 * static_cast<uint64_t>(epoch) + 1).fork(static_cast<uint64_t>(index));
+    Rng rng = Rng(s.opt.seed).fork(2 * static_cast<uint64_t>(epoch) + 1)
+                  .fork(static_cast<uint64_t>(index + s.opt.first_sample));
     x = io::augment(x, s.opt.augment, rng);
   }
   Tensor y = finish_image(x, s.opt.channels, s.opt.normalisation);

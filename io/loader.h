@@ -54,6 +54,9 @@ struct LoaderOptions {
   // dist::share(batch size, shard, shards), so a rank decodes only the images it trains on. The epoch's
   // order, its batches and every sample's augmentation are those of the unsharded loader.
   int shard = 0, shards = 1;
+  // The index of dataset().samples[0] in a larger dataset this one is a part of (a rank's share of an
+  // evaluation): augmentation draws are keyed to the index in the whole, so they do not depend on the split.
+  int64_t first_sample = 0;
 };
 
 // max(1, min(4, num_threads() - 1)): leaves the other cores to training.

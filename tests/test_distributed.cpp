@@ -262,7 +262,41 @@ TEST(Distributed, ARankKilledEndsTheJobAndResumeContinues) {
   EXPECT_EQ(cxr::io::read_json_file(out + "/state.json").at("epochs_done").get<int>(), 8);
 }
 
-// The other commands run in one process only, for now: under mpirun they refuse (usage error, exit 2) rather
+// cxr eval on 2 ranks: each scores half of the images, rank 0 writes what one process writes. Here with
+// test-time augmentation (its draws are keyed to the image, not the rank) and 21 test images (11 + 10):
+// the per-image predictions byte for byte.
+TEST(Distributed, EvalOnTwoRanksWritesWhatOneProcessWrites) {
+  NEED_MPI();
+  CliDir cli("cxr_test_dist_eval");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 10 --val 3 --test 7"), 0) << cli.log();
+  ASSERT_EQ(cli.run(std::string(kTrain) + "--data " + cli.path("d") + " --epochs 1 --out " + cli.path("r")), 0) << cli.log();
+  const std::string eval = "eval --model " + cli.path("r/best.safetensors") + " --data " + cli.path("d") +
+                           " --split test --tta 2 --batch 4 ";
+  ASSERT_EQ(cli.run(eval + "--json " + cli.path("one.json") + " --predictions " + cli.path("one.csv")), 0) << cli.log();
+  ASSERT_EQ(mpirun(2, eval + "--json " + cli.path("two.json") + " --predictions " + cli.path("two.csv"),
+                   cli.path("two.log")), 0) << read_text(cli.path("two.log"));
+  const std::string one_csv = read_text(cli.path("one.csv")), two_csv = read_text(cli.path("two.csv"));
+  ASSERT_FALSE(one_csv.empty());
+  EXPECT_EQ(two_csv, one_csv);
+  const std::string one_log = cli.log();
+  // The metrics: the same, but the mean loss, a sum over the images in another order (to 1e-12).
+  nlohmann::json a = cli.json("one.json"), b = cli.json("two.json");
+  EXPECT_NEAR(b.at("loss").get<double>(), a.at("loss").get<double>(), 1e-12);
+  a.erase("loss");
+  b.erase("loss");
+  EXPECT_EQ(b.dump(), a.dump());
+  // Rank 0 prints what one process prints (the progress bar aside), rank 1 nothing.
+  const std::string log = read_text(cli.path("two.log"));
+  auto count = [](const std::string& text, const std::string& word) {
+    size_t n = 0;
+    for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(log, "macro"), count(one_log, "macro")) << log;
+  EXPECT_EQ(count(log, "metrics written to"), 1u) << log;
+}
+
+// The other commands (all but train and eval) run in one process only, for now: under mpirun they refuse (usage error, exit 2) rather
 // than run N times over and write the same files at once.
 TEST(Distributed, OtherCommandsRefuseToRunOnSeveralRanks) {
   NEED_MPI();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <iomanip>
 #include <sstream>
 
 #include "core/argmax.h"
@@ -110,6 +111,53 @@ DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::
     for (int v = 1; v < views; ++v) runs.push_back(predict_loader(model, augmented, view_label(v), v));
   }
   return views == 1 ? std::move(runs[0]) : average_predictions(runs);
+}
+
+DatasetPredictions predict_dataset_sharded(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
+                                           const io::AugmentParams& augment, int views, const std::string& label,
+                                           dist::Comm& comm) {
+  if (comm.size() == 1) return predict_dataset_tta(model, ds, opt, augment, views, label);
+  const dist::Range mine = dist::share(ds.size(), comm.rank(), comm.size());
+  io::Dataset part = ds;
+  part.samples.assign(ds.samples.begin() + mine.begin, ds.samples.begin() + mine.end);
+  io::LoaderOptions o = opt;
+  o.first_sample = mine.begin;  // augmentation (--tta) keyed to the index in the whole set
+  DatasetPredictions p;
+  if (part.size() > 0) p = predict_dataset_tta(model, part, o, augment, views, comm.is_root() ? label : "");
+  // Rows as text (exact: floats with 9 significant digits, the loss sum with 17), gathered in rank order,
+  // which is dataset order since the shares are contiguous.
+  std::ostringstream os;
+  os.precision(17);
+  os << p.targets.size() << ' ' << (p.targets.empty() ? 0.0 : p.loss * static_cast<double>(p.targets.size())) << '\n';
+  for (size_t i = 0; i < p.targets.size(); ++i) {
+    os << p.indices[i] + mine.begin << ' ' << p.targets[i] << ' ' << p.probs[i].size();
+    for (float v : p.probs[i]) os << ' ' << std::setprecision(9) << v;
+    os << std::setprecision(17) << '\n';
+  }
+  const std::vector<std::string> parts = comm.gather(os.str());
+  DatasetPredictions all;
+  double loss_sum = 0;
+  for (const std::string& text : parts) {
+    std::istringstream in(text);
+    size_t rows = 0;
+    double sum = 0;
+    in >> rows >> sum;
+    loss_sum += sum;
+    for (size_t i = 0; i < rows; ++i) {
+      int64_t index = 0;
+      int target = 0;
+      size_t k = 0;
+      in >> index >> target >> k;
+      std::vector<float> row(k);
+      for (float& v : row) in >> v;
+      all.indices.push_back(index);
+      all.targets.push_back(target);
+      all.probs.push_back(std::move(row));
+    }
+    CXR_CHECK(!in.fail(), "predict_dataset_sharded: a rank's predictions did not parse");
+  }
+  all.loss = all.targets.empty() ? NAN : loss_sum / static_cast<double>(all.targets.size());
+  return all;
 }
 
 DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& runs) {

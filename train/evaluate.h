@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/comm.h"
 #include "io/dataset.h"
 #include "io/loader.h"
 #include "models/model.h"
@@ -28,6 +29,14 @@ io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::N
 // With opt.augment on, `epoch` picks the loader's augmentation draws (see io/loader.h).
 DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
                                    const std::string& label = "", int64_t epoch = 0);
+
+// Data parallel (mpirun, dist/): each rank of `comm` predicts its contiguous share of `ds` (dist::share) with
+// predict_dataset_tta, and rank 0 gets the predictions of the whole set in dataset order, as one process
+// makes them (the loss: the mean over every image); the other ranks get an empty result. With one rank, it
+// is predict_dataset_tta.
+DatasetPredictions predict_dataset_sharded(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
+                                           const io::AugmentParams& augment, int views, const std::string& label,
+                                           dist::Comm& comm);
 
 // Test-time augmentation: the mean of `views` predictions (as average_predictions), the first on the plain
 // images and view v >= 1 on the draws of `augment` that the loader makes in epoch v, so a given opt.seed
