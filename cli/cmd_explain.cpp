@@ -357,7 +357,8 @@ void setup(CLI::App& app) {
   const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
-  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();
+  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str()
+      ->check(cxr::cli::explanation_method());
   app.add_option("--layer", o->layer,
                  "Target layer: torch name or alias (relu5_3, conv4_3, features.29, block5_conv3); several "
                  "joined with + are fused (default: the last conv block's ReLU)");
@@ -365,10 +366,11 @@ void setup(CLI::App& app) {
                                     "separated by commas")->capture_default_str();
   app.add_flag("--counterfactual", o->counterfactual, "Explain what speaks AGAINST the class (negated gradients)");
   app.add_option("--colormap", o->colormap, "jet | turbo | inferno | gray")->capture_default_str();
-  app.add_option("--alpha", o->alpha, "Heatmap weight in the overlay, 0..1")->capture_default_str();
+  app.add_option("--alpha", o->alpha, "Heatmap weight in the overlay, 0..1")->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
   app.add_option("--upsample", o->upsample, "Map to image: bilinear | nearest | bicubic")->capture_default_str();
   app.add_flag("--save-raw", o->save_raw, "Also save the raw signed map at layer resolution as .npy (float32)");
-  app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str();
+  app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--fuse", o->fuse, "Combining several layers: max | sum")->capture_default_str();
   app.add_option("--scorecam-batch", o->scorecam_batch, "Masked images per forward in Score-CAM")
       ->capture_default_str();

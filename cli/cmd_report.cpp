@@ -13,11 +13,16 @@
 #include <map>
 #include <string>
 
+#include <cctype>
+#include <filesystem>
+
 #include "cli/command.h"
 #include "report/html.h"
 #include "report/report.h"
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct Options {
   cxr::report::ReportOptions r;
@@ -31,6 +36,19 @@ void run(Options o) {
   CXR_CHECK(o.r.samples >= 0, "--samples ", o.r.samples, " must not be negative");
   CXR_CHECK(o.r.xai_images >= 0, "--xai-images ", o.r.xai_images, " must not be negative");
   CXR_CHECK(o.r.thumb >= 32, "--thumb ", o.r.thumb, " must be at least 32");
+  // The page replaces --out: never one of the files it reads, nor a file that is not a page already (a
+  // slip of `--out runs/x/best.safetensors` would otherwise destroy the model).
+  const fs::path out(o.out);
+  if (fs::exists(out)) {
+    std::string ext = out.extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    CXR_CHECK(!fs::is_directory(out), "--out ", o.out, " is a folder: give the HTML file to write");
+    CXR_CHECK(ext == ".html" || ext == ".htm", "--out ", o.out, " exists and is not an HTML page (.html): not "
+              "overwritten; choose another file name");
+    for (const std::string* in : {&o.r.checkpoint, &o.r.eval_json, &o.r.metrics_json})
+      CXR_CHECK(in->empty() || !fs::exists(*in) || !fs::equivalent(out, *in), "--out ", o.out,
+                " is one of the report's inputs: not overwritten");
+  }
   const cxr::report::ReportData d = cxr::report::write_report(o.r, o.out);
   const double pg = d.pointing_game();
   const int64_t fl = d.flagged_count();

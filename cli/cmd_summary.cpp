@@ -76,7 +76,7 @@ cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parame
           ->capture_default_str()->check(cxr::cli::known_model_name()),
       app.add_flag("--bn", o->bn, "With batch normalisation after every convolution"),
       app.add_option("--width", o->width, "Channel multiplier (hidden FC widths scale too; 1 = torchvision)")
-          ->capture_default_str(),
+          ->capture_default_str()->check(CLI::Range(0.001, 8.0)),
       app.add_option("--channels", o->channels, "Input channels: 1 (grey) or 3")->capture_default_str(),
       app.add_option("--classes", o->classes, "Number of output classes")->capture_default_str(),
       app.add_option("--head", o->head, "torchvision | gap | gap256")->capture_default_str()};

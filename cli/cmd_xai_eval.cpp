@@ -89,14 +89,16 @@ void setup(CLI::App& app) {
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "test | val | train | all | auto (test, else val, else all)")
       ->capture_default_str()->transform(cxr::cli::split_name());
-  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str();
+  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str()
+      ->check(cxr::cli::explanation_method());
   app.add_option("--layer", o->layer, "Target layer (default: the last conv block's ReLU); several joined with +");
   app.add_option("--target", o->target, "Class to explain: pred (predicted) | true (the label)")
       ->check(CLI::IsMember({"pred", "true"}))
       ->capture_default_str();
   app.add_option("--limit", o->limit, "Only N images, evenly spaced over the dataset (0: all)")->capture_default_str();
-  app.add_option("--batch", o->batch, "Images explained per forward")->capture_default_str();
-  app.add_option("--steps", o->steps, "Deletion / insertion steps")->capture_default_str();
+  app.add_option("--batch", o->batch, "Images explained per forward")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--steps", o->steps, "Deletion / insertion steps")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--score-batch", o->score_batch, "Perturbed images per forward")->capture_default_str();
   app.add_option("--deletion-baseline", o->deletion_baseline, "What deleted pixels become: zeros | blur")
       ->capture_default_str();

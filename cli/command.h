@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "explain/cam.h"
 #include "io/dataset.h"
 
 namespace cxr::cli {
@@ -34,6 +35,20 @@ struct Register {
     commands().push_back({std::move(name), std::move(help), order, std::move(setup)});
   }
 };
+
+// --method: a name parse_method knows, else a usage error (exit 2) with the list.
+inline CLI::Validator explanation_method() {
+  return CLI::Validator(
+      [](const std::string& v) -> std::string {
+        try {
+          cxr::parse_method(v);
+          return "";
+        } catch (const cxr::Error& e) {
+          return e.what();
+        }
+      },
+      "");
+}
 
 // --arch, --normalize and --classes: what a checkpoint without cxr metadata (e.g. converted torchvision
 // weights) is, how its input is normalised and what its outputs are called, for every command that opens

@@ -790,9 +790,10 @@ TEST(XaiEvalCli, WritesTableAndJson) {
   EXPECT_EQ(j["rows"].size(), 4u);
   EXPECT_EQ(j["faithfulness"]["steps"], 4);
   EXPECT_TRUE(j["localization"].contains("lung"));
-  // Errors: a bad method and a bad baseline exit 1 with a message.
+  // Errors: a bad method is a usage error (exit 2, checked as the arguments are read), a bad baseline exits 1;
+  // both with a message.
   EXPECT_EQ(fx.run("xai-eval --model " + fx.ckpt + " --data " + (fx.dir / "synth").string() + " --method occlusion"),
-            1);
+            2);
   EXPECT_NE(fx.log().find("unknown explanation method"), std::string::npos) << fx.log();
   EXPECT_EQ(
       fx.run("xai-eval --model " + fx.ckpt + " --data " + (fx.dir / "synth").string() + " --deletion-baseline noise"),
