@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "io/json_file.h"
 #include "io/safetensors.h"
 
 namespace cxr::io {
@@ -80,13 +81,10 @@ void read_field(const json& j, const char* key, T& out) {
 // Parses a metadata JSON string. Nesting is capped: copying or printing a json is recursive in nlohmann, so
 // a hostile, deeply nested value could otherwise overflow the stack later.
 json parse_metadata_json(const std::string& text, const std::string& path, const char* key) {
-  auto limit = [&](int depth, json::parse_event_t event, json&) {
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth > 64)
-      throw Error(str(path, ": metadata '", key, "' is nested more than 64 levels deep"));
-    return true;
-  };
   try {
-    return json::parse(text, limit);
+    return parse_json_limited(text, 64, [&] {
+      throw Error(str(path, ": metadata '", key, "' is nested more than 64 levels deep"));
+    });
   } catch (const json::exception& e) {  // parse_error, and out_of_range for 3e6252 (fuzz_checkpoint)
     throw Error(str(path, ": metadata '", key, "' is not valid JSON: ", e.what()));
   }

@@ -13,17 +13,56 @@ namespace cxr::io {
 
 using json = nlohmann::json;
 
+namespace {
+
+// nlohmann's own DOM builder behind a depth check: the parse stays linear.
+class DepthLimitedSax {
+ public:
+  DepthLimitedSax(json& root, int max_depth, const std::function<void()>& on_too_deep)
+      : dom_(root, /*allow_exceptions=*/true), max_depth_(max_depth), on_too_deep_(on_too_deep) {}
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) { return dom_.number_float(v, s); }
+  bool string(json::string_t& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) { return open() && dom_.start_object(n); }
+  bool key(json::string_t& k) { return dom_.key(k); }
+  bool end_object() { return --depth_, dom_.end_object(); }
+  bool start_array(std::size_t n) { return open() && dom_.start_array(n); }
+  bool end_array() { return --depth_, dom_.end_array(); }
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& token, const Exception& ex) {
+    return dom_.parse_error(position, token, ex);  // throws ex
+  }
+
+ private:
+  bool open() {
+    if (++depth_ > max_depth_) on_too_deep_();
+    return true;
+  }
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  int depth_ = 0, max_depth_;
+  const std::function<void()>& on_too_deep_;
+};
+
+}  // namespace
+
+json parse_json_limited(const std::string& text, int max_depth, const std::function<void()>& on_too_deep) {
+  json root;
+  DepthLimitedSax sax(root, max_depth, on_too_deep);
+  json::sax_parse(text, &sax);  // strict: nothing but whitespace may follow the value
+  return root;
+}
+
 json parse_json_text(const std::string& text, const std::string& name) {
   CXR_CHECK(text.size() <= kMaxJsonFileBytes, name, ": file is ", text.size(), " bytes, more than the limit of ",
             kMaxJsonFileBytes, " bytes for a JSON file");
-  auto limit = [&](int depth, json::parse_event_t event, json&) {
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
-        depth >= kMaxJsonDepth)  // depth counts the levels above this one
-      throw Error(str(name, ": JSON is nested more than ", kMaxJsonDepth, " levels deep (the limit)"));
-    return true;
-  };
   try {
-    return json::parse(text, limit);
+    return parse_json_limited(text, kMaxJsonDepth, [&] {
+      throw Error(str(name, ": JSON is nested more than ", kMaxJsonDepth, " levels deep (the limit)"));
+    });
   } catch (const json::exception& e) {
     throw Error(str(name, ": invalid JSON: ", e.what()));
   }
