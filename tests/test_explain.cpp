@@ -807,8 +807,9 @@ TEST(ExplainCli, MethodsLayersAndErrors) {
   EXPECT_EQ(fx.run(base + "--method eigencam --upsample bicubic " + fx.image), 0) << fx.log();
   EXPECT_EQ(fx.run(base + "--method gradcam --counterfactual " + fx.image), 0) << fx.log();
   EXPECT_TRUE(fs::exists(fx.dir / "o2" / "scan_NORMAL_layercam_overlay.png"));
-  // Errors: exit 1 with a message that says what is wrong.
-  EXPECT_EQ(fx.run(base + "--method occlusion " + fx.image), 1);
+  // Errors, with a message that says what is wrong: an unknown method is a usage error (2, checked as the
+  // arguments are read); a layer or class the model does not have, a runtime error (1).
+  EXPECT_EQ(fx.run(base + "--method occlusion " + fx.image), 2);
   EXPECT_NE(fx.log().find("unknown explanation method 'occlusion'"), std::string::npos) << fx.log();
   EXPECT_EQ(fx.run(base + "--layer relu9_9 " + fx.image), 1);
   EXPECT_NE(fx.log().find("unknown layer 'relu9_9'"), std::string::npos) << fx.log();
