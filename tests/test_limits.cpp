@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <jpeglib.h>
 #include <string>
 #include <vector>
 
 #include "error_of.h"
+#include "jpeg_writer.h"
 #include "explain/npy.h"
 #include "io/dataset.h"
 #include "io/exif.h"
@@ -45,30 +45,9 @@ std::string sparse_file(const std::string& name, uint64_t size) {
   return path;
 }
 
+// A flat grey JPEG (libjpeg's default quality, 75).
 std::string tiny_jpeg(int w, int h) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = w;
-  c.image_height = h;
-  c.input_components = 1;
-  c.in_color_space = JCS_GRAYSCALE;
-  jpeg_set_defaults(&c);
-  jpeg_start_compress(&c, TRUE);
-  std::vector<JSAMPLE> row(w, 128);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::string out(reinterpret_cast<const char*>(buf), size);
-  jpeg_destroy_compress(&c);
-  std::free(buf);
-  return out;
+  return cxr_test::make_jpeg(w, h, 1, JCS_GRAYSCALE, std::vector<uint8_t>(static_cast<size_t>(w) * h, 128), 75);
 }
 
 const uint8_t* u8(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }

@@ -3,13 +3,13 @@
 // scripts/fuzz.sh runs it once per corpus folder; nothing here is committed.
 #include <png.h>
 #include <cstdio>
-#include <jpeglib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "../jpeg_writer.h"
 #include "explain/npy.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
@@ -83,38 +83,11 @@ std::string exif_app1(int orientation) {
 }
 
 std::string jpeg(int w, int h, int comps, J_COLOR_SPACE space, bool progressive, const std::string& app1) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = w;
-  c.image_height = h;
-  c.input_components = comps;
-  c.in_color_space = space;
-  jpeg_set_defaults(&c);
-  if (space == JCS_CMYK) {
-    jpeg_set_colorspace(&c, JCS_CMYK);
-    c.write_Adobe_marker = TRUE;
-  }
-  jpeg_set_quality(&c, 75, TRUE);
-  if (progressive) jpeg_simple_progression(&c);
-  jpeg_start_compress(&c, TRUE);
-  if (!app1.empty())
-    jpeg_write_marker(&c, JPEG_APP0 + 1, reinterpret_cast<const JOCTET*>(app1.data()), app1.size());
-  std::vector<JSAMPLE> row(static_cast<size_t>(w) * comps);
-  while (c.next_scanline < c.image_height) {
-    for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<JSAMPLE>((i * 13 + c.next_scanline * 7) & 0xff);
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::string out(reinterpret_cast<const char*>(buf), size);
-  jpeg_destroy_compress(&c);
-  std::free(buf);
-  return out;
+  std::vector<uint8_t> pix(static_cast<size_t>(w) * h * comps);
+  for (size_t y = 0; y < static_cast<size_t>(h); ++y)
+    for (size_t i = 0; i < static_cast<size_t>(w) * comps; ++i)
+      pix[y * w * comps + i] = static_cast<uint8_t>((i * 13 + y * 7) & 0xff);
+  return cxr_test::make_jpeg(w, h, comps, space, pix, 75, progressive, app1);
 }
 
 std::string bytes_str(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
