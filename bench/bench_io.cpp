@@ -15,14 +15,15 @@
 #include <string>
 #include <vector>
 
-#include "io/augment.h"
-#include "io/dataset.h"
-#include "io/image.h"
-#include "io/loader.h"
-#include "io/transform.h"
+#include "image/augment.h"
+#include "data/dataset.h"
+#include "image/image.h"
+#include "data/loader.h"
+#include "image/transform.h"
 
 using namespace cxr;
-using namespace cxr::io;
+using namespace cxr::data;
+using namespace cxr::image;
 
 namespace {
 

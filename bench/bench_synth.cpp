@@ -1,19 +1,19 @@
-// io/synth throughput on one thread: rendering one phantom (image + masks), and rendering plus encoding the
+// data/synth throughput on one thread: rendering one phantom (image + masks), and rendering plus encoding the
 // three PNGs that write_dataset stores per image (encoding only, no file system).
 #include <benchmark/benchmark.h>
 
-#include "io/png.h"
-#include "io/synth.h"
+#include "image/png.h"
+#include "data/synth.h"
 
 namespace {
 
 void BM_SynthRender(benchmark::State& state) {
-  cxr::io::SynthOptions o;
+  cxr::data::SynthOptions o;
   o.size = static_cast<int>(state.range(0));
   const char* classes[3] = {"COVID19", "NORMAL", "PNEUMONIA"};
   uint64_t i = 0;
   for (auto _ : state) {
-    auto s = cxr::io::render_sample(o, classes[i % 3], i);
+    auto s = cxr::data::render_sample(o, classes[i % 3], i);
     benchmark::DoNotOptimize(s.image.data());
     ++i;
   }
@@ -22,16 +22,16 @@ void BM_SynthRender(benchmark::State& state) {
 BENCHMARK(BM_SynthRender)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
 
 void BM_SynthRenderAndEncode(benchmark::State& state) {
-  cxr::io::SynthOptions o;
+  cxr::data::SynthOptions o;
   o.size = static_cast<int>(state.range(0));
   const char* classes[3] = {"COVID19", "NORMAL", "PNEUMONIA"};
   uint64_t i = 0;
   size_t bytes = 0;
   for (auto _ : state) {
-    auto s = cxr::io::render_sample(o, classes[i % 3], i);
-    bytes += cxr::io::detail::encode_png(s.image, "image").size();
-    bytes += cxr::io::detail::encode_png(s.lung_mask, "lung").size();
-    bytes += cxr::io::detail::encode_png(s.lesion_mask, "lesion").size();
+    auto s = cxr::data::render_sample(o, classes[i % 3], i);
+    bytes += cxr::image::detail::encode_png(s.image, "image").size();
+    bytes += cxr::image::detail::encode_png(s.lung_mask, "lung").size();
+    bytes += cxr::image::detail::encode_png(s.lesion_mask, "lesion").size();
     ++i;
   }
   state.SetItemsProcessed(state.iterations());

@@ -11,9 +11,9 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/dataset.h"
+#include "data/dataset.h"
 #include "io/model_file.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
@@ -38,7 +38,7 @@ void check_same_classes(const std::string& path, const std::vector<std::string>&
 
 // Opens the data (the split the first model's classes and --split select) and runs every model over it;
 // with several models, prints each one's accuracy and returns the mean of their probabilities.
-cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std::string& split,
+cxr::DatasetPredictions predict_all(const Options& o, cxr::data::Dataset& ds, std::string& split,
                                     std::vector<std::string>& classes) {
   // The checkpoints' classes are checked against each other before any is run (from the headers, or
   // --classes for files without metadata), so a mismatch does not surface after minutes of scoring. A
@@ -56,9 +56,9 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
     cxr::io::LoadedModel lm = cxr::io::load_model_file(o.models[m], o.arch, o.normalize, o.external_classes);
     if (m == 0) {
       classes = lm.meta.classes;
-      ds = cxr::io::open_dataset(o.data, {classes});
-      split = cxr::io::resolve_split(ds, o.split);
-      if (split != "all") ds = cxr::io::select_split(ds, split);
+      ds = cxr::data::open_dataset(o.data, {classes});
+      split = cxr::data::resolve_split(ds, o.split);
+      if (split != "all") ds = cxr::data::select_split(ds, split);
       std::printf("%s (%s split)\n", ds.summary().c_str(), split.c_str());
       if (o.tta > 1)
         std::printf("test-time augmentation: %d views per image (the plain image and %d xray draws)\n", o.tta,
@@ -73,7 +73,7 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::io::Dataset& ds, std:
     auto opt = cxr::inference_loader_options(mc, lm.norm, o.batch, o.skip_bad);
     const std::string label = o.models.size() == 1 ? "Evaluating" : cxr::str("Model ", m + 1, "/", o.models.size());
     // Under mpirun each rank scores its share of the images; rank 0 gathers them (train/evaluate.h).
-    runs.push_back(cxr::predict_dataset_sharded(*lm.model, ds, opt, cxr::io::AugmentParams::xray(), o.tta, label,
+    runs.push_back(cxr::predict_dataset_sharded(*lm.model, ds, opt, cxr::image::AugmentParams::xray(), o.tta, label,
                                                 cxr::dist::world()));
     if (!cxr::dist::world().is_root()) continue;  // the other ranks hold no predictions
     if (o.models.size() > 1) {
@@ -106,7 +106,7 @@ void setup(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(1, 64));
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
   app.callback([o] {
-    cxr::io::Dataset ds;
+    cxr::data::Dataset ds;
     std::string split;
     std::vector<std::string> classes;
     cxr::DatasetPredictions p = predict_all(*o, ds, split, classes);
@@ -127,11 +127,11 @@ void setup(CLI::App& app) {
       j["split"] = split;
       j["tta"] = o->tta;  // views averaged per model (1: none)
       j["skipped"] = skipped;  // unreadable images left out (--skip-bad)
-      cxr::io::write_file_atomic(o->json, j.dump(2) + "\n");
+      cxr::write_file_atomic(o->json, j.dump(2) + "\n");
       std::printf("metrics written to %s\n", o->json.c_str());
     }
     if (!o->predictions.empty()) {
-      cxr::io::write_file_atomic(o->predictions, cxr::predictions_csv(ds, p));
+      cxr::write_file_atomic(o->predictions, cxr::predictions_csv(ds, p));
       std::printf("per-image predictions written to %s\n", o->predictions.c_str());
     }
   });

@@ -34,12 +34,11 @@
 #include "explain/npy.h"
 #include "explain/overlay.h"
 #include "explain/sha256.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/image.h"
-#include "io/loader.h"
+#include "core/atomic_file.h"
+#include "data/dataset.h"
+#include "image/image.h"
+#include "data/loader.h"
 #include "io/model_file.h"
-#include "io/synth.h"
 
 namespace fs = std::filesystem;
 
@@ -55,7 +54,7 @@ struct Options {
   std::vector<std::string> inputs;
 };
 
-using Item = cxr::io::NamedImage;
+using Item = cxr::data::NamedImage;
 
 // A file-name-safe version of s (class names, stems).
 std::string safe(const std::string& s) {
@@ -96,7 +95,7 @@ void run(const Options& o) {
   if (req.method != "guided")
     for (const auto& l : cxr::resolve_target_layers(model, req.layers)) layer_names.push_back(cxr::display_name(l));
 
-  std::vector<Item> items = cxr::io::expand_image_inputs(o.inputs);
+  std::vector<Item> items = cxr::data::expand_image_inputs(o.inputs);
   cxr::XaiOptions xopt;
   xopt.request = req;
   xopt.target = o.cls;
@@ -139,9 +138,9 @@ void run(const Options& o) {
     for (int64_t i = 0; i < nb; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       try {
-        cxr::io::Image img = cxr::io::load_image(items[b0 + static_cast<size_t>(i)].path);
+        cxr::image::Image img = cxr::image::load_image(items[b0 + static_cast<size_t>(i)].path);
         originals[static_cast<size_t>(i)] = img.pixels;
-        inputs[static_cast<size_t>(i)] = cxr::io::preprocess_image(img.pixels, S, C, lm.norm);
+        inputs[static_cast<size_t>(i)] = cxr::data::preprocess_image(img.pixels, S, C, lm.norm);
         if (o.metrics) {  // masks at the model input's size: manifest column first, else the --masks folder
           const Item& it = items[b0 + static_cast<size_t>(i)];
           auto find = [&](const std::string& kind, const std::string& column) {
@@ -230,7 +229,7 @@ void run(const Options& o) {
         cxr::Rendered r = cxr::render(e, orig, style);
         auto save = [&](const std::string& key, const std::string& suffix, const cxr::Tensor& img) {
           const std::string name = prefix + suffix;
-          cxr::io::save_png((fs::path(o.out) / name).string(), img);
+          cxr::image::save_png((fs::path(o.out) / name).string(), img);
           files[key] = name;
         };
         save("overlay", "_overlay.png", r.overlay);
@@ -304,14 +303,14 @@ void run(const Options& o) {
     rep.method = req.method;
     rep.layer = layer_names.empty() ? "input" : cxr::join(layer_names, " + ");
     rep.input_size = S;
-    rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::io::marker_band_px(S);
+    rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::default_shortcut_band(S);
     rep.mask_ambiguous = masks_ambiguous;
     rep.seconds = total;
     nlohmann::json jm = cxr::to_json(rep);
     jm["checkpoint"] = o.model;
     jm["checkpoint_sha256"] = sha;
     metrics_file = (fs::path(o.out) / "metrics.json").string();
-    cxr::io::write_file_atomic(metrics_file, jm.dump(2) + "\n");
+    cxr::write_file_atomic(metrics_file, jm.dump(2) + "\n");
     std::printf("\n%s", cxr::format_report(rep).c_str());
     if (masks_ambiguous)
       std::fprintf(stderr, "cxr explain: warning: %lld mask(s) matched several files equally well and were left out\n",
@@ -343,7 +342,7 @@ void run(const Options& o) {
       {"failed", failed},
       {"metrics", metrics_file.empty() ? nlohmann::json() : nlohmann::json("metrics.json")},
       {"seconds_total", total}};
-  cxr::io::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
+  cxr::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
   std::printf("%d explanation%s of %zu image%s in %.2f s (%.3f s/image)%s; manifest %s\n", explained,
               explained == 1 ? "" : "s", images.size(), images.size() == 1 ? "" : "s", total,
               images.empty() ? 0.0 : total / static_cast<double>(images.size()),

@@ -9,8 +9,8 @@
 
 #include "cli/command.h"
 #include "explain/features_grid.h"
-#include "io/image.h"
-#include "io/loader.h"
+#include "image/image.h"
+#include "data/loader.h"
 #include "io/model_file.h"
 
 namespace fs = std::filesystem;
@@ -43,8 +43,8 @@ void setup(CLI::App& app) {
     cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize, o->external_classes);
     const auto& mc = lm.meta.model;
     std::vector<cxr::LayerInfo> layers = cxr::feature_layers(*lm.model, o->layers);
-    cxr::io::Image img = cxr::io::load_image(o->image);
-    cxr::Tensor x = cxr::io::preprocess_image(img.pixels, mc.input_size, mc.in_channels, lm.norm);
+    cxr::image::Image img = cxr::image::load_image(o->image);
+    cxr::Tensor x = cxr::data::preprocess_image(img.pixels, mc.input_size, mc.in_channels, lm.norm);
     std::vector<cxr::Tensor> acts =
         cxr::layer_activations(*lm.model, x.reshape({1, x.size(0), x.size(1), x.size(2)}), layers);
     fs::create_directories(o->out);
@@ -55,7 +55,7 @@ void setup(CLI::App& app) {
       for (char& c : lname)
         if (c == '.') c = '_';
       const std::string file = (fs::path(o->out) / (stem + "_" + lname + ".png")).string();
-      cxr::io::save_png(file, cxr::channel_grid(acts[i], go));
+      cxr::image::save_png(file, cxr::channel_grid(acts[i], go));
       const int64_t shown = cxr::grid_channels(acts[i].size(0), go);
       std::printf("%-28s %-16s %-10s %s\n", cxr::display_name(layers[i]).c_str(),
                   cxr::to_string(acts[i].shape()).c_str(),

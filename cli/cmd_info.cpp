@@ -1,6 +1,6 @@
 // cxr info FILE|DIR|MANIFEST...: what each file is. Images: format, stored size, channels, bit depth, PIL
 // mode, progressive/interlaced, EXIF orientation (header only, nothing decoded); a header whose size is over
-// the decode limits (io/image.h DecodeLimits) is an error, since no command could read that image.
+// the decode limits (image/image.h DecodeLimits) is an error, since no command could read that image.
 // Safetensors checkpoints: the checkpoint's own summary (io/checkpoint.h). --check also decodes every file
 // in full (every pixel, every tensor), which finds what a header cannot show: a file cut short after its
 // header, corrupt compressed data. A folder or manifest stands for its images. Unreadable files get one
@@ -24,8 +24,8 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "io/checkpoint.h"
-#include "io/dataset.h"
-#include "io/image.h"
+#include "data/dataset.h"
+#include "image/image.h"
 #include "io/safetensors.h"
 
 namespace {
@@ -51,7 +51,7 @@ std::string orientation_text(int o) {
   return o >= 1 && o <= 8 ? names[o] : "invalid";
 }
 
-std::string describe(const std::string& path, const cxr::io::ImageInfo& i) {
+std::string describe(const std::string& path, const cxr::image::ImageInfo& i) {
   std::string s = cxr::str(path, ": ", i.format, " ", i.width, " x ", i.height, ", ", i.channels,
                            i.channels == 1 ? " channel" : " channels", ", ", i.bit_depth, "-bit, mode ", i.mode);
   if (i.progressive) s += ", progressive";
@@ -61,7 +61,7 @@ std::string describe(const std::string& path, const cxr::io::ImageInfo& i) {
   return s;
 }
 
-json image_json(const std::string& path, const cxr::io::ImageInfo& i) {
+json image_json(const std::string& path, const cxr::image::ImageInfo& i) {
   return {{"file", path},          {"kind", "image"},           {"format", i.format},
           {"width", i.width},      {"height", i.height},        {"channels", i.channels},
           {"bit_depth", i.bit_depth}, {"mode", i.mode},         {"progressive", i.progressive},
@@ -84,8 +84,8 @@ json checkpoint_json(const std::string& path) {
 }
 
 // A header that asks for more pixels than any command will decode.
-void check_limits(const std::string& path, const cxr::io::ImageInfo& i) {
-  const cxr::io::DecodeLimits limits;
+void check_limits(const std::string& path, const cxr::image::ImageInfo& i) {
+  const cxr::image::DecodeLimits limits;
   const int64_t w = i.width, h = i.height;
   CXR_CHECK(w <= limits.max_side && h <= limits.max_side, path, ": the header says ", w, " x ", h,
             " pixels, over the decode limit of ", limits.max_side, " pixels per side: cxr will not decode it");
@@ -93,7 +93,7 @@ void check_limits(const std::string& path, const cxr::io::ImageInfo& i) {
             " pixels, over the decode limit of ", limits.max_pixels, ": cxr will not decode it");
 }
 
-// The arguments as files: a folder or a CSV manifest stands for its images (io::expand_image_inputs).
+// The arguments as files: a folder or a CSV manifest stands for its images (data::expand_image_inputs).
 std::vector<std::string> expand(const std::vector<std::string>& args) {
   std::vector<std::string> files;
   for (const auto& a : args) {
@@ -102,7 +102,7 @@ std::vector<std::string> expand(const std::vector<std::string>& args) {
       files.push_back(a);
       continue;
     }
-    for (const auto& img : cxr::io::expand_image_inputs({a}, true)) files.push_back(img.path);
+    for (const auto& img : cxr::data::expand_image_inputs({a}, true)) files.push_back(img.path);
   }
   return files;
 }
@@ -124,9 +124,9 @@ void run_info(const std::vector<std::string>& args, bool as_json, bool check) {
                     << std::flush;
         continue;
       }
-      cxr::io::ImageInfo info = cxr::io::probe_image(path);
+      cxr::image::ImageInfo info = cxr::image::probe_image(path);
       check_limits(path, info);
-      if (check) cxr::io::load_image(path);
+      if (check) cxr::image::load_image(path);
       if (as_json) {
         all.push_back(image_json(path, info));
         if (check) all.back()["decoded"] = true;
@@ -134,7 +134,7 @@ void run_info(const std::vector<std::string>& args, bool as_json, bool check) {
         std::cout << describe(path, info) << (check ? ", decoded" : "") << "\n" << std::flush;
       }
     } catch (const std::exception& e) {
-      // Messages from io/ already start with the path; anything else gets it prepended.
+      // Messages from image/ and io/ already start with the path; anything else gets it prepended.
       std::string msg = e.what();
       if (msg.rfind(path, 0) != 0) msg = path + ": " + msg;
       std::cerr << "cxr info: error: " << msg << "\n" << std::flush;

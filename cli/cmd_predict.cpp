@@ -8,9 +8,9 @@
 
 #include "cli/command.h"
 #include "core/argmax.h"
-#include "io/dataset.h"
-#include "io/image.h"
-#include "io/loader.h"
+#include "data/dataset.h"
+#include "image/image.h"
+#include "data/loader.h"
 #include "io/model_file.h"
 #include "layers/loss.h"
 
@@ -36,7 +36,7 @@ void setup(CLI::App& app) {
     const auto& classes = lm.meta.classes;
     std::vector<std::string> paths;
     // A missing file is reported with the unreadable ones, below; the others are still predicted.
-    for (const auto& item : cxr::io::expand_image_inputs(o->images, true)) paths.push_back(item.path);
+    for (const auto& item : cxr::data::expand_image_inputs(o->images, true)) paths.push_back(item.path);
     int width = 5;  // the image column fits the longest path, so the numbers line up
     for (const auto& p : paths) width = std::max(width, static_cast<int>(p.size()));
     nlohmann::json out = nlohmann::json::array();
@@ -46,8 +46,8 @@ void setup(CLI::App& app) {
     for (const auto& path : paths) {
       cxr::Tensor x;
       try {
-        cxr::io::Image img = cxr::io::load_image(path);
-        x = cxr::io::preprocess_image(img.pixels, mc.input_size, mc.in_channels, lm.norm);
+        cxr::image::Image img = cxr::image::load_image(path);
+        x = cxr::data::preprocess_image(img.pixels, mc.input_size, mc.in_channels, lm.norm);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "cxr predict: error: %s\n", e.what());
         ++failed;

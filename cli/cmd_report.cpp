@@ -16,6 +16,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "core/strings.h"
 #include "cli/command.h"
 #include "report/html.h"
 #include "report/report.h"
@@ -40,8 +41,7 @@ void run(Options o) {
   // slip of `--out runs/x/best.safetensors` would otherwise destroy the model).
   const fs::path out(o.out);
   if (fs::exists(out)) {
-    std::string ext = out.extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string ext = cxr::lower(out.extension().string());
     CXR_CHECK(!fs::is_directory(out), "--out ", o.out, " is a folder: give the HTML file to write");
     CXR_CHECK(ext == ".html" || ext == ".htm", "--out ", o.out, " exists and is not an HTML page (.html): not "
               "overwritten; choose another file name");

@@ -5,31 +5,31 @@
 //   cxr synth --out data/tiny --count 20 --size 64       20 per class in every split
 //   cxr synth --out data/sc --shortcut-rate 0.8 --shortcut-class COVID19 --difficulty 0.6
 //
-// Layout, manifest and classes: see io/synth.h. The same --seed gives the same images whatever --threads.
+// Layout, manifest and classes: see data/synth.h. The same --seed gives the same images whatever --threads.
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
-#include "io/synth.h"
+#include "data/synth.h"
 
 namespace {
 
 struct Args {
-  cxr::io::SynthOptions o;
+  cxr::data::SynthOptions o;
   std::string out;
   int count = -1;
   int train = -1, val = -1, test = -1;
 };
 
 void run_synth(Args a) {
-  cxr::io::SynthOptions& o = a.o;
+  cxr::data::SynthOptions& o = a.o;
   if (a.count >= 0) o.train = o.val = o.test = a.count;
   if (a.train >= 0) o.train = a.train;
   if (a.val >= 0) o.val = a.val;
   if (a.test >= 0) o.test = a.test;
-  cxr::io::SynthStats s = cxr::io::write_dataset(o, a.out);
+  cxr::data::SynthStats s = cxr::data::write_dataset(o, a.out);
   std::printf("cxr synth: %lld images (%zu classes; train %lld, val %lld, test %lld; %lld with marker) of %dx%d "
               "in %.2f s (%.0f images/s) -> %s/manifest.csv\n",
               static_cast<long long>(s.images), o.classes.size(), static_cast<long long>(s.per_split[0]),

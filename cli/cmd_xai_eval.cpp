@@ -16,8 +16,8 @@
 
 #include "cli/command.h"
 #include "explain/metrics.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
+#include "core/atomic_file.h"
+#include "data/dataset.h"
 #include "io/model_file.h"
 
 namespace {
@@ -34,9 +34,9 @@ struct Options {
 
 void run(const Options& o) {
   cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
-  cxr::io::Dataset ds = cxr::io::open_dataset(o.data, {lm.meta.classes});
-  const std::string split = cxr::io::resolve_split(ds, o.split);
-  if (split != "all") ds = cxr::io::select_split(ds, split);
+  cxr::data::Dataset ds = cxr::data::open_dataset(o.data, {lm.meta.classes});
+  const std::string split = cxr::data::resolve_split(ds, o.split);
+  if (split != "all") ds = cxr::data::select_split(ds, split);
   CXR_CHECK(o.limit >= 0, "--limit ", o.limit, " must not be negative");
   CXR_CHECK(o.sanity_images >= 1, "--sanity-images ", o.sanity_images, " must be at least 1");
 
@@ -73,7 +73,7 @@ void run(const Options& o) {
     j["checkpoint"] = o.model;
     j["data"] = o.data;
     j["split"] = split;
-    cxr::io::write_file_atomic(o.json, j.dump(2) + "\n");
+    cxr::write_file_atomic(o.json, j.dump(2) + "\n");
     std::printf("report written to %s\n", o.json.c_str());
   }
   for (const auto& row : r.rows)

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "explain/cam.h"
-#include "io/dataset.h"
+#include "data/dataset.h"
 
 namespace cxr::cli {
 
@@ -99,12 +99,12 @@ inline CLI::Validator thread_count() {
       "NONNEGATIVE");
 }
 
-// --split of the evaluating commands, as a transform: the value becomes its normal form (io::split_argument),
+// --split of the evaluating commands, as a transform: the value becomes its normal form (data::split_argument),
 // and one that is no split is a usage error.
 inline CLI::Validator split_name() {
   return CLI::Validator(
       [](std::string& v) -> std::string {
-        const std::string n = cxr::io::split_argument(v);
+        const std::string n = cxr::data::split_argument(v);
         if (n.empty()) return "'" + v + "' is not a split: use test, val, train, all or auto";
         v = n;
         return "";

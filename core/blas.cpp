@@ -5,6 +5,8 @@
 #include <cctype>
 #include <string>
 
+#include "core/strings.h"
+
 namespace cxr {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -31,8 +33,7 @@ const char* preferred_blas_coretype() {
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   if (!avx512) return nullptr;
   // Only when OpenBLAS fell back to its AVX2 kernels on an AVX-512 CPU; any other core is its own choice.
-  std::string core = blas_core_name();
-  for (char& c : core) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string core = lower(blas_core_name());
   return core == "haswell" || core == "zen" ? "SkylakeX" : nullptr;
 }
 

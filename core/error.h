@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/strings.h"  // join: messages list names
+
 namespace cxr {
 
 struct Error : std::runtime_error {
@@ -17,13 +19,6 @@ std::string str(const Args&... args) {
   std::ostringstream os;
   (os << ... << args);
   return os.str();
-}
-
-// join({"a", "b"}, " | ") == "a | b": lists of names in messages and help texts.
-inline std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ") {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
-  return out;
 }
 
 }  // namespace cxr

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "core/strings.h"
 #include "explain/guided.h"
 #include "layers/loss.h"
 
@@ -18,8 +19,7 @@ const std::vector<std::string>& method_names() {
 }
 
 CamMethod parse_method(const std::string& name) {
-  std::string s;
-  for (char c : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string s = lower(name);
   if (s == "gradcam" || s == "grad-cam") return CamMethod::GradCAM;
   if (s == "gradcam++" || s == "gradcampp" || s == "grad-cam++") return CamMethod::GradCAMPlusPlus;
   if (s == "xgradcam") return CamMethod::XGradCAM;
@@ -29,9 +29,7 @@ CamMethod parse_method(const std::string& name) {
   if (s == "eigencam" || s == "eigen-cam") return CamMethod::EigenCAM;
   if (s == "guided" || s == "guided-backprop" || s == "guidedbackprop") return CamMethod::Guided;
   if (s == "guided-gradcam" || s == "guidedgradcam") return CamMethod::GuidedGradCAM;
-  std::string known;
-  for (const auto& n : method_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error(str("unknown explanation method '", name, "' (known: ", known, ")"));
+  throw Error(str("unknown explanation method '", name, "' (known: ", join(method_names()), ")"));
 }
 
 const char* method_name(CamMethod m) {
@@ -79,11 +77,6 @@ std::vector<LayerInfo> resolve_target_layers(Model& model, const std::vector<std
   return out;
 }
 
-static std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::vector<int> parse_classes(const std::string& spec, const std::vector<std::string>& names, int K) {
   const std::string s = lower(spec);
   if (s.empty() || s == "pred" || s == "predicted") return {};
@@ -92,15 +85,9 @@ std::vector<int> parse_classes(const std::string& spec, const std::vector<std::s
     for (int k = 0; k < K; ++k) out.push_back(k);
     return out;
   }
-  std::string known;
-  for (size_t k = 0; k < names.size(); ++k) known += (k ? ", " : "") + names[k];
-  size_t start = 0;
-  while (start <= spec.size()) {
-    size_t end = spec.find(',', start);
-    if (end == std::string::npos) end = spec.size();
-    std::string item = spec.substr(start, end - start);
-    const size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
-    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+  const std::string known = join(names);
+  for (const std::string& field : split(spec, ',')) {
+    const std::string item = trim(field);
     CXR_CHECK(!item.empty(), "--class '", spec, "': empty class name");
     int found = -1;
     for (size_t k = 0; k < names.size(); ++k)
@@ -111,7 +98,6 @@ std::vector<int> parse_classes(const std::string& spec, const std::vector<std::s
     }
     CXR_CHECK(found >= 0, "--class '", item, "': unknown class (known: ", known, "; or an index, pred, all)");
     if (std::find(out.begin(), out.end(), found) == out.end()) out.push_back(found);
-    start = end + 1;
   }
   return out;
 }

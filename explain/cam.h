@@ -34,7 +34,7 @@
 // upsampled to the input (bilinear), min-max scaled to [0, 1], then combined by elementwise max (default)
 // or sum; the raw map is then that combination at input resolution.
 //
-// Inputs are batches preprocessed exactly as for inference ([N, C, S, S], io/loader.h preprocess_image);
+// Inputs are batches preprocessed exactly as for inference ([N, C, S, S], data/loader.h preprocess_image);
 // every image's results equal what it would get alone (batch-norm runs in eval mode).
 #pragma once
 #include <string>

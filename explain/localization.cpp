@@ -6,9 +6,10 @@
 #include <filesystem>
 #include <limits>
 
-#include "io/dataset.h"
-#include "io/image.h"
-#include "io/transform.h"
+#include "core/strings.h"
+#include "data/dataset.h"
+#include "image/image.h"
+#include "image/transform.h"
 
 namespace fs = std::filesystem;
 
@@ -75,22 +76,21 @@ Tensor prepare_mask(const Tensor& mask, int64_t height, int64_t width, float thr
             "prepare_mask: mask must be [H, W] or [C, H, W], got ",
             mask.defined() ? to_string(mask.shape()) : "undefined");
   Tensor chw = mask.dim() == 2 ? mask.reshape({1, mask.size(0), mask.size(1)}) : mask;
-  Tensor gray = io::to_gray(chw);
-  if (gray.size(1) != height || gray.size(2) != width) gray = io::resize(gray, height, width);
+  Tensor gray = image::to_gray(chw);
+  if (gray.size(1) != height || gray.size(2) != width) gray = image::resize(gray, height, width);
   Tensor out = Tensor::empty({height, width});
   for (int64_t i = 0; i < out.numel(); ++i) out[i] = gray[i] >= threshold ? 1.0f : 0.0f;
   return out;
 }
 
 Tensor load_mask(const std::string& path, int64_t height, int64_t width, float threshold) {
-  return prepare_mask(io::load_image(path).pixels, height, width, threshold);
+  return prepare_mask(image::load_image(path).pixels, height, width, threshold);
 }
 
 std::string mask_key(const std::string& filename) {
   std::string stem = fs::path(filename).stem().string();
   if (stem.size() > 5) {
-    std::string tail = stem.substr(stem.size() - 5);
-    for (char& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string tail = lower(stem.substr(stem.size() - 5));
     if (tail == "_mask" || tail == "-mask") stem.resize(stem.size() - 5);
   }
   return stem;
@@ -107,7 +107,7 @@ MaskFolder::MaskFolder(const std::string& dir) : dir_(dir) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (it->is_regular_file(ec) && io::is_image_filename(name)) files.push_back(it->path().string());
+    if (it->is_regular_file(ec) && data::is_image_filename(name)) files.push_back(it->path().string());
   }
   CXR_CHECK(!ec, dir, ": cannot list folder: ", ec.message());
   std::sort(files.begin(), files.end());

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace cxr {
 
@@ -33,7 +33,7 @@ std::string encode_npy(const Tensor& t) {
   return out;
 }
 
-void save_npy(const std::string& path, const Tensor& t) { io::write_file_atomic(path, encode_npy(t)); }
+void save_npy(const std::string& path, const Tensor& t) { cxr::write_file_atomic(path, encode_npy(t)); }
 
 Tensor decode_npy(const std::string& b, const std::string& name) {
   CXR_CHECK(b.size() >= 10 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0, name, ": not a .npy file (bad magic)");
@@ -89,6 +89,6 @@ Tensor decode_npy(const std::string& b, const std::string& name) {
   return t;
 }
 
-Tensor load_npy(const std::string& path) { return decode_npy(io::read_file(path), path); }
+Tensor load_npy(const std::string& path) { return decode_npy(cxr::read_file(path), path); }
 
 }  // namespace cxr

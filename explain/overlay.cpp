@@ -5,7 +5,7 @@
 
 #include "explain/font.h"
 #include "explain/guided.h"
-#include "io/transform.h"
+#include "image/transform.h"
 
 namespace cxr {
 
@@ -36,7 +36,7 @@ void label_center(Tensor& img, const std::string& text, int max_scale) {
 
 Tensor display_rgb(const Tensor& image) {
   check_dims(image, 3, "display_rgb");
-  return io::to_rgb(image);
+  return image::to_rgb(image);
 }
 
 Tensor heatmap_image(const Tensor& map, int64_t H, int64_t W, const OverlayStyle& style) {
@@ -97,7 +97,7 @@ Tensor make_panel(const Explanation& e, const Tensor& original, const OverlaySty
   const int64_t th = tile_height;
   const int64_t tw = std::max<int64_t>(16, std::llround(static_cast<double>(W0) * th / H0));
   // Tiles drawn at tile size directly (cheaper and sharper than shrinking the full-size renderings).
-  Tensor small_orig = io::resize(original, th, tw, /*antialias=*/true);
+  Tensor small_orig = image::resize(original, th, tw, /*antialias=*/true);
   Tensor orig = display_rgb(small_orig);
   Explanation tile_e = e;
   tile_e.guided = Tensor();

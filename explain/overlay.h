@@ -1,6 +1,6 @@
 // Drawing explanations: heatmaps, overlays on the ORIGINAL image at its own resolution, and panels.
 //
-// The model saw the whole original image resized to S x S (aspect ratio not kept, io/loader.h), so a map
+// The model saw the whole original image resized to S x S (aspect ratio not kept, data/loader.h), so a map
 // covers the whole original: it is upsampled straight to the original's height x width, whatever its
 // aspect ratio, and blended there: overlay = (1 - alpha) * image + alpha * colormap(map) (the seed
 // notebook's 0.5 / 0.5 by default). A degenerate map is never drawn as a heatmap: its heatmap is neutral

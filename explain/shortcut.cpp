@@ -5,9 +5,10 @@
 #include <limits>
 #include <numeric>
 
-#include "io/synth.h"
 
 namespace cxr {
+
+int default_shortcut_band(int size) { return std::max(static_cast<int>(std::ceil(0.2 * size)), 10); }
 
 Tensor border_band(int64_t H, int64_t W, int band) {
   CXR_CHECK(H > 0 && W > 0 && band >= 0, "border_band: bad size ", H, "x", W, " or band ", band);
@@ -29,7 +30,7 @@ ShortcutScore shortcut_score(const Tensor& map, const Tensor& lung, const Shortc
   if (s.with_lungs)
     CXR_CHECK(lung.shape() == map.shape(), "shortcut_score: lung mask ", to_string(lung.shape()),
               " must have the map's shape ", to_string(map.shape()));
-  const int band = opt.band >= 0 ? opt.band : io::marker_band_px(static_cast<int>(std::max(H, W)));
+  const int band = opt.band >= 0 ? opt.band : default_shortcut_band(static_cast<int>(std::max(H, W)));
   const Tensor band_mask = border_band(H, W, band);
   double total = 0.0, in_band = 0.0, out_lung = 0.0, suspect = 0.0;
   int64_t peak = -1;

@@ -3,9 +3,10 @@
 // 2021, Nature Machine Intelligence). `cxr synth --shortcut-rate` plants exactly such markers.
 //
 // Per image, with the map made non-negative (max(map, 0)) and E its total:
-//   border        share of E in the border band: pixels within `band` of any image edge. The band is the
-//                 generator's own notion, io::marker_band_px(size) = max(ceil(0.2 * size), 10) pixels: every
-//                 synthetic marker lies entirely inside it.
+//   border        share of E in the border band: pixels within `band` of any image edge. By default
+//                 default_shortcut_band(size) = max(ceil(0.2 * size), 10) pixels: the band where radiographs
+//                 carry their side markers and text, and the one `cxr synth` burns its markers into
+//                 (data::marker_band_px, which tests/test_xai_metrics.cpp holds equal to it).
 //   outside_lung  share of E outside the lung mask (when one is known)
 //   suspect       the share the rule reads: with a lung mask, the share in the band AND outside the lungs
 //                 (lesions sit inside the lungs, and the lungs reach into the band, so neither the band nor
@@ -31,8 +32,11 @@
 
 namespace cxr {
 
+// The border band of an image `size` pixels across: max(ceil(0.2 * size), 10) pixels (see above).
+int default_shortcut_band(int size);
+
 struct ShortcutOptions {
-  int band = -1;  // pixels; < 0: io::marker_band_px(max(H, W))
+  int band = -1;  // pixels; < 0: default_shortcut_band(max(H, W))
   double threshold_with_lungs = 0.5;
   double threshold_without_lungs = 0.9;
 };

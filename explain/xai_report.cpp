@@ -7,12 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/strings.h"
 #include "core/argmax.h"
 #include "core/progress.h"
 #include "explain/xai_fns.h"
-#include "io/image.h"
-#include "io/loader.h"
-#include "io/synth.h"
+#include "image/image.h"
+#include "data/loader.h"
 
 namespace fs = std::filesystem;
 
@@ -119,7 +119,7 @@ XaiReport make_report(std::vector<XaiImageRow> rows, const std::vector<std::stri
     scores.push_back(row.shortcut);
     scored_rows.push_back(i);
     if (row.shortcut.flagged) ++r.flagged;
-    if (row.source.rfind("synth", 0) == 0) r.markers_known = true;
+    if (row.source.starts_with("synth")) r.markers_known = true;
     if (row.source == "synth-marker") {
       ++r.marker_images;
       if (row.shortcut.flagged) ++r.marker_flagged;
@@ -171,7 +171,7 @@ std::map<std::string, MaskFolder> resolve_mask_folders(const std::string& dir, c
   return out;
 }
 
-XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const XaiOptions& opt) {
+XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, const XaiOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   CXR_CHECK(opt.target == "pred" || opt.target == "true", "target '", opt.target, "': must be pred or true");
   CXR_CHECK(opt.batch >= 1, "batch ", opt.batch, " must be at least 1");
@@ -206,10 +206,10 @@ XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const 
     std::vector<int> amb(static_cast<size_t>(nb), 0);
 #pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < nb; ++i) {
-      const io::Sample& s = dataset.samples[static_cast<size_t>(chosen[static_cast<size_t>(b0 + i)])];
+      const data::Sample& s = dataset.samples[static_cast<size_t>(chosen[static_cast<size_t>(b0 + i)])];
       const size_t k = static_cast<size_t>(i);
       try {
-        inputs[k] = io::preprocess_image(io::load_image(s.path).pixels, S, C, opt.normalisation);
+        inputs[k] = data::preprocess_image(image::load_image(s.path).pixels, S, C, opt.normalisation);
         auto find = [&](const std::string& kind, const std::string& manifest_path) {
           if (!manifest_path.empty()) return load_mask(manifest_path, S, S);
           auto it = folders.find(kind);
@@ -233,7 +233,7 @@ XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const 
     std::vector<XaiImageRow> batch_rows(static_cast<size_t>(nb));
     for (int64_t i = 0; i < nb; ++i) {
       const int64_t index = chosen[static_cast<size_t>(b0 + i)];
-      const io::Sample& s = dataset.samples[static_cast<size_t>(index)];
+      const data::Sample& s = dataset.samples[static_cast<size_t>(index)];
       XaiImageRow& r = batch_rows[static_cast<size_t>(i)];
       r.index = index;
       r.path = s.path;
@@ -291,7 +291,7 @@ XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const 
   report.method = req.method;
   report.layer = layer;
   report.input_size = S;
-  report.shortcut_band = opt.shortcut.band >= 0 ? opt.shortcut.band : io::marker_band_px(S);
+  report.shortcut_band = opt.shortcut.band >= 0 ? opt.shortcut.band : default_shortcut_band(S);
   report.mask_ambiguous = ambiguous;
   if (opt.sanity_images > 0 && sanity_have > 0)
     report.sanity = cascading_randomization(model, cam_map_fn(model, req, sanity_classes), sanity_images, opt.sanity);

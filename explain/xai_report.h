@@ -1,7 +1,7 @@
 // How far to trust a model's explanations on a dataset: one call that runs every metric of explain/metrics.h
 // and gathers per-image rows and aggregates (`cxr xai-eval`, `cxr explain --metrics`, the HTML report).
 //
-// Per image: load and preprocess as for inference (io/loader.h), explain the target class (the predicted
+// Per image: load and preprocess as for inference (data/loader.h), explain the target class (the predicted
 // class, or the true one with target = "true") with the explain/cam.h method, upsample the map to the input
 // (S x S, bilinear), then
 //   faithfulness   deletion / insertion AUC and the image's share of Average Drop / Increase in Confidence
@@ -33,8 +33,8 @@
 #include "explain/localization.h"
 #include "explain/sanity.h"
 #include "explain/shortcut.h"
-#include "io/dataset.h"
-#include "io/transform.h"
+#include "data/dataset.h"
+#include "image/transform.h"
 #include "models/model.h"
 
 namespace cxr {
@@ -42,7 +42,7 @@ namespace cxr {
 struct XaiOptions {
   ExplainRequest request;           // method, layers, fuse, scorecam_batch (its `classes` is ignored)
   std::string target = "pred";      // "pred": the predicted class; "true": the image's label
-  io::Normalisation normalisation;  // the model's input normalisation (io::LoadedModel::norm)
+  image::Normalisation normalisation;  // the model's input normalisation (io::LoadedModel::norm)
   int64_t limit = 0;                // only `limit` images, evenly spaced (see evaluation_subset; 0: all)
   int batch = 8;                    // images explained per forward
   FaithfulnessOptions faithfulness;
@@ -104,7 +104,7 @@ struct XaiReport {
   double seconds = 0.0;
 };
 
-XaiReport evaluate_explanations(Model& model, const io::Dataset& dataset, const XaiOptions& options);
+XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, const XaiOptions& options);
 
 // The metrics of explanations a caller already has (e.g. `cxr explain --metrics`): images [N, C, S, S]
 // preprocessed, one Explanation per image, masks per image ([S, S] binary from load_mask / prepare_mask, or

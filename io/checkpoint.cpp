@@ -1,4 +1,5 @@
 // Checkpoints: Module state <-> safetensors, metadata, optimizer state. See checkpoint.h.
+#include "core/strings.h"
 #include "io/checkpoint.h"
 
 #include <algorithm>
@@ -15,21 +16,15 @@ using json = nlohmann::json;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
 // PyTorch keeps batch-norm's batch counter as an int64 scalar (shape []); cxr as a [1] float buffer.
 bool is_batches_tracked(const std::string& name) {
-  return name == "num_batches_tracked" || ends_with(name, ".num_batches_tracked");
+  return name == "num_batches_tracked" || name.ends_with(".num_batches_tracked");
 }
 
 // Batch-norm buffers, told from parameters by name (for counting without a model).
 bool is_bn_buffer(const std::string& name) {
   for (const char* b : {"running_mean", "running_var", "num_batches_tracked"})
-    if (name == b || ends_with(name, std::string(".") + b)) return true;
+    if (name == b || name.ends_with(std::string(".") + b)) return true;
   return false;
 }
 
@@ -55,15 +50,14 @@ bool shapes_fit(const std::string& name, const Shape& file, const Shape& model) 
 
 bool skipped(const std::string& name, const std::vector<std::string>& prefixes) {
   for (const std::string& p : prefixes)
-    if (starts_with(name, p)) return true;
+    if (name.starts_with(p)) return true;
   return false;
 }
 
 // "a [1, 2], b [3], ... and 7 more": error lists stay readable for a whole mismatched VGG.
 std::string list_names(const std::vector<std::string>& items) {
   constexpr size_t kShow = 6;
-  std::string out;
-  for (size_t i = 0; i < items.size() && i < kShow; ++i) out += (i ? ", " : "") + items[i];
+  std::string out = join({items.begin(), items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), kShow))});
   if (items.size() > kShow) out += str(", ... and ", items.size() - kShow, " more");
   return out;
 }

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace cxr::io {
 

@@ -64,9 +64,9 @@ LoadedModel load_model_file(const std::string& path, const std::string& arch, co
     out.norm.name = out.meta.mean.empty() ? "none" : "checkpoint";
     out.norm.mean = out.meta.mean;
     out.norm.std = out.meta.std;
-    if (out.norm.mean.empty()) out.norm = normalisation_preset("none");
+    if (out.norm.mean.empty()) out.norm = image::normalisation_preset("none");
   } else {
-    out.norm = normalisation_preset(normalize.empty() ? "none" : normalize);
+    out.norm = image::normalisation_preset(normalize.empty() ? "none" : normalize);
     CXR_CHECK(out.norm.mean.size() == 1 || static_cast<int>(out.norm.mean.size()) == out.meta.model.in_channels, path,
               ": --normalize ", normalize, " has ", out.norm.mean.size(), " channels but the model takes ",
               out.meta.model.in_channels);

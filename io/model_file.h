@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "io/checkpoint.h"
-#include "io/transform.h"
+#include "image/transform.h"
 #include "models/model.h"
 
 namespace cxr::io {
@@ -20,12 +20,12 @@ namespace cxr::io {
 struct LoadedModel {
   std::shared_ptr<Model> model;  // in eval mode
   CheckpointMeta meta;           // classes filled (the caller's, else "class0".. when the file names none)
-  Normalisation norm;            // from the metadata; for a file without it, the caller's preset ("none")
+  image::Normalisation norm;            // from the metadata; for a file without it, the caller's preset ("none")
   std::string path;
 };
 
 // `arch` (e.g. "vgg16", "vgg16_bn") is required only for files without cxr metadata; given for a file
-// that has metadata, it must agree with it. `normalize` (a preset of io/transform.h: none | imagenet |
+// that has metadata, it must agree with it. `normalize` (a preset of image/transform.h: none | imagenet |
 // half) is the input normalisation of a file without metadata, e.g. "imagenet" for converted ImageNet
 // weights (default "none"); a cxr checkpoint records its own, and giving one for it is an error.
 // `classes` names the outputs of a file without metadata, in order (a PyTorch export knows none): without

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 // Tensor bytes are copied straight between memory and file, which is right only on a little-endian host.
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/strings.h"
+
 namespace cxr {
 
 template <typename T>
@@ -55,11 +57,6 @@ std::vector<LayerInfo> layer_table(Model& model) {
     }
   }
   return out;
-}
-
-static std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
 }
 
 std::string display_name(const LayerInfo& l) { return l.alias.empty() ? l.name : l.name + " (" + l.alias + ")"; }

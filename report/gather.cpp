@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "core/strings.h"
 #include "core/argmax.h"
 #include "core/error.h"
 #include "core/threading.h"
@@ -14,13 +15,13 @@
 #include "explain/metrics.h"
 #include "explain/overlay.h"
 #include "explain/sha256.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/image.h"
+#include "core/atomic_file.h"
+#include "data/dataset.h"
+#include "image/image.h"
 #include "io/json_file.h"
-#include "io/loader.h"
+#include "data/loader.h"
 #include "io/model_file.h"
-#include "io/png.h"
+#include "image/png.h"
 #include "report/html.h"
 #include "report/report.h"
 #include "train/evaluate.h"
@@ -87,8 +88,8 @@ void explain_files(io::LoadedModel& lm, const std::vector<std::string>& paths, c
     std::vector<int> cls;
     for (size_t i = b0; i < b1; ++i) {
       try {
-        io::Image img = io::load_image(paths[i]);
-        inputs.push_back(io::preprocess_image(img.pixels, S, C, lm.norm));
+        image::Image img = image::load_image(paths[i]);
+        inputs.push_back(data::preprocess_image(img.pixels, S, C, lm.norm));
         originals.push_back(img.pixels);
         good.push_back(i);
         if (!classes.empty()) cls.push_back(classes[i]);
@@ -108,7 +109,7 @@ void explain_files(io::LoadedModel& lm, const std::vector<std::string>& paths, c
   }
 }
 
-void compute_gallery(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const DatasetPredictions& p,
+void compute_gallery(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, const DatasetPredictions& p,
                      const ReportOptions& o) {
   std::vector<int> labels, predicted;
   std::vector<float> conf;
@@ -121,7 +122,7 @@ void compute_gallery(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, 
   }
   std::vector<std::string> paths;
   for (size_t i : pick_gallery(labels, predicted, conf, o.samples)) {
-    const io::Sample& s = ds.samples[static_cast<size_t>(p.indices[i])];
+    const data::Sample& s = ds.samples[static_cast<size_t>(p.indices[i])];
     GalleryItem g;
     g.path = s.path;
     g.label = labels[i];
@@ -179,7 +180,7 @@ void gallery_from_explanations(ReportData& d, const std::string& dir, const Repo
     g.probability = conf[i];
     auto load_thumb = [&](const std::string& path) -> std::string {
       try {
-        return thumbnail_uri(io::load_image(path).pixels, o.thumb);
+        return thumbnail_uri(image::load_image(path).pixels, o.thumb);
       } catch (const std::exception& e) {
         g.note += (g.note.empty() ? "" : "; ") + std::string(e.what());
         return "";
@@ -197,7 +198,7 @@ void gallery_from_explanations(ReportData& d, const std::string& dir, const Repo
   }
 }
 
-void compute_xai(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const ReportOptions& o) {
+void compute_xai(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, const ReportOptions& o) {
   XaiOptions xo;
   xo.request.method = method_name(parse_method(o.method));
   if (!o.layer.empty()) xo.request.layers = {o.layer};
@@ -215,7 +216,7 @@ void compute_xai(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, cons
                  " images (evenly spaced)";
 }
 
-void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const io::Dataset& ds, const ReportOptions& o) {
+void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, const ReportOptions& o) {
   if (d.xai.is_null() || !d.xai.contains("shortcut")) return;
   std::map<std::string, std::string> source_of;
   for (const auto& s : ds.samples) source_of[s.path] = s.source;
@@ -386,11 +387,10 @@ std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
+    if (line.starts_with("model name")) {
       const size_t colon = line.find(':');
       if (colon != std::string::npos) {
-        std::string v = line.substr(colon + 1);
-        v.erase(0, v.find_first_not_of(" \t"));
+        const std::string v = trim(line.substr(colon + 1));
         if (!v.empty()) return v;
       }
     }
@@ -403,13 +403,13 @@ std::string thumbnail_uri(const Tensor& chw, int side) {
             chw.defined() ? to_string(chw.shape()) : "undefined");
   const int64_t C = chw.size(0), H = chw.size(1), W = chw.size(2);
   // Gray stays one channel (a third of the bytes); colour drops alpha.
-  Tensor t = C <= 2 ? io::to_channels(chw, 1) : io::to_channels(chw, 3);
+  Tensor t = C <= 2 ? image::to_channels(chw, 1) : image::to_channels(chw, 3);
   const int64_t longer = std::max(H, W);
   if (side > 0 && longer > side) {
     const int64_t h = std::max<int64_t>(1, H * side / longer), w = std::max<int64_t>(1, W * side / longer);
-    t = io::resize(t, h, w, true);
+    t = image::resize(t, h, w, true);
   }
-  return png_data_uri(io::detail::encode_png(t, "thumbnail"));
+  return png_data_uri(image::detail::encode_png(t, "thumbnail"));
 }
 
 ReportData gather_report(const ReportOptions& o) {
@@ -464,9 +464,9 @@ ReportData gather_report(const ReportOptions& o) {
   if (d.data.empty() && d.config.is_object()) d.data = d.config.value("data", std::string());
   CXR_CHECK(!d.data.empty(), "no data given (--data DIR|MANIFEST) and ", (run / "config.json").string(),
             " names none");
-  io::Dataset ds = io::open_dataset(d.data, {d.classes});
-  d.split = io::resolve_split(ds, o.split);
-  if (d.split != "all") ds = io::select_split(ds, d.split);
+  data::Dataset ds = data::open_dataset(d.data, {d.classes});
+  d.split = data::resolve_split(ds, o.split);
+  if (d.split != "all") ds = data::select_split(ds, d.split);
   d.dataset_summary = ds.summary();
 
   // The files given are read and checked first: a wrong one is refused before minutes of computing.
@@ -475,7 +475,7 @@ ReportData gather_report(const ReportOptions& o) {
       d.eval = eval_from_json(read_json_file(o.eval_json, "`cxr eval --json` output"));
     } catch (const Error& e) {
       const std::string m = e.what();
-      throw Error(m.rfind(o.eval_json, 0) == 0 ? m : o.eval_json + ": " + m);
+      throw Error(m.starts_with(o.eval_json) ? m : o.eval_json + ": " + m);
     }
     d.eval_source = o.eval_json;
   }
@@ -535,7 +535,7 @@ ReportData write_report(const ReportOptions& options, const std::string& out) {
   const std::string html = render_report(d);
   const fs::path parent = fs::path(out).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
-  io::write_file_atomic(out, html);
+  cxr::write_file_atomic(out, html);
   return d;
 }
 

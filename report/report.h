@@ -21,7 +21,7 @@
 // inline PNG thumbnails as data: URIs; no network access, no framework. Its only script, a few lines, counts
 // the images the browser decoded into #img-check (data-decoded / data-total), for the browser test and for
 // anyone wondering whether the page is complete. Every string from data is escaped (report/html.h).
-// The file is written atomically (io/atomic_file.h).
+// The file is written atomically (core/atomic_file.h).
 #pragma once
 #include <cmath>
 #include <cstdint>

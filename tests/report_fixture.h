@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/synth.h"
+#include "data/synth.h"
 #include "models/model.h"
 #include "train/config.h"
 #include "train/history.h"
@@ -39,14 +39,14 @@ inline ReportFixture make_report_fixture(const std::string& name) {
   f.run = (root / "run").string();
   f.data = (root / "data").string();
 
-  io::SynthOptions so;
+  data::SynthOptions so;
   so.size = 64;
   so.seed = 3;
   so.train = 2;
   so.val = 1;
   so.test = 3;
   so.shortcut_rate = 0.7f;
-  io::write_dataset(so, f.data);
+  data::write_dataset(so, f.data);
   f.test_images = 3 * 3 + 1;
 
   // The evil file: a copy of a test image under an HTML-like path, appended to the manifest.
@@ -59,9 +59,9 @@ inline ReportFixture make_report_fixture(const std::string& name) {
       break;
     }
   fs::copy_file(some_image, evil_dir / "script>.png");
-  std::string manifest = io::read_file((fs::path(f.data) / "manifest.csv").string());
+  std::string manifest = cxr::read_file((fs::path(f.data) / "manifest.csv").string());
   manifest += std::string("test/COVID19/") + kEvilName + ",COVID19,test," + kEvilSource + ",p-evil,,,0\n";
-  io::write_file_atomic((fs::path(f.data) / "manifest.csv").string(), manifest);
+  cxr::write_file_atomic((fs::path(f.data) / "manifest.csv").string(), manifest);
 
   ModelConfig mc;
   mc.arch = "vgg11";
@@ -109,7 +109,7 @@ inline ReportFixture make_report_fixture(const std::string& name) {
   cfg.head = "gap";
   cfg.epochs = 3;
   cfg.init = "<b>weights</b>.safetensors";  // config strings are escaped too
-  io::write_file_atomic((fs::path(f.run) / "config.json").string(), nlohmann::json(cfg).dump(2) + "\n");
+  cxr::write_file_atomic((fs::path(f.run) / "config.json").string(), nlohmann::json(cfg).dump(2) + "\n");
   return f;
 }
 

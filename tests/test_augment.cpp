@@ -1,12 +1,12 @@
-// io/augment: Keras-style random affine + intensity augmentation.
+// image/augment: Keras-style random affine + intensity augmentation.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "io/augment.h"
+#include "image/augment.h"
 
 using namespace cxr;
-using namespace cxr::io;
+using namespace cxr::image;
 
 static Tensor random_image(int64_t c, int64_t h, int64_t w, uint64_t seed) {
   Tensor t = Tensor::empty({c, h, w});

@@ -33,7 +33,7 @@ std::vector<std::string> subcommands() {
   std::vector<std::string> out;
   bool listing = false;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("Subcommands:", 0) == 0)
+    if (line.starts_with("Subcommands:"))
       listing = true;
     else if (listing && line.size() > 2 && line[0] == ' ' && line[2] != ' ')
       out.push_back(line.substr(2, line.find(' ', 2) - 2));
@@ -78,7 +78,7 @@ TEST(CliDocs, EveryOptionOfEveryCommandIsDocumented) {
     std::istringstream in(help_of(cmd));
     int checked = 0;
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("  -", 0) != 0) continue;  // option lines start with two spaces and a dash
+      if (!line.starts_with("  -")) continue;  // option lines start with two spaces and a dash
       const std::string names = line.substr(0, line.find("  ", 2));
       for (const std::string& opt : long_options(names)) {
         if (opt == "--help" || opt == "--threads") continue;  // common to all: documented once, at the top
@@ -93,7 +93,7 @@ TEST(CliDocs, EveryOptionOfEveryCommandIsDocumented) {
   const std::set<std::string> known(commands.begin(), commands.end());
   std::istringstream lines(page);
   for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("## ", 0) != 0 || line.size() < 4 || !std::islower(static_cast<unsigned char>(line[3]))) continue;
+    if (!line.starts_with("## ") || line.size() < 4 || !std::islower(static_cast<unsigned char>(line[3]))) continue;
     const std::string name = line.substr(3);  // a command heading: "## xai-eval" (not "## Common to all commands")
     EXPECT_TRUE(known.count(name)) << "docs/CLI.md documents '" << name << "', which cxr --help does not list";
   }

@@ -4,7 +4,7 @@
 // checkpoint and history of the same run never interrupted, bit for bit (train/run_files.h says why).
 //
 // The runs are the real `cxr` binary on a tiny synthetic set (vgg11-bn at width 1/8, 32 px), with the
-// test hooks of io/atomic_file.h: CXR_TEST_WRITE_DELAY_MS stretches every file write so that random kill
+// test hooks of core/atomic_file.h: CXR_TEST_WRITE_DELAY_MS stretches every file write so that random kill
 // times land inside writes, CXR_TEST_DISK_BYTES fills the "disk".
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// io/dataset: class folders in the three public layouts, CSV manifests, class order, splits by patient.
+// data/dataset: class folders in the three public layouts, CSV manifests, class order, splits by patient.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,11 +9,12 @@
 
 #include "core/rng.h"
 #include "error_of.h"
-#include "io/dataset.h"
-#include "io/image.h"
+#include "data/dataset.h"
+#include "image/image.h"
 
 using namespace cxr;
-using namespace cxr::io;
+using namespace cxr::data;
+using namespace cxr::image;
 namespace fs = std::filesystem;
 
 namespace {

@@ -13,14 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/dataset.h"
+#include "data/dataset.h"
 #include "run_cxr.h"
 
 namespace {
 
 // The predictions CSV as rows of fields, header first.
 std::vector<std::vector<std::string>> read_csv(const cxr_test::CliDir& cli, const std::string& name) {
-  return cxr::io::parse_csv(cxr_test::read_text(cli.path(name)), cli.path(name));
+  return cxr::data::parse_csv(cxr_test::read_text(cli.path(name)), cli.path(name));
 }
 
 std::string train_args(const cxr_test::CliDir& cli, const std::string& data, int size, int seed,

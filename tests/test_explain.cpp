@@ -23,9 +23,9 @@
 #include "explain/npy.h"
 #include "explain/overlay.h"
 #include "explain/sha256.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/image.h"
+#include "image/image.h"
 #include "layers/loss.h"
 #include "run_cxr.h"
 
@@ -617,7 +617,7 @@ TEST(ExplainFiles, Sha256KnownVectors) {
   }
   EXPECT_EQ(s.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   const fs::path p = fs::temp_directory_path() / "cxr_test_sha.bin";
-  io::write_file_atomic(p.string(), std::string("abc"));
+  cxr::write_file_atomic(p.string(), std::string("abc"));
   EXPECT_EQ(sha256_file(p.string()), sha256_hex("abc"));
   fs::remove(p);
   EXPECT_THROW(sha256_file("/nonexistent/file"), Error);
@@ -740,9 +740,9 @@ struct CliFixture {
     ckpt = (dir / "model.safetensors").string();
     io::save_checkpoint(ckpt, *m, meta);
     image = (dir / "imgs" / "scan.png").string();
-    io::save_png(image, random_tensor({1, 90, 70}, 151, 0, 1));  // grey, not square
+    image::save_png(image, random_tensor({1, 90, 70}, 151, 0, 1));  // grey, not square
     image2 = (dir / "imgs" / "other.png").string();
-    io::save_png(image2, random_tensor({3, 40, 50}, 152, 0, 1));  // RGB
+    image::save_png(image2, random_tensor({3, 40, 50}, 152, 0, 1));  // RGB
   }
   ~CliFixture() { fs::remove_all(dir); }
   int run(const std::string& args, const std::string& log = "log.txt") const {
@@ -777,7 +777,7 @@ TEST(ExplainCli, ExplainWritesOverlaysPanelsRawMapsAndManifest) {
     for (const auto& e : im["explanations"]) {
       ASSERT_TRUE(e["files"].contains("overlay")) << e.dump();
       // The overlay and heatmap are at the ORIGINAL image's size.
-      io::ImageInfo info = io::probe_image((fs::path(out) / e["files"]["overlay"].get<std::string>()).string());
+      image::ImageInfo info = image::probe_image((fs::path(out) / e["files"]["overlay"].get<std::string>()).string());
       EXPECT_EQ(info.width, im["width"].get<int>());
       EXPECT_EQ(info.height, im["height"].get<int>());
       EXPECT_EQ(info.channels, 3);
@@ -818,7 +818,7 @@ TEST(ExplainCli, MethodsLayersAndErrors) {
   EXPECT_EQ(fx.run(base + "--masks " + fx.dir.string() + " " + fx.image), 1);
   EXPECT_NE(fx.log().find("--masks is read by --metrics"), std::string::npos) << fx.log();
   // An unreadable file among good ones: the good ones are explained, the run exits 1 naming the bad file.
-  io::write_file_atomic((fx.dir / "imgs" / "broken.png").string(), std::string("not a png"));
+  cxr::write_file_atomic((fx.dir / "imgs" / "broken.png").string(), std::string("not a png"));
   EXPECT_EQ(fx.run(base + fx.image + " " + (fx.dir / "imgs" / "broken.png").string()), 1);
   EXPECT_NE(fx.log().find("broken.png"), std::string::npos) << fx.log();
   nlohmann::json j2 = nlohmann::json::parse(std::ifstream(fx.dir / "o2" / "explanations.json"));
@@ -833,7 +833,7 @@ TEST(ExplainCli, MetricsUseTheMetricsModuleAndMaskFolders) {
   Tensor mask = Tensor::zeros({1, 90, 70});
   for (int64_t y = 0; y < 90; ++y)
     for (int64_t x = 0; x < 35; ++x) mask[y * 70 + x] = 1.0f;
-  io::save_png((fx.dir / "masks" / "scan_mask.png").string(), mask);
+  image::save_png((fx.dir / "masks" / "scan_mask.png").string(), mask);
   const std::string out = (fx.dir / "om").string();
   ASSERT_EQ(fx.run("explain --threads 1 --model " + fx.ckpt + " --no-panel --no-guided --metrics --masks " +
                    (fx.dir / "masks").string() + " --mask-kind lesion --out " + out + " " + fx.image + " " + fx.image2),
@@ -858,7 +858,7 @@ TEST(ExplainCli, FeaturesWritesOneGridPerLayer) {
                    "--max-channels 3 --out " + out),
             0)
       << fx.log();
-  io::ImageInfo a = io::probe_image(out + "/scan_conv1_1.png");
+  image::ImageInfo a = image::probe_image(out + "/scan_conv1_1.png");
   // 3 of conv1_1's 4 channels, 64x64 each (already >= 32 px): a 2 x 2 grid with 2-px gaps.
   EXPECT_EQ(a.width, 2 * 64 + 3 * 2);
   EXPECT_EQ(a.height, 2 * 64 + 3 * 2);

@@ -14,12 +14,13 @@
 #include "error_of.h"
 #include "io/checkpoint.h"
 #include "io/json_file.h"
-#include "io/png.h"
+#include "image/png.h"
 #include "io/safetensors.h"
 #include "report/report.h"
 
 using namespace cxr;
 using namespace cxr::io;
+using namespace cxr::image;
 
 namespace {
 

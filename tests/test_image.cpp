@@ -26,12 +26,12 @@
 #include "core/error.h"
 #include "error_of.h"
 #include "jpeg_writer.h"
-#include "io/atomic_file.h"
-#include "io/exif.h"
-#include "io/image.h"
+#include "core/atomic_file.h"
+#include "image/exif.h"
+#include "image/image.h"
 
 using namespace cxr;
-using namespace cxr::io;
+using namespace cxr::image;
 using cxr_test::make_jpeg;
 namespace fs = std::filesystem;
 

@@ -13,12 +13,12 @@
 #include "error_of.h"
 #include "jpeg_writer.h"
 #include "explain/npy.h"
-#include "io/dataset.h"
-#include "io/exif.h"
-#include "io/image.h"
-#include "io/jpeg.h"
+#include "data/dataset.h"
+#include "image/exif.h"
+#include "image/image.h"
+#include "image/jpeg.h"
 #include "io/json_file.h"
-#include "io/png.h"
+#include "image/png.h"
 #include "io/safetensors.h"
 #include "train/history.h"
 #include "train/run_files.h"
@@ -26,6 +26,8 @@
 namespace fs = std::filesystem;
 using namespace cxr;
 using namespace cxr::io;
+using namespace cxr::data;
+using namespace cxr::image;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// io/loader: batches, determinism across worker counts, cache, bad files, shutdown, balanced sampling.
+// data/loader: batches, determinism across worker counts, cache, bad files, shutdown, balanced sampling.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,12 +9,13 @@
 #include <map>
 #include <set>
 
-#include "io/atomic_file.h"
-#include "io/image.h"
-#include "io/loader.h"
+#include "core/atomic_file.h"
+#include "image/image.h"
+#include "data/loader.h"
 
 using namespace cxr;
-using namespace cxr::io;
+using namespace cxr::data;
+using namespace cxr::image;
 namespace fs = std::filesystem;
 
 namespace {

@@ -141,7 +141,7 @@ TEST(Parity, NamesMatchPyTorchStateDict) {
   for (auto& [n, v] : net.named_parameters()) ours.insert(n);
   for (auto& [n, t] : net.named_buffers()) ours.insert(n);
   for (auto& [n, t] : fixture().all())
-    if (n.rfind("sq.w.", 0) == 0) theirs.insert(n.substr(5));
+    if (n.starts_with("sq.w.")) theirs.insert(n.substr(5));
   EXPECT_EQ(ours, theirs);
   EXPECT_EQ(ours.size(), 18u);  // 4 conv/linear x 2 + 2 batch-norms x (2 params + 3 buffers)
 }
@@ -229,7 +229,7 @@ TEST_P(ParityCase, ThreeOptimizerSteps) {
       expect_close("optimizer state", key, *t, f[key]);
     }
     for (auto& [name, t] : f.all())
-      if (name.rfind(pre + "state.", 0) == 0) theirs.insert(name.substr(pre.size() + 6));
+      if (name.starts_with(pre + "state.")) theirs.insert(name.substr(pre.size() + 6));
     EXPECT_EQ(ours, theirs);
     EXPECT_EQ(opt->step_count(), 3);
   }

@@ -11,9 +11,9 @@
 
 #include "core/threading.h"
 #include "explain/sha256.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/image.h"
+#include "core/atomic_file.h"
+#include "data/dataset.h"
+#include "image/image.h"
 #include "report/html.h"
 #include "report/report.h"
 #include "report/svg_plot.h"
@@ -208,7 +208,7 @@ TEST(Report, ThumbnailKeepsAspectAndDecodes) {
   for (int64_t i = 0; i < 100 * 300; ++i) img[i] = static_cast<float>(i % 300) / 299.0f;
   const std::string uri = thumbnail_uri(img, 150);
   ASSERT_EQ(uri.rfind("data:image/png;base64,", 0), 0u);
-  const io::Image back = io::decode_image(unbase64(uri.substr(22)), "thumbnail");
+  const image::Image back = image::decode_image(unbase64(uri.substr(22)), "thumbnail");
   EXPECT_EQ(back.width(), 150);
   EXPECT_EQ(back.height(), 50);
   EXPECT_EQ(back.channels(), 1);  // gray stays gray
@@ -227,7 +227,7 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   o.batch = 4;
   const std::string out = fx.root + "/out/report.html";
   const ReportData d = write_report(o, out);
-  const std::string html = io::read_file(out);
+  const std::string html = cxr::read_file(out);
 
   // Sections and their content.
   for (const char* id : {"training", "results", "gallery", "xai", "shortcuts", "model", "provenance"})
@@ -261,7 +261,7 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   // ... and under each source a row per true class it holds (counted from the manifest's test rows), with
   // what those images were predicted as.
   std::set<std::pair<std::string, std::string>> source_class;
-  for (const auto& s : io::select_split(io::open_dataset(fx.data), "test").samples)
+  for (const auto& s : data::select_split(data::open_dataset(fx.data), "test").samples)
     source_class.insert({s.source, std::to_string(s.label)});
   EXPECT_GE(source_class.size(), 4u);  // synth's classes, the marker's COVID19, the evil one
   EXPECT_EQ(count_of(html, "<td class=\"sub\">"), source_class.size());
@@ -284,8 +284,8 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   EXPECT_EQ(count_of(html, "http://") + count_of(html, "https://"), count_of(html, "http://www.w3.org/2000/svg"));
 
   // Reading metrics from files instead gives the same headline numbers.
-  io::write_file_atomic(fx.root + "/eval.json", to_json(d.eval).dump());
-  io::write_file_atomic(fx.root + "/xai.json", d.xai.dump());
+  cxr::write_file_atomic(fx.root + "/eval.json", to_json(d.eval).dump());
+  cxr::write_file_atomic(fx.root + "/xai.json", d.xai.dump());
   ReportOptions o2 = o;
   o2.eval_json = fx.root + "/eval.json";
   o2.metrics_json = fx.root + "/xai.json";
@@ -307,18 +307,18 @@ TEST(Report, WholeReportOverAHandMadeRun) {
       r["shortcut"]["flagged"] = markers++ == 0;  // exactly one marker image flagged
     }
   ASSERT_GT(markers, 0) << "the fixture has no synth-marker images";
-  io::write_file_atomic(fx.root + "/xai_other.json", other.dump());
+  cxr::write_file_atomic(fx.root + "/xai_other.json", other.dump());
   o2.compare_metrics_json = {fx.root + "/xai_other.json"};
   const ReportData d3 = write_report(o2, fx.root + "/out/report3.html");
   ASSERT_EQ(d3.xai_compare.size(), 2u);
-  const std::string html3 = io::read_file(fx.root + "/out/report3.html");
+  const std::string html3 = cxr::read_file(fx.root + "/out/report3.html");
   EXPECT_NE(html3.find("Methods compared"), std::string::npos);
   EXPECT_NE(html3.find("<td>hirescam</td>"), std::string::npos);
   EXPECT_NE(html3.find("12.3%"), std::string::npos);
   EXPECT_NE(html3.find(str("1 of ", markers)), std::string::npos);
   EXPECT_EQ(html.find("Methods compared"), std::string::npos);  // one method: no comparison table
   // A file that is not xai-eval output is named in the error.
-  io::write_file_atomic(fx.root + "/not_xai.json", "{\"accuracy\": 1}");
+  cxr::write_file_atomic(fx.root + "/not_xai.json", "{\"accuracy\": 1}");
   o2.compare_metrics_json = {fx.root + "/not_xai.json"};
   try {
     write_report(o2, fx.root + "/out/report4.html");
@@ -365,14 +365,14 @@ TEST(Report, CommandLine) {
     const std::string log = fx.root + "/cli.log";
     const std::string cmd = std::string("CXR_THREADS=1 ") + CXR_BINARY + " report " + args + " > /dev/null 2> " + log;
     const int rc = std::system(cmd.c_str());
-    *err = io::read_file(log);
+    *err = cxr::read_file(log);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   };
   std::string err;
   const std::string out = fx.root + "/cli/report.html";
   // --data defaults to the run's config.json "data".
   EXPECT_EQ(run("--run " + fx.run + " --samples 3 --xai-images 0 --out " + out, &err), 0) << err;
-  const std::string html = io::read_file(out);
+  const std::string html = cxr::read_file(out);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(count_of(html, "<img "), 9u);  // 3 gallery images x (image, map, guided)
   EXPECT_NE(html.find("explanation metrics were not computed"), std::string::npos);

@@ -1,7 +1,7 @@
 // The report in a real browser: a report over a hand-made run (tests/report_fixture.h) is opened in headless
 // Chromium, which must load it without a console message or script error, decode every inline image (the
 // page's own script writes the count into #img-check, read back with --dump-dom), and render a page that is
-// not blank (the screenshot, decoded with io::load_image, has many colours and plenty of non-white pixels).
+// not blank (the screenshot, decoded with image::load_image, has many colours and plenty of non-white pixels).
 // A control page with a broken image, a script error and nothing on it must fail each of those checks, so the
 // checks can fail. Skipped when Chromium is not installed.
 //
@@ -16,8 +16,8 @@
 #include <sstream>
 
 #include "core/threading.h"
-#include "io/atomic_file.h"
-#include "io/image.h"
+#include "core/atomic_file.h"
+#include "image/image.h"
 #include "report/report.h"
 #include "report_fixture.h"
 
@@ -72,8 +72,8 @@ struct PageCheck {
 PageCheck check_page(const Browser& b, const std::string& page, const std::string& tag) {
   PageCheck c;
   const std::string dom = b.dir + "/" + tag + "_dom.html", log1 = b.dir + "/" + tag + "_dom.log";
-  EXPECT_EQ(b.run(page, "--dump-dom", dom, log1), 0) << io::read_file(log1);
-  const std::string html = io::read_file(dom);
+  EXPECT_EQ(b.run(page, "--dump-dom", dom, log1), 0) << cxr::read_file(log1);
+  const std::string html = cxr::read_file(dom);
   // The #img-check element's attributes, as the page's script left them.
   const size_t at = html.find("id=\"img-check\"");
   if (at != std::string::npos) {
@@ -87,16 +87,16 @@ PageCheck check_page(const Browser& b, const std::string& page, const std::strin
   }
   const std::string shot = b.dir + "/" + tag + ".png", log2 = b.dir + "/" + tag + "_shot.log";
   EXPECT_EQ(b.run(page, "--window-size=1280,2000 --screenshot=" + quote(shot), b.dir + "/out.txt", log2), 0)
-      << io::read_file(log2);
+      << cxr::read_file(log2);
   for (const std::string& log : {log1, log2}) {
-    std::stringstream ls(io::read_file(log));
+    std::stringstream ls(cxr::read_file(log));
     std::string line;
     while (std::getline(ls, line))
       if (line.find(":CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos)
         c.console.push_back(line);
   }
   if (!fs::exists(shot)) return c;
-  const io::Image img = io::load_image(shot);
+  const image::Image img = image::load_image(shot);
   c.width = img.width();
   c.height = img.height();
   const int64_t n = static_cast<int64_t>(c.width) * c.height, C = img.channels();
@@ -143,7 +143,7 @@ TEST(ReportBrowser, RendersInHeadlessChromium) {
   o.batch = 5;
   const std::string page = fs::absolute(fx.root + "/report.html").string();
   report::write_report(o, page);
-  const size_t images = count_of(io::read_file(page), "<img ");
+  const size_t images = count_of(cxr::read_file(page), "<img ");
   ASSERT_GE(images, 27u);
 
   const Browser b{exe, fx.root};
@@ -158,7 +158,7 @@ TEST(ReportBrowser, RendersInHeadlessChromium) {
 
   // Control: a broken image, a script error, next to nothing drawn. Every check must notice.
   const std::string control = fx.root + "/control.html";
-  io::write_file_atomic(control,
+  cxr::write_file_atomic(control,
                         "<!DOCTYPE html><html><body><img src=\"data:image/png;base64,AAAA\" alt=\"broken\">"
                         "<span id=\"img-check\" data-decoded=\"-1\">?</span>"
                         "<script>window.addEventListener('load',function(){var a=document.images,n=0;"

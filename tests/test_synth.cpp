@@ -1,4 +1,4 @@
-// io/synth: synthetic chest X-ray phantoms. Determinism, masks that match the pictures, lesions where each
+// data/synth: synthetic chest X-ray phantoms. Determinism, masks that match the pictures, lesions where each
 // class puts them, the shortcut marker's rate and place, anatomy the right way round, and the written layout.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -16,19 +16,19 @@
 #include <vector>
 
 #include "core/threading.h"
-#include "io/dataset.h"
-#include "io/image.h"
-#include "io/synth.h"
+#include "data/dataset.h"
+#include "image/image.h"
+#include "data/synth.h"
 
 using namespace cxr;
-using io::SynthOptions;
-using io::SynthSample;
+using data::SynthOptions;
+using data::SynthSample;
 namespace fs = std::filesystem;
 
 namespace {
 
 SynthSample render(const SynthOptions& o, const std::string& cls, int64_t i, const char* split = "train") {
-  return io::render_sample(o, cls, io::sample_seed(o.seed, split, cls, i));
+  return data::render_sample(o, cls, data::sample_seed(o.seed, split, cls, i));
 }
 
 int64_t count(const Tensor& m) {
@@ -125,9 +125,9 @@ TEST(Synth, SameSeedSamePixelsOtherSeedOthers) {
   o2.seed = o.seed + 1;
   EXPECT_FALSE(same_pixels(render(o, "NORMAL", 0).image, render(o2, "NORMAL", 0).image));
   // Seeds differ by split and by class.
-  EXPECT_NE(io::sample_seed(1, "train", "NORMAL", 0), io::sample_seed(1, "val", "NORMAL", 0));
-  EXPECT_NE(io::sample_seed(1, "train", "NORMAL", 0), io::sample_seed(1, "train", "COVID19", 0));
-  EXPECT_NE(io::sample_seed(1, "train", "NORMAL", 0), io::sample_seed(1, "train", "NORMAL", 1));
+  EXPECT_NE(data::sample_seed(1, "train", "NORMAL", 0), data::sample_seed(1, "val", "NORMAL", 0));
+  EXPECT_NE(data::sample_seed(1, "train", "NORMAL", 0), data::sample_seed(1, "train", "COVID19", 0));
+  EXPECT_NE(data::sample_seed(1, "train", "NORMAL", 0), data::sample_seed(1, "train", "NORMAL", 1));
 }
 
 TEST(Synth, ValuesInRangeAndMasksBinary) {
@@ -151,9 +151,9 @@ TEST(Synth, SameImagesWithOneOrTwoThreads) {
   o.shortcut_rate = 0.5f;
   int saved = num_threads();
   set_num_threads(1);
-  auto one = io::render_batch(o, "val", "COVID19", 5, 6);
+  auto one = data::render_batch(o, "val", "COVID19", 5, 6);
   set_num_threads(2);
-  auto two = io::render_batch(o, "val", "COVID19", 5, 6);
+  auto two = data::render_batch(o, "val", "COVID19", 5, 6);
   set_num_threads(saved);
   ASSERT_EQ(one.size(), 6u);
   ASSERT_EQ(two.size(), 6u);
@@ -321,9 +321,9 @@ TEST(Synth, MarkerOnlyOnTheShortcutClassAtItsRateInTheBorderBand) {
   o.size = 48;
   o.shortcut_rate = 0.5f;
   o.shortcut_class = "COVID19";
-  const int S = o.size, band = io::marker_band_px(S);
+  const int S = o.size, band = data::marker_band_px(S);
   EXPECT_EQ(band, 10);
-  EXPECT_EQ(io::marker_band_px(200), 40);
+  EXPECT_EQ(data::marker_band_px(200), 40);
   const int N = 200;
   int marked = 0;
   for (int i = 0; i < N; ++i) {
@@ -380,29 +380,29 @@ TEST(Synth, AnySizeFrom32) {
 TEST(Synth, RejectsBadOptions) {
   SynthOptions o;
   o.size = 16;
-  EXPECT_THROW(io::validate(o), Error);
+  EXPECT_THROW(data::validate(o), Error);
   o = {};
   o.difficulty = 1.5f;
-  EXPECT_THROW(io::validate(o), Error);
+  EXPECT_THROW(data::validate(o), Error);
   o = {};
   o.shortcut_rate = -0.1f;
-  EXPECT_THROW(io::validate(o), Error);
+  EXPECT_THROW(data::validate(o), Error);
   o = {};
   o.classes = {"NORMAL", "TUBERCULOSIS"};
   try {
-    io::validate(o);
+    data::validate(o);
     FAIL() << "no throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("TUBERCULOSIS"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(io::render_sample(SynthOptions{}, "normal", 0), Error);
+  EXPECT_THROW(data::render_sample(SynthOptions{}, "normal", 0), Error);
   // A marker for a class that is not made would be silently absent.
   o = {};
   o.classes = {"NORMAL", "PNEUMONIA"};
   o.shortcut_class = "COVID19";
   o.shortcut_rate = 1.0f;
   try {
-    io::validate(o);
+    data::validate(o);
     FAIL() << "no throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("shortcut class COVID19 is not among the classes made (NORMAL, PNEUMONIA)"),
@@ -410,9 +410,9 @@ TEST(Synth, RejectsBadOptions) {
         << e.what();
   }
   o.shortcut_rate = 0.0f;  // no marker asked for: fine
-  EXPECT_NO_THROW(io::validate(o));
+  EXPECT_NO_THROW(data::validate(o));
   o = {};
-  EXPECT_NO_THROW(io::validate(o));
+  EXPECT_NO_THROW(data::validate(o));
 }
 
 namespace {
@@ -453,7 +453,7 @@ TEST(Synth, WritesLayoutManifestAndMasks) {
   o.shortcut_rate = 1.f;
   o.shortcut_class = "COVID19";
   fs::path dir = temp_dir("layout");
-  io::SynthStats st = io::write_dataset(o, dir.string());
+  data::SynthStats st = data::write_dataset(o, dir.string());
   EXPECT_EQ(st.images, 12);
   EXPECT_EQ(st.with_marker, 4);
   EXPECT_EQ(st.per_split[0], 6);
@@ -476,12 +476,12 @@ TEST(Synth, WritesLayoutManifestAndMasks) {
     EXPECT_EQ(row[7], marked ? "1" : "0") << r;
     EXPECT_EQ(row[3], marked ? "synth-marker" : "synth") << r;
     EXPECT_EQ(fs::exists(dir / "masks" / "marker" / split / label / (row[4] + ".png")), marked) << r;
-    io::Image img = io::load_image((dir / file).string());
+    image::Image img = image::load_image((dir / file).string());
     EXPECT_EQ(img.channels(), 1);
     EXPECT_EQ(img.width(), 40);
     EXPECT_EQ(img.height(), 40);
-    io::Image lung = io::load_image((dir / row[5]).string());
-    io::Image lesion = io::load_image((dir / row[6]).string());
+    image::Image lung = image::load_image((dir / row[5]).string());
+    image::Image lesion = image::load_image((dir / row[6]).string());
     int64_t lung_n = 0, lesion_n = 0;
     for (int64_t p = 0; p < lung.pixels.numel(); ++p) {
       ASSERT_TRUE(lung.pixels[p] == 0.f || lung.pixels[p] == 1.f);
@@ -493,7 +493,7 @@ TEST(Synth, WritesLayoutManifestAndMasks) {
     EXPECT_EQ(lesion_n > 0, label != "NORMAL") << r;
     // The written image is the rendered one (8-bit).
     int64_t index = split == "train" ? (r - 1) % 2 : 0;
-    SynthSample s = io::render_sample(o, label, io::sample_seed(o.seed, split, label, index));
+    SynthSample s = data::render_sample(o, label, data::sample_seed(o.seed, split, label, index));
     double worst = 0;
     for (int64_t p = 0; p < s.image.numel(); ++p) worst = std::max(worst, double(std::abs(s.image[p] - img.pixels[p])));
     EXPECT_LE(worst, 0.5 / 255 + 1e-6) << file;
@@ -501,9 +501,9 @@ TEST(Synth, WritesLayoutManifestAndMasks) {
   EXPECT_EQ(per_class_split["train/NORMAL"], 2);
   EXPECT_EQ(per_class_split["test/PNEUMONIA"], 1);
   // A folder scan of a split finds the images only, the masks sitting elsewhere.
-  io::Dataset train = io::open_folder((dir / "train").string());
+  data::Dataset train = data::open_folder((dir / "train").string());
   EXPECT_EQ(train.size(), 6);
-  io::Dataset all = io::open_dataset(dir.string());
+  data::Dataset all = data::open_dataset(dir.string());
   EXPECT_EQ(all.size(), 12);
   EXPECT_EQ(all.num_classes(), 3);
   fs::remove_all(dir);
@@ -519,13 +519,13 @@ TEST(Synth, WrittenFilesIndependentOfThreadsAndClassSubset) {
   fs::path d1 = temp_dir("t1"), d2 = temp_dir("t2"), d3 = temp_dir("t3");
   int saved = num_threads();
   set_num_threads(1);
-  io::write_dataset(o, d1.string());
+  data::write_dataset(o, d1.string());
   set_num_threads(2);
-  io::write_dataset(o, d2.string());
+  data::write_dataset(o, d2.string());
   SynthOptions sub = o;
   sub.classes = {"PNEUMONIA"};
   sub.shortcut_rate = 0.0f;  // no COVID19 made, so no marker to ask for (refused otherwise)
-  io::write_dataset(sub, d3.string());
+  data::write_dataset(sub, d3.string());
   set_num_threads(saved);
   EXPECT_EQ(file_bytes(d1 / "manifest.csv"), file_bytes(d2 / "manifest.csv"));
   EXPECT_FALSE(fs::exists(d1 / "val"));
@@ -540,8 +540,8 @@ TEST(Synth, WrittenFilesIndependentOfThreadsAndClassSubset) {
   // A PNEUMONIA image is the same whether or not the other classes are generated (ids differ, pixels not).
   auto rows = read_csv(d3 / "manifest.csv");
   ASSERT_EQ(rows.size(), 5u);
-  io::Image a = io::load_image((d3 / rows[1][0]).string());
-  SynthSample s = io::render_sample(o, "PNEUMONIA", io::sample_seed(o.seed, "train", "PNEUMONIA", 0));
+  image::Image a = image::load_image((d3 / rows[1][0]).string());
+  SynthSample s = data::render_sample(o, "PNEUMONIA", data::sample_seed(o.seed, "train", "PNEUMONIA", 0));
   for (int64_t p = 0; p < s.image.numel(); ++p) ASSERT_NEAR(a.pixels[p], s.image[p], 0.5 / 255 + 1e-6);
   for (auto& d : {d1, d2, d3}) fs::remove_all(d);
 }

@@ -11,10 +11,10 @@
 #include "core/threading.h"
 #include "error_of.h"
 #include "io/checkpoint.h"
-#include "io/dataset.h"
+#include "data/dataset.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
-#include "io/synth.h"
+#include "data/synth.h"
 #include "layers/modules.h"
 #include "train/evaluate.h"
 #include "train/recalibrate.h"
@@ -30,7 +30,7 @@ const std::string& synth_dir() {
   static std::string dir = [] {
     fs::path d = fs::temp_directory_path() / ("cxr_test_train_" + std::to_string(::getpid()));
     fs::remove_all(d);
-    io::SynthOptions o;
+    data::SynthOptions o;
     o.size = 64;
     o.seed = 11;
     o.difficulty = 0.0f;
@@ -38,7 +38,7 @@ const std::string& synth_dir() {
     o.train = 60;
     o.val = 15;
     o.test = 15;
-    io::write_dataset(o, d.string());
+    data::write_dataset(o, d.string());
     return d.string();
   }();
   return dir;
@@ -114,7 +114,7 @@ std::string log_of(const std::function<void(std::FILE*)>& run) {
 std::string edited_manifest(const std::string& name, const std::function<void(std::vector<std::string>&)>& edit) {
   const std::string dir = fresh_dir(name);
   fs::create_directories(dir);
-  const auto rows = io::parse_csv(file_bytes(synth_dir() + "/manifest.csv"), "manifest");
+  const auto rows = data::parse_csv(file_bytes(synth_dir() + "/manifest.csv"), "manifest");
   std::ofstream out(dir + "/manifest.csv");
   for (size_t r = 0; r < rows.size(); ++r) {
     std::vector<std::string> f = rows[r];
@@ -122,7 +122,7 @@ std::string edited_manifest(const std::string& name, const std::function<void(st
       f[0] = synth_dir() + "/" + f[0];
       edit(f);
     }
-    for (size_t i = 0; i < f.size(); ++i) out << (i ? "," : "") << io::csv_field(f[i]);
+    for (size_t i = 0; i < f.size(); ++i) out << (i ? "," : "") << data::csv_field(f[i]);
     out << "\n";
   }
   return dir + "/manifest.csv";
@@ -149,7 +149,7 @@ TEST(Train, TinySyntheticTaskIsLearnt) {
   EXPECT_LT(r.history.back().loss, r.history.front().loss);
   // The saved best checkpoint reproduces its recorded val_loss, and is the epoch with the lowest one.
   io::LoadedModel lm = io::load_model_file(r.best_checkpoint);
-  io::Dataset val = io::select_split(io::open_dataset(c.data), "val");
+  data::Dataset val = data::select_split(data::open_dataset(c.data), "val");
   DatasetPredictions p = predict_dataset(*lm.model, val, inference_loader_options(lm.meta.model, lm.norm, 16));
   int argmin = 0;
   for (size_t i = 0; i < r.history.size(); ++i)
@@ -221,7 +221,7 @@ TEST(Train, ResumeGivesTheSameWeights) {
     EXPECT_EQ(ha.back().val_loss, hb.back().val_loss);
     // The checkpoint holds the batch-norm statistics validation used (recalibrated ones with --precise-bn).
     io::LoadedModel lm = io::load_model_file(full.out + "/last.safetensors");
-    io::Dataset val = io::select_split(io::open_dataset(full.data), "val");
+    data::Dataset val = data::select_split(data::open_dataset(full.data), "val");
     DatasetPredictions p = predict_dataset(*lm.model, val, inference_loader_options(lm.meta.model, lm.norm, 16));
     EXPECT_NEAR(p.loss, ha.back().val_loss, 1e-6);
     // A second train() into a finished run's folder refuses instead of overwriting it.
@@ -265,7 +265,7 @@ TEST(Train, SwaIsTheMeanOfTheEpochsWeightsAndResumesExactly) {
   EXPECT_NE(sf[0].second[0], w3[0].second[0]);
   // The saved file holds the batch-norm statistics its reported val_loss was measured with.
   io::LoadedModel lm = io::load_model_file(rf.swa_checkpoint);
-  io::Dataset val = io::select_split(io::open_dataset(full.data), "val");
+  data::Dataset val = data::select_split(data::open_dataset(full.data), "val");
   DatasetPredictions p = predict_dataset(*lm.model, val, inference_loader_options(lm.meta.model, lm.norm, 16));
   EXPECT_NEAR(p.loss, rf.swa_val_loss, 1e-6);
   EXPECT_EQ(rf.swa_val_loss, rp.swa_val_loss);
@@ -339,8 +339,8 @@ TEST(Train, SwaLearningRateAndBadSwaOptions) {
 TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
   const ModelConfig mc = tiny_vgg_config(1, 4);
   auto model = make_model(mc);
-  io::Dataset train_set = io::select_split(io::open_dataset(synth_dir()), "train");
-  io::LoaderOptions o = inference_loader_options(mc, io::Normalisation{}, 16);
+  data::Dataset train_set = data::select_split(data::open_dataset(synth_dir()), "train");
+  data::LoaderOptions o = inference_loader_options(mc, image::Normalisation{}, 16);
   o.shuffle = true;
   o.drop_last = true;
   o.seed = 7;
@@ -370,14 +370,14 @@ TEST(Recalibrate, BatchNormBuffersBecomeThePlainMeanOfBatchStatistics) {
     });
     model->eval();  // the convolution does not care; batch-norm's buffers must not move here
     NoGradGuard ng;
-    io::Loader ref(train_set, o);
+    data::Loader ref(train_set, o);
     ref.start_epoch(2);
-    io::Batch b;
+    data::Batch b;
     while (ref.next(b)) (*model)(Variable(b.images));
     conv1->remove_forward_hook(id);
   }
   ASSERT_EQ(batches, 180 / 16);
-  io::Loader loader(train_set, o);
+  data::Loader loader(train_set, o);
   model->train();
   bn1->state.running_mean[0] = NAN;  // as a diverged run may leave it: must not survive
   RecalibrateResult r = recalibrate_batchnorm(*model, loader, 2);
@@ -565,13 +565,13 @@ TEST(Evaluate, AveragePredictionsIsTheMeanOverSamplesEveryModelRead) {
 TEST(Evaluate, TestTimeAugmentationIsThePlainViewAveragedWithFixedAugmentedOnes) {
   const ModelConfig mc = tiny_vgg_config(1, 8);
   auto model = make_model(mc);
-  io::Dataset val = io::select_split(io::open_dataset(synth_dir()), "val");
-  io::LoaderOptions o = inference_loader_options(mc, io::Normalisation{}, 8);
+  data::Dataset val = data::select_split(data::open_dataset(synth_dir()), "val");
+  data::LoaderOptions o = inference_loader_options(mc, image::Normalisation{}, 8);
   o.workers = 1;
-  const io::AugmentParams xray = io::AugmentParams::xray();
+  const image::AugmentParams xray = image::AugmentParams::xray();
   const DatasetPredictions plain = predict_dataset(*model, val, o);
   // One view is the plain prediction, even when the options ask for augmentation.
-  io::LoaderOptions augmented = o;
+  data::LoaderOptions augmented = o;
   augmented.augment = xray;
   EXPECT_EQ(predict_dataset_tta(*model, val, augmented, xray, 1).probs, plain.probs);
   // View v is the loader's augmentation of epoch v.

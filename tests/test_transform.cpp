@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "core/error.h"
-#include "io/transform.h"
+#include "image/transform.h"
 
 using namespace cxr;
-using namespace cxr::io;
+using namespace cxr::image;
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "io/loader.h"
-#include "io/synth.h"
+#include "data/loader.h"
+#include "data/synth.h"
 #include "layers/loss.h"
 #include "layers/optim.h"
 #include "models/model.h"
@@ -28,15 +28,15 @@ TEST(Vgg16Full, LossFallsOnAFixedBatchAt224) {
   ASSERT_EQ(model->parameter_count(), 134272835);  // torchvision's vgg16(num_classes=3)
 
   // Eight synthetic chest X-rays, resized to 224 and made 3-channel as the loader would.
-  io::SynthOptions so;
+  data::SynthOptions so;
   so.size = 128;
   const std::vector<std::string> classes = {"COVID19", "NORMAL", "PNEUMONIA"};
   Tensor x = Tensor::empty({8, 3, 224, 224});
   std::vector<int> y(8);
   for (int i = 0; i < 8; ++i) {
     y[i] = i % 3;
-    io::SynthSample s = io::render_sample(so, classes[y[i]], io::sample_seed(3, "train", classes[y[i]], i));
-    Tensor img = io::preprocess_image(s.image, 224, 3, io::normalisation_preset("none"));
+    data::SynthSample s = data::render_sample(so, classes[y[i]], data::sample_seed(3, "train", classes[y[i]], i));
+    Tensor img = data::preprocess_image(s.image, 224, 3, image::normalisation_preset("none"));
     x.slice(i, i + 1).copy_from(img);
   }
 

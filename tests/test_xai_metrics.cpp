@@ -19,9 +19,9 @@
 #include "core/rng.h"
 #include "explain/metrics.h"
 #include "io/checkpoint.h"
-#include "io/image.h"
-#include "io/synth.h"
-#include "io/transform.h"
+#include "image/image.h"
+#include "data/synth.h"
+#include "image/transform.h"
 #include "run_cxr.h"
 
 namespace fs = std::filesystem;
@@ -271,7 +271,7 @@ TEST(Localization, MasksAreResizedAndThresholded) {
   Tensor img = Tensor::zeros({1, 6, 6});
   for (int y = 0; y < 3; ++y)
     for (int x = 0; x < 6; ++x) img[y * 6 + x] = 1.0f;
-  io::save_png((d / "m.png").string(), img);
+  image::save_png((d / "m.png").string(), img);
   Tensor l = load_mask((d / "m.png").string(), 6, 6);
   for (int i = 0; i < 36; ++i) EXPECT_EQ(l[i], i < 18 ? 1.0f : 0.0f) << i;
   fs::remove_all(d);
@@ -287,7 +287,7 @@ TEST(Localization, MaskMatcherByFileName) {
   fs::path d = temp_dir("matcher");
   auto touch = [&](const fs::path& p) {
     fs::create_directories(p.parent_path());
-    io::save_png(p.string(), Tensor::zeros({1, 2, 2}));
+    image::save_png(p.string(), Tensor::zeros({1, 2, 2}));
   };
   touch(d / "m" / "scan1_mask.png");
   touch(d / "m" / "sub" / "scan2-mask.png");
@@ -366,13 +366,13 @@ std::shared_ptr<Model> tiny_vgg(bool bn = false) {
 
 // Synthetic X-rays as model inputs [N, 1, S, S].
 Tensor synth_batch(int S, int N, uint64_t seed = 9) {
-  io::SynthOptions o;
+  data::SynthOptions o;
   o.size = S;
   Tensor x = Tensor::empty({N, 1, S, S});
-  const auto& names = io::synth_class_names();
+  const auto& names = data::synth_class_names();
   for (int i = 0; i < N; ++i) {
-    io::SynthSample s =
-        io::render_sample(o, names[static_cast<size_t>(i) % names.size()], seed + static_cast<uint64_t>(i));
+    data::SynthSample s =
+        data::render_sample(o, names[static_cast<size_t>(i) % names.size()], seed + static_cast<uint64_t>(i));
     std::copy(s.image.data(), s.image.data() + S * S, x.data() + i * S * S);
   }
   return x;
@@ -553,6 +553,16 @@ TEST(Sanity, WeightsAreRestoredWhenTheMapFunctionThrows) {
 
 // ---- shortcut finder ----------------------------------------------------------------------------------
 
+// The finder's default band is where `cxr synth` burns its markers: two definitions, one number, at every
+// size a model is trained at (32..512 px) and the small ones where the 10-pixel floor holds.
+TEST(Shortcut, DefaultBandIsTheSyntheticMarkersBand) {
+  for (int size : {16, 32, 49, 50, 51, 64, 96, 128, 200, 224, 256, 512}) {
+    EXPECT_EQ(default_shortcut_band(size), data::marker_band_px(size)) << size;
+  }
+  EXPECT_EQ(default_shortcut_band(32), 10);
+  EXPECT_EQ(default_shortcut_band(224), 45);
+}
+
 TEST(Shortcut, BandAndShares) {
   Tensor band = border_band(6, 6, 2);
   double s = 0;
@@ -610,13 +620,13 @@ TEST(Shortcut, BandAndShares) {
 }
 
 TEST(Shortcut, FlagsSyntheticMarkerImagesWhenTheMapSitsOnTheMarker) {
-  io::SynthOptions o;
+  data::SynthOptions o;
   o.size = 128;
   o.shortcut_rate = 1.0f;
   o.shortcut_class = "COVID19";
   int flagged_marker = 0, flagged_lesion = 0, flagged_lung = 0, n = 0, no_lungs_marker = 0, no_lungs_lesion = 0;
   for (int i = 0; i < 8; ++i) {
-    io::SynthSample s = io::render_sample(o, "COVID19", io::sample_seed(o.seed, "test", "COVID19", i));
+    data::SynthSample s = data::render_sample(o, "COVID19", data::sample_seed(o.seed, "test", "COVID19", i));
     ASSERT_TRUE(s.shortcut);
     const Tensor lung = prepare_mask(s.lung_mask, 128, 128);
     // A coarse map on the marker (what a model that learned the shortcut shows): the marker mask blurred
@@ -652,13 +662,13 @@ struct SynthFixture {
   std::string ckpt;
   SynthFixture() {
     dir = temp_dir("report");
-    io::SynthOptions o;
+    data::SynthOptions o;
     o.size = 64;
     o.train = 0;
     o.val = 0;
     o.test = 2;
     o.shortcut_rate = 1.0f;
-    io::write_dataset(o, (dir / "synth").string());
+    data::write_dataset(o, (dir / "synth").string());
     auto m = tiny_vgg();
     io::CheckpointMeta meta;
     meta.model = m->config();
@@ -675,7 +685,7 @@ struct SynthFixture {
 
 TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   SynthFixture fx;
-  io::Dataset ds = io::open_dataset((fx.dir / "synth").string());
+  data::Dataset ds = data::open_dataset((fx.dir / "synth").string());
   auto m = tiny_vgg();
   const auto before = state_of(*m);
   XaiOptions opt;
@@ -688,7 +698,7 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   ASSERT_EQ(r.rows.size(), 6u);
   EXPECT_EQ(r.failed, 0);
   EXPECT_EQ(r.method, "gradcam");
-  EXPECT_EQ(r.shortcut_band, io::marker_band_px(64));
+  EXPECT_EQ(r.shortcut_band, data::marker_band_px(64));
   int64_t with_faith = 0, lesion_scored = 0;
   for (const auto& row : r.rows) {
     EXPECT_GE(row.label, 0);

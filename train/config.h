@@ -15,7 +15,7 @@ struct TrainConfig {
   std::string val;                 // optional: validation folder/manifest; else the data's own val split
   std::string train_split = "train", val_split = "val";
   float val_fraction = 0.15f;      // patient-grouped split when the data has no split of its own
-  std::vector<std::string> exclude_sources;  // left out of training and validation (io::exclude_sources)
+  std::vector<std::string> exclude_sources;  // left out of training and validation (data::exclude_sources)
   bool skip_bad = false;
   int workers = 0;                 // loader threads (0: automatic)
   // model

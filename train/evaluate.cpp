@@ -10,13 +10,14 @@
 #include "core/error.h"
 
 #include "core/progress.h"
+#include "data/csv.h"
 #include "layers/loss.h"
 
 namespace cxr {
 
-io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::Normalisation& norm, int batch,
+data::LoaderOptions inference_loader_options(const ModelConfig& model, const image::Normalisation& norm, int batch,
                                            bool skip_bad) {
-  io::LoaderOptions o;
+  data::LoaderOptions o;
   o.image_size = model.input_size;
   o.channels = model.in_channels;
   o.batch_size = batch;
@@ -39,8 +40,8 @@ namespace {
 
 // One pass of `loader` (epoch `epoch`) through the model. The loader keeps its image cache between calls,
 // so test-time augmentation decodes each file once for all its augmented views.
-DatasetPredictions predict_loader(Model& model, io::Loader& loader, const std::string& label, int64_t epoch) {
-  const io::Dataset& ds = loader.dataset();
+DatasetPredictions predict_loader(Model& model, data::Loader& loader, const std::string& label, int64_t epoch) {
+  const data::Dataset& ds = loader.dataset();
   const int K = model.config().num_classes;
   DatasetPredictions out;
   out.probs.assign(ds.size(), {});
@@ -51,7 +52,7 @@ DatasetPredictions predict_loader(Model& model, io::Loader& loader, const std::s
   loader.start_epoch(epoch);
   std::unique_ptr<Progress> bar;
   if (!label.empty()) bar = std::make_unique<Progress>(label, loader.batches_per_epoch());
-  io::Batch b;
+  data::Batch b;
   double loss_sum = 0;
   int64_t seen = 0, step = 0;
   while (loader.next(b)) {
@@ -84,14 +85,14 @@ DatasetPredictions predict_loader(Model& model, io::Loader& loader, const std::s
 
 }  // namespace
 
-DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
+DatasetPredictions predict_dataset(Model& model, const data::Dataset& ds, const data::LoaderOptions& opt,
                                    const std::string& label, int64_t epoch) {
-  io::Loader loader(ds, opt);
+  data::Loader loader(ds, opt);
   return predict_loader(model, loader, label, epoch);
 }
 
-DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::LoaderOptions opt,
-                                       const io::AugmentParams& augment, int views, const std::string& label) {
+DatasetPredictions predict_dataset_tta(Model& model, const data::Dataset& ds, data::LoaderOptions opt,
+                                       const image::AugmentParams& augment, int views, const std::string& label) {
   CXR_CHECK(views >= 1, "predict_dataset_tta: views must be at least 1, got ", views);
   std::vector<DatasetPredictions> runs;
   auto view_label = [&](int v) {
@@ -99,28 +100,28 @@ DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::
   };
   {
     // The plain view reads each file once: no cache, so that only the augmented views' loader holds one.
-    io::LoaderOptions po = opt;
-    po.augment = io::AugmentParams::none();
+    data::LoaderOptions po = opt;
+    po.augment = image::AugmentParams::none();
     if (views > 1) po.cache_bytes = 0;
-    io::Loader plain(ds, po);
+    data::Loader plain(ds, po);
     runs.push_back(predict_loader(model, plain, view_label(0), 0));
   }
   if (views > 1) {
     opt.augment = augment;
-    io::Loader augmented(ds, opt);
+    data::Loader augmented(ds, opt);
     for (int v = 1; v < views; ++v) runs.push_back(predict_loader(model, augmented, view_label(v), v));
   }
   return views == 1 ? std::move(runs[0]) : average_predictions(runs);
 }
 
-DatasetPredictions predict_dataset_sharded(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
-                                           const io::AugmentParams& augment, int views, const std::string& label,
+DatasetPredictions predict_dataset_sharded(Model& model, const data::Dataset& ds, const data::LoaderOptions& opt,
+                                           const image::AugmentParams& augment, int views, const std::string& label,
                                            dist::Comm& comm) {
   if (comm.size() == 1) return predict_dataset_tta(model, ds, opt, augment, views, label);
   const dist::Range mine = dist::share(ds.size(), comm.rank(), comm.size());
-  io::Dataset part = ds;
+  data::Dataset part = ds;
   part.samples.assign(ds.samples.begin() + mine.begin, ds.samples.begin() + mine.end);
-  io::LoaderOptions o = opt;
+  data::LoaderOptions o = opt;
   o.first_sample = mine.begin;  // augmentation (--tta) keyed to the index in the whole set
   DatasetPredictions p;
   if (part.size() > 0) p = predict_dataset_tta(model, part, o, augment, views, comm.is_root() ? label : "");
@@ -203,7 +204,7 @@ DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& ru
   return out;
 }
 
-std::vector<std::string> source_groups(const io::Dataset& ds, const DatasetPredictions& p) {
+std::vector<std::string> source_groups(const data::Dataset& ds, const DatasetPredictions& p) {
   std::vector<std::string> groups;
   bool any = false;
   for (int64_t i : p.indices) any = any || !ds.samples.at(static_cast<size_t>(i)).source.empty();
@@ -215,18 +216,18 @@ std::vector<std::string> source_groups(const io::Dataset& ds, const DatasetPredi
   return groups;
 }
 
-std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p) {
+std::string predictions_csv(const data::Dataset& ds, const DatasetPredictions& p) {
   std::ostringstream out;
   out << "file,label,source,predicted,correct";
-  for (const auto& c : ds.class_names) out << ",p_" << io::csv_field(c);
+  for (const auto& c : ds.class_names) out << ",p_" << data::csv_field(c);
   out << "\n";
   char num[32];
   for (size_t r = 0; r < p.indices.size(); ++r) {
-    const io::Sample& s = ds.samples.at(p.indices[r]);
+    const data::Sample& s = ds.samples.at(p.indices[r]);
     const auto& pr = p.probs[r];
     const int pred = argmax(pr);
-    out << io::csv_field(s.path) << ',' << io::csv_field(ds.class_names.at(p.targets[r])) << ','
-        << io::csv_field(s.source) << ',' << io::csv_field(ds.class_names.at(pred)) << ','
+    out << data::csv_field(s.path) << ',' << data::csv_field(ds.class_names.at(p.targets[r])) << ','
+        << data::csv_field(s.source) << ',' << data::csv_field(ds.class_names.at(pred)) << ','
         << (pred == p.targets[r] ? 1 : 0);
     for (float v : pr) {
       std::snprintf(num, sizeof num, ",%.9g", v);  // %.9g: a float survives the text round trip exactly

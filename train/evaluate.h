@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "dist/comm.h"
-#include "io/dataset.h"
-#include "io/loader.h"
+#include "data/dataset.h"
+#include "data/loader.h"
 #include "models/model.h"
 
 namespace cxr {
@@ -22,20 +22,20 @@ struct DatasetPredictions {
 };
 
 // Loader options for inference on `model`: no shuffling, no augmentation, every sample once.
-io::LoaderOptions inference_loader_options(const ModelConfig& model, const io::Normalisation& norm, int batch,
+data::LoaderOptions inference_loader_options(const ModelConfig& model, const image::Normalisation& norm, int batch,
                                            bool skip_bad = false);
 
 // Runs the model in eval mode without recording a graph. Shows a progress bar when `label` is not empty.
-// With opt.augment on, `epoch` picks the loader's augmentation draws (see io/loader.h).
-DatasetPredictions predict_dataset(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
+// With opt.augment on, `epoch` picks the loader's augmentation draws (see data/loader.h).
+DatasetPredictions predict_dataset(Model& model, const data::Dataset& ds, const data::LoaderOptions& opt,
                                    const std::string& label = "", int64_t epoch = 0);
 
 // Data parallel (mpirun, dist/): each rank of `comm` predicts its contiguous share of `ds` (dist::share) with
 // predict_dataset_tta, and rank 0 gets the predictions of the whole set in dataset order, as one process
 // makes them (the loss: the mean over every image); the other ranks get an empty result. With one rank, it
 // is predict_dataset_tta.
-DatasetPredictions predict_dataset_sharded(Model& model, const io::Dataset& ds, const io::LoaderOptions& opt,
-                                           const io::AugmentParams& augment, int views, const std::string& label,
+DatasetPredictions predict_dataset_sharded(Model& model, const data::Dataset& ds, const data::LoaderOptions& opt,
+                                           const image::AugmentParams& augment, int views, const std::string& label,
                                            dist::Comm& comm);
 
 // Test-time augmentation: the mean of `views` predictions (as average_predictions), the first on the plain
@@ -43,8 +43,8 @@ DatasetPredictions predict_dataset_sharded(Model& model, const io::Dataset& ds, 
 // always shows the model the same views. views = 1 is predict_dataset without augmentation. Every file is
 // decoded twice in all (once for the plain view, once into the cache that the augmented views share),
 // while the dataset fits in opt.cache_bytes.
-DatasetPredictions predict_dataset_tta(Model& model, const io::Dataset& ds, io::LoaderOptions opt,
-                                       const io::AugmentParams& augment, int views, const std::string& label = "");
+DatasetPredictions predict_dataset_tta(Model& model, const data::Dataset& ds, data::LoaderOptions opt,
+                                       const image::AugmentParams& augment, int views, const std::string& label = "");
 
 // An ensemble: the mean of several models' probabilities, over the samples that every model read (a file
 // skipped as unreadable by one run is left out of all). `loss` is the mean cross-entropy of the averaged
@@ -53,9 +53,9 @@ DatasetPredictions average_predictions(const std::vector<DatasetPredictions>& ru
 
 // The `source` of each prediction row's sample ("(none)" where one has none), for accuracy per source;
 // empty when no sample has a source (evaluate() then reports no groups).
-std::vector<std::string> source_groups(const io::Dataset& ds, const DatasetPredictions& p);
+std::vector<std::string> source_groups(const data::Dataset& ds, const DatasetPredictions& p);
 
 // One CSV row per sample: file, label, source, predicted, correct (0/1), then p_<class> for each class.
-std::string predictions_csv(const io::Dataset& ds, const DatasetPredictions& p);
+std::string predictions_csv(const data::Dataset& ds, const DatasetPredictions& p);
 
 }  // namespace cxr

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace cxr {
 
@@ -27,7 +27,7 @@ void write_history_csv(const std::string& path, const std::vector<EpochRecord>& 
   for (const auto& r : h)
     os << r.epoch << ',' << r.loss << ',' << r.accuracy << ',' << r.val_loss << ',' << r.val_accuracy << ','
        << r.lr << ',' << r.seconds << '\n';
-  io::write_file_atomic(path, os.str());
+  cxr::write_file_atomic(path, os.str());
 }
 
 std::vector<EpochRecord> parse_history_csv(const std::string& text, const std::string& name) {
@@ -36,7 +36,7 @@ std::vector<EpochRecord> parse_history_csv(const std::string& text, const std::s
   std::istringstream in(text);
   std::string line;
   std::getline(in, line);
-  CXR_CHECK(line.rfind("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds", 0) == 0, name,
+  CXR_CHECK(line.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds"), name,
             ": not a cxr history.csv (unexpected header '", line.substr(0, 200), "')");
   std::vector<EpochRecord> out;
   int n = 1;

@@ -9,7 +9,7 @@
 
 namespace cxr {
 
-RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches,
+RecalibrateResult recalibrate_batchnorm(Model& model, data::Loader& loader, int64_t epoch, int64_t max_batches,
                                         const std::function<bool(int64_t, int64_t)>& after_batch) {
   RecalibrateResult r;
   std::vector<BatchNorm2d*> bns;
@@ -36,7 +36,7 @@ RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_
   model.train();
   NoGradGuard no_grad;
   loader.start_epoch(epoch);
-  io::Batch b;
+  data::Batch b;
   while ((max_batches <= 0 || r.batches < max_batches) && loader.next(b)) {
     // Batch k (from 0) enters with weight 1/(k+1): after k+1 batches the buffers hold their plain mean.
     // Before the first, the old values are cleared: weight 0 times a NaN would still be a NaN.
@@ -55,7 +55,7 @@ RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_
   return r;
 }
 
-RecalibrateResult recalibrate_with_progress(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches,
+RecalibrateResult recalibrate_with_progress(Model& model, data::Loader& loader, int64_t epoch, int64_t max_batches,
                                             const std::string& label, std::FILE* log,
                                             const std::function<bool()>& keep_going) {
   const int64_t all = loader.batches_per_epoch();

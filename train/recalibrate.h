@@ -13,7 +13,7 @@
 #include <functional>
 #include <string>
 
-#include "io/loader.h"
+#include "data/loader.h"
 #include "models/model.h"
 
 namespace cxr {
@@ -30,13 +30,13 @@ struct RecalibrateResult {
 // batch at all (batches == 0) they are left as they were. Only the batch-norm buffers change; the model is
 // left in eval mode. `after_batch(batches done, images done)`, when given, is called after each batch
 // (a progress bar); returning false stops the pass there, with the statistics of the batches so far.
-RecalibrateResult recalibrate_batchnorm(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches = 0,
+RecalibrateResult recalibrate_batchnorm(Model& model, data::Loader& loader, int64_t epoch, int64_t max_batches = 0,
                                         const std::function<bool(int64_t, int64_t)>& after_batch = {});
 
 // The same pass behind a progress bar labelled `label` on `log` (training's --precise-bn and SWA):
 // max_batches capped at the loader's epoch (0: all of it); `keep_going()`, when given, is asked after each
 // batch, and false stops the pass there.
-RecalibrateResult recalibrate_with_progress(Model& model, io::Loader& loader, int64_t epoch, int64_t max_batches,
+RecalibrateResult recalibrate_with_progress(Model& model, data::Loader& loader, int64_t epoch, int64_t max_batches,
                                             const std::string& label, std::FILE* log,
                                             const std::function<bool()>& keep_going = {});
 

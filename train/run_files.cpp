@@ -4,7 +4,7 @@
 #include <system_error>
 
 #include "core/error.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "io/json_file.h"
 
 namespace fs = std::filesystem;
@@ -87,7 +87,7 @@ void restore_committed(const std::string& path, const std::string& what,
   if (holds_it(prev)) {
     fs::rename(prev, path, ec);
     CXR_CHECK(!ec, "cannot rename ", prev, " to ", path, ": ", ec.message());
-    io::sync_folder(fs::path(path).parent_path().string());
+    cxr::sync_folder(fs::path(path).parent_path().string());
     return;
   }
   throw Error(str("cannot resume: neither ", path, " nor ", prev, " holds ", what,

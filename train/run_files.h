@@ -13,7 +13,7 @@
 // The end of an epoch is a transaction whose commit is the atomic rename that puts state.json in place:
 //   1. a file about to change is first renamed to its .prev name (last.safetensors -> last.prev.safetensors),
 //      so the committed version stays on disk under one of the two names at every moment;
-//   2. its new version is written atomically (temp file, fsync, rename, fsync of the folder: io/atomic_file.h);
+//   2. its new version is written atomically (temp file, fsync, rename, fsync of the folder: core/atomic_file.h);
 //   3. state.json is written the same way: from here on the new set is the run's;
 //   4. the .prev files are removed.
 // A crash before 3 leaves state.json at the previous epoch and each file's previous version under its own

@@ -41,8 +41,8 @@ void WeightAverage::add(Module& m) {
   ++count_;
 }
 
-SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_loader, int64_t bn_steps,
-                            int64_t epoch, const io::Dataset& val, const io::LoaderOptions& vo, std::FILE* log) {
+SwaValidation average_epoch(WeightAverage& swa, Module& trained, data::Loader* bn_loader, int64_t bn_steps,
+                            int64_t epoch, const data::Dataset& val, const data::LoaderOptions& vo, std::FILE* log) {
   swa.add(trained);
   // Not stopped by Ctrl-C: the average about to be saved must have its own statistics.
   if (bn_loader)

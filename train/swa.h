@@ -20,8 +20,8 @@
 #include <string>
 
 #include "io/checkpoint.h"
-#include "io/dataset.h"
-#include "io/loader.h"
+#include "data/dataset.h"
+#include "data/loader.h"
 #include "models/model.h"
 
 namespace cxr {
@@ -49,7 +49,7 @@ struct SwaValidation {
 // One epoch of SWA: adds `trained` to the average, recomputes the average's batch-norm statistics over
 // epoch `epoch` of `bn_loader` (at most bn_steps batches, 0: all; skipped when bn_loader is null: no
 // batch-norm), and validates the average on `val` with loader options `vo`. Progress goes to `log`.
-SwaValidation average_epoch(WeightAverage& swa, Module& trained, io::Loader* bn_loader, int64_t bn_steps,
-                            int64_t epoch, const io::Dataset& val, const io::LoaderOptions& vo, std::FILE* log);
+SwaValidation average_epoch(WeightAverage& swa, Module& trained, data::Loader* bn_loader, int64_t bn_steps,
+                            int64_t epoch, const data::Dataset& val, const data::LoaderOptions& vo, std::FILE* log);
 
 }  // namespace cxr

@@ -16,11 +16,11 @@
 #include "core/rng.h"
 #include "core/threading.h"
 #include "dist/comm.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/dataset.h"
+#include "data/dataset.h"
 #include "io/json_file.h"
-#include "io/loader.h"
+#include "data/loader.h"
 #include "layers/loss.h"
 #include "layers/optim.h"
 #include "models/model.h"
@@ -59,10 +59,10 @@ int interrupt_exit_code() { return 128 + (g_signal ? static_cast<int>(g_signal) 
 namespace {
 
 struct TrainData {
-  io::Dataset train, val;
+  data::Dataset train, val;
 };
 
-bool has_split(const io::Dataset& ds, const std::string& name) {
+bool has_split(const data::Dataset& ds, const std::string& name) {
   for (const auto& s : ds.samples)
     if (s.split == name) return true;
   return false;
@@ -73,17 +73,17 @@ bool has_split(const io::Dataset& ds, const std::string& name) {
 // has no val split). Samples of c.exclude_sources are left out of both.
 TrainData open_data(const TrainConfig& c) {
   TrainData d;
-  io::Dataset all = io::exclude_sources(io::open_dataset(c.data), c.exclude_sources);
-  io::Dataset train = io::has_splits(all) ? io::select_split(all, c.train_split) : all;
+  data::Dataset all = data::exclude_sources(data::open_dataset(c.data), c.exclude_sources);
+  data::Dataset train = data::has_splits(all) ? data::select_split(all, c.train_split) : all;
   if (!c.val.empty()) {
     d.train = std::move(train);
-    io::Dataset v = io::exclude_sources(io::open_dataset(c.val, {d.train.class_names}), c.exclude_sources, false);
-    d.val = has_split(v, c.val_split) ? io::select_split(v, c.val_split) : v;
+    data::Dataset v = data::exclude_sources(data::open_dataset(c.val, {d.train.class_names}), c.exclude_sources, false);
+    d.val = has_split(v, c.val_split) ? data::select_split(v, c.val_split) : v;
   } else if (has_split(all, c.val_split)) {
     d.train = std::move(train);
-    d.val = io::select_split(all, c.val_split);
+    d.val = data::select_split(all, c.val_split);
   } else {
-    io::PatientSplit s = io::split_by_patient(train, c.val_fraction, c.seed);
+    data::PatientSplit s = data::split_by_patient(train, c.val_fraction, c.seed);
     d.train = std::move(s.train);
     d.val = std::move(s.val);
   }
@@ -117,10 +117,10 @@ void reseed_dropouts(Model& m, uint64_t seed, int epoch, int64_t step, int64_t f
 }
 
 // Data parallel: this rank's share of a validation set (contiguous, dist::share).
-io::Dataset shard_of(const io::Dataset& ds, const dist::Comm& comm) {
+data::Dataset shard_of(const data::Dataset& ds, const dist::Comm& comm) {
   if (comm.size() == 1) return ds;
   const dist::Range r = dist::share(ds.size(), comm.rank(), comm.size());
-  io::Dataset out = ds;
+  data::Dataset out = ds;
   out.samples.assign(ds.samples.begin() + r.begin, ds.samples.begin() + r.end);
   return out;
 }
@@ -233,7 +233,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
             "' (use features)");
   if (cfg.freeze == "features") model->features->set_requires_grad(false);
   std::unique_ptr<Optimizer> opt = make_optimizer(cfg, *model);
-  const io::Normalisation norm = io::normalisation_preset(cfg.normalize);
+  const image::Normalisation norm = image::normalisation_preset(cfg.normalize);
   std::fprintf(log, "model: %s, width %g, %dx%d x%d, %lld parameters (%lld trainable); %s\n", model->name().c_str(),
                cfg.width, cfg.size, cfg.size, cfg.channels, static_cast<long long>(model->parameter_count()),
                [&] {
@@ -280,11 +280,11 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     std::fprintf(log, "Resuming %s: it stopped before its first epoch was saved, so it starts again at epoch 1\n",
                  cfg.out.c_str());
   } else if (root) {
-    io::write_file_atomic(files.config, nlohmann::json(cfg).dump(2) + "\n");
+    cxr::write_file_atomic(files.config, nlohmann::json(cfg).dump(2) + "\n");
   }
   comm.barrier();
 
-  io::LoaderOptions lo;
+  data::LoaderOptions lo;
   lo.image_size = cfg.size;
   lo.channels = cfg.channels;
   lo.batch_size = cfg.batch;
@@ -295,26 +295,26 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   lo.drop_last = cfg.batch_norm && data.train.size() > cfg.batch;
   lo.balanced = cfg.balanced;
   lo.seed = cfg.seed;
-  lo.augment = io::AugmentParams::preset(cfg.augment);
+  lo.augment = image::AugmentParams::preset(cfg.augment);
   lo.normalisation = norm;
   lo.workers = cfg.workers;
   lo.skip_bad = cfg.skip_bad;
   lo.shard = comm.rank();
   lo.shards = comm.size();
-  io::Loader loader(data.train, lo);
-  io::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
+  data::Loader loader(data.train, lo);
+  data::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
   vo.workers = cfg.workers;
   // --precise-bn and SWA's batch-norm pass: the training images again, shuffled (another order each
   // epoch) but not augmented. No image cache of its own (the training loader holds one): decoding again
   // on a worker thread costs less than the forward pass it feeds.
-  std::unique_ptr<io::Loader> bn_loader;
+  std::unique_ptr<data::Loader> bn_loader;
   if (cfg.precise_bn || (cfg.swa_start > 0 && cfg.batch_norm)) {
-    io::LoaderOptions po = vo;
+    data::LoaderOptions po = vo;
     po.shuffle = true;
     po.drop_last = lo.drop_last;
     po.seed = Rng(cfg.seed).fork(0x6e).next_u64();
     po.cache_bytes = 0;
-    bn_loader = std::make_unique<io::Loader>(data.train, po);
+    bn_loader = std::make_unique<data::Loader>(data.train, po);
   }
 
   // --swa-start: the running mean of the weights, in a model of its own (train/swa.h).
@@ -351,7 +351,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       if (p->requires_grad()) trainable.push_back(p);
     reducer = std::make_unique<GradReducer>(comm, trainable, kBucketBytes);
   }
-  const io::Dataset val_shard = shard_of(data.val, comm);
+  const data::Dataset val_shard = shard_of(data.val, comm);
 
   CrossEntropyOptions ce;
   if (cfg.class_weights) ce.class_weights = data.train.class_weights();
@@ -380,7 +380,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
     Progress bar(str("Epoch ", epoch, "/", cfg.epochs), steps, log);
     double loss_sum = 0;
     int64_t seen = 0, correct = 0, step = 0;
-    io::Batch b;
+    data::Batch b;
     while (step < steps && loader.next(b)) {
       reseed_dropouts(*model, cfg.seed, epoch, step, b.offset);
       // --mixup: the blend of this batch is a function of (seed, epoch, step) alone, so a resumed run
@@ -531,7 +531,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       keep_previous(last_opt);
       io::save_optimizer_state(last_opt, *opt);
       write_history_csv(files.history, result.history);
-      io::write_file_atomic(files.state, to_json(st).dump(2) + "\n");  // the commit
+      cxr::write_file_atomic(files.state, to_json(st).dump(2) + "\n");  // the commit
       for (const std::string* f : {&best, &last, &last_opt, &files.swa}) drop_previous(*f);
     }
     if (cfg.patience > 0 && st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {

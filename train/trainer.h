@@ -1,6 +1,6 @@
 // Training a classifier end to end: the loop behind `cxr train`.
 //
-// Per epoch: shuffled, augmented batches from io::Loader (prepared on worker threads while the current
+// Per epoch: shuffled, augmented batches from data::Loader (prepared on worker threads while the current
 // batch trains) -> forward -> cross-entropy -> backward -> optimizer step, with a live progress bar; then
 // with precise_bn the batch-norm statistics recomputed on un-augmented training images
 // (train/recalibrate.h), a validation pass, one Keras-like line, and RUN_DIR/history.csv.

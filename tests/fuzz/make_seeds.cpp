@@ -11,9 +11,9 @@
 
 #include "../jpeg_writer.h"
 #include "explain/npy.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/png.h"
+#include "image/png.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "train/config.h"
@@ -121,10 +121,10 @@ int main(int argc, char** argv) {
   out_dir = argv[1];
   // --- images
   std::vector<std::pair<std::string, std::string>> pngs = {
-      {"gray8.png", io::detail::encode_png(ramp({1, 8, 8}), "seed")},
-      {"ga8.png", io::detail::encode_png(ramp({2, 3, 5}), "seed")},
-      {"rgb8.png", io::detail::encode_png(ramp({3, 5, 3}), "seed")},
-      {"rgba8.png", io::detail::encode_png(ramp({4, 4, 4}), "seed")},
+      {"gray8.png", image::detail::encode_png(ramp({1, 8, 8}), "seed")},
+      {"ga8.png", image::detail::encode_png(ramp({2, 3, 5}), "seed")},
+      {"rgb8.png", image::detail::encode_png(ramp({3, 5, 3}), "seed")},
+      {"rgba8.png", image::detail::encode_png(ramp({4, 4, 4}), "seed")},
       {"pal_trns.png", png_custom(7, 5, 2, PNG_COLOR_TYPE_PALETTE, false, true)},
       {"pal_adam7.png", png_custom(9, 9, 8, PNG_COLOR_TYPE_PALETTE, true, false)},
       {"gray1.png", png_custom(13, 3, 1, PNG_COLOR_TYPE_GRAY, false, false)},
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
     meta.metrics = {{"val_accuracy", 0.5}};
     const std::string tmp = (fs::path(out_dir) / "seed.tmp.safetensors").string();
     io::save_checkpoint(tmp, *model, meta);
-    put("checkpoint", "tiny_vgg11_bn.safetensors", io::read_file(tmp));
+    put("checkpoint", "tiny_vgg11_bn.safetensors", cxr::read_file(tmp));
     std::vector<io::NamedTensor> plain;
     for (auto& [name, v] : model->named_parameters()) plain.push_back({name, v->data().clone(), io::DType::F32, {}});
     for (auto& [name, t] : model->named_buffers()) plain.push_back({name, t->clone(), io::DType::F32, {}});

@@ -1,5 +1,5 @@
 // Atomic write: temp file next to the target, fsync, rename, fsync the folder.
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,7 +19,7 @@
 
 #include "core/error.h"
 
-namespace cxr::io {
+namespace cxr {
 namespace {
 
 std::string folder_of(const std::string& path) {
@@ -138,4 +138,4 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr

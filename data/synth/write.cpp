@@ -1,5 +1,5 @@
 // write_dataset: renders every image of every split and class in parallel and writes the PNGs, the masks
-// and manifest.csv (see io/synth.h for the layout).
+// and manifest.csv (see data/synth.h for the layout).
 //
 // The PNGs are written with plain writes, not save_png's fsync'ed atomic replace: three fsyncs per image
 // made generation I/O-bound (5x slower wall time) for files that can always be regenerated. manifest.csv is
@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "core/threading.h"
-#include "io/atomic_file.h"
-#include "io/image.h"
-#include "io/png.h"
-#include "io/synth.h"
+#include "core/atomic_file.h"
+#include "image/image.h"
+#include "image/png.h"
+#include "data/synth.h"
 
-namespace cxr::io {
+namespace cxr::data {
 
 namespace fs = std::filesystem;
 
@@ -40,7 +40,7 @@ std::string mask_rel(const char* kind, const Job& j) {
 }
 
 void write_png(const std::string& path, const Tensor& chw) {
-  std::string bytes = detail::encode_png(chw, path);
+  std::string bytes = image::detail::encode_png(chw, path);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
@@ -118,4 +118,4 @@ SynthStats write_dataset(const SynthOptions& opts, const std::string& out_dir) {
   return stats;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::data

@@ -31,7 +31,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 
-namespace cxr::io {
+namespace cxr::image {
 
 struct AugmentParams {
   float rotation_range = 0.0f;
@@ -79,4 +79,4 @@ Tensor warp_affine(const Tensor& chw, const Affine& m);
 // One augmented copy of a [C, H, W] image in [0, 1]; returns the input itself when p.is_identity().
 Tensor augment(const Tensor& chw, const AugmentParams& p, Rng& rng);
 
-}  // namespace cxr::io
+}  // namespace cxr::image

@@ -1,17 +1,17 @@
 // Image loading: read the file, pick the codec by magic bytes (never the extension), enforce limits;
 // and save_png.
-#include "io/image.h"
+#include "image/image.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/jpeg.h"
-#include "io/png.h"
+#include "core/atomic_file.h"
+#include "image/jpeg.h"
+#include "image/png.h"
 
-namespace cxr::io {
+namespace cxr::image {
 namespace {
 
 const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -100,4 +100,4 @@ void save_png(const std::string& path, const Tensor& chw) {
   write_file_atomic(path, detail::encode_png(chw, path));
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::image

@@ -1,4 +1,4 @@
-#include "io/dataset.h"
+#include "data/dataset.h"
 
 #include <sys/stat.h>
 
@@ -10,26 +10,17 @@
 #include <set>
 #include <sstream>
 
+#include "core/strings.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace fs = std::filesystem;
 
-namespace cxr::io {
+namespace cxr::data {
 
 // ---------------------------------------------------------------------------------------------------------
 // Small string helpers
-
-static std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-static std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
 
 // "valid" and "validation" are spelled "val" everywhere inside cxr.
 static std::string normalise_split(const std::string& s) {
@@ -62,90 +53,17 @@ static bool is_mask_filename(const std::string& name) {
 // "IM-0115-0001.jpeg" / "NORMAL2-IM-1427-0001.jpeg" (normal, the last number counts the child's images).
 static std::string patient_from_filename(const std::string& filename) {
   std::string stem = fs::path(filename).stem().string();
-  if (stem.rfind("person", 0) == 0) {
+  if (stem.starts_with("person")) {
     size_t i = 6;
     while (i < stem.size() && std::isdigit(static_cast<unsigned char>(stem[i]))) ++i;
     if (i > 6 && i < stem.size() && stem[i] == '_') return stem.substr(0, i);
   }
-  size_t im = stem.rfind("IM-", 0) == 0 ? 0 : (stem.rfind("NORMAL2-IM-", 0) == 0 ? 8 : std::string::npos);
+  size_t im = stem.starts_with("IM-") ? 0 : (stem.starts_with("NORMAL2-IM-") ? 8 : std::string::npos);
   if (im != std::string::npos) {
     size_t dash = stem.rfind('-');
     if (dash > im + 3) return stem.substr(0, dash);
   }
   return "";
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// CSV (RFC 4180)
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& name,
-                                                std::vector<int>* line_numbers) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool in_quotes = false, field_quoted = false;
-  int line = 1, row_line = 1;
-  size_t i = 0;
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 byte-order mark (Excel writes one)
-  auto end_row = [&] {
-    row.push_back(std::move(field));
-    field.clear();
-    field_quoted = false;
-    bool blank = row.size() == 1 && row[0].empty();
-    if (!blank) {
-      rows.push_back(std::move(row));
-      if (line_numbers) line_numbers->push_back(row_line);
-    }
-    row.clear();
-  };
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    CXR_CHECK(field.size() <= kMaxCsvFieldBytes, name, ":", row_line, ": a field longer than the limit of ",
-              kMaxCsvFieldBytes, " bytes");
-    CXR_CHECK(rows.size() < kMaxCsvRows, name, ":", line, ": more than the limit of ", kMaxCsvRows, " rows");
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"' && field.empty() && !field_quoted) {
-      in_quotes = field_quoted = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-      field_quoted = false;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      end_row();
-      row_line = ++line;
-    } else {
-      field += c;
-    }
-  }
-  CXR_CHECK(field.size() <= kMaxCsvFieldBytes, name, ":", row_line, ": a field longer than the limit of ",
-            kMaxCsvFieldBytes, " bytes");
-  CXR_CHECK(!in_quotes, name, ":", row_line, ": quoted field is never closed");
-  if (!field.empty() || !row.empty() || field_quoted) end_row();
-  return rows;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -537,4 +455,4 @@ std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inpu
   return items;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::data

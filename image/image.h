@@ -11,7 +11,7 @@
 
 #include "core/tensor.h"
 
-namespace cxr::io {
+namespace cxr::image {
 
 struct ImageInfo {
   std::string format;       // "PNG" or "JPEG"
@@ -62,4 +62,4 @@ ImageInfo probe_image(const std::string& path);  // header only (for `cxr info`)
 // Writes 8-bit PNG from [C, H, W] in [0, 1] (clamped, rounded), C = 1, 3 or 4. Atomic (temp + rename).
 void save_png(const std::string& path, const Tensor& chw);
 
-}  // namespace cxr::io
+}  // namespace cxr::image

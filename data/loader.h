@@ -1,7 +1,7 @@
 // Loader: turns a Dataset into batches of model-ready tensors, in parallel with training.
 //
-// Per sample: decode (io/image.h) -> channels (gray stays gray) -> resize to S x S (io/transform.h, whole
-// image, aspect ratio not kept, as Keras's target_size) -> [cache] -> augment (io/augment.h) -> the model's
+// Per sample: decode (image/image.h) -> channels (gray stays gray) -> resize to S x S (image/transform.h, whole
+// image, aspect ratio not kept, as Keras's target_size) -> [cache] -> augment (image/augment.h) -> the model's
 // 1 or 3 channels -> normalise -> one slot of a [B, C, S, S] batch. Values are already in [0, 1] after
 // decoding (the seed notebook's rescale=1/255).
 //
@@ -29,11 +29,11 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "io/augment.h"
-#include "io/dataset.h"
-#include "io/transform.h"
+#include "image/augment.h"
+#include "data/dataset.h"
+#include "image/transform.h"
 
-namespace cxr::io {
+namespace cxr::data {
 
 struct LoaderOptions {
   int image_size = 224;          // S
@@ -43,13 +43,13 @@ struct LoaderOptions {
   bool drop_last = false;        // leave out a last batch smaller than batch_size
   bool balanced = false;         // draw size() samples with replacement, every class equally likely
   uint64_t seed = 0;
-  AugmentParams augment;         // none by default; AugmentParams::xray() for X-ray training
-  Normalisation normalisation;   // empty mean/std: none (values stay in [0, 1])
+  image::AugmentParams augment;         // none by default; AugmentParams::xray() for X-ray training
+  image::Normalisation normalisation;   // empty mean/std: none (values stay in [0, 1])
   int workers = 0;               // 0: default_loader_workers()
   int prefetch = 2;              // batches ready beyond those being built
   int64_t cache_bytes = int64_t(2) << 30;  // 2 GiB; 0 disables the cache
   bool skip_bad = false;
-  bool antialias = true;         // resize filter (see io/transform.h)
+  bool antialias = true;         // resize filter (see image/transform.h)
   // Data parallel (dist/): of each batch of batch_size samples, this loader builds only the rows
   // dist::share(batch size, shard, shards), so a rank decodes only the images it trains on. The epoch's
   // order, its batches and every sample's augmentation are those of the unsharded loader.
@@ -76,7 +76,7 @@ struct Batch {
 // Decoded image -> [C', S, S] before augmentation: C' = 1 for gray images or a 1-channel model, else 3.
 Tensor prepare_image(const Tensor& decoded, int image_size, int channels, bool antialias = true);
 // The whole evaluation-time pipeline for one image: prepare, to `channels`, normalise -> [channels, S, S].
-Tensor preprocess_image(const Tensor& decoded, int image_size, int channels, const Normalisation& n,
+Tensor preprocess_image(const Tensor& decoded, int image_size, int channels, const image::Normalisation& n,
                         bool antialias = true);
 
 class Loader {
@@ -110,4 +110,4 @@ class Loader {
   std::unique_ptr<State> st_;
 };
 
-}  // namespace cxr::io
+}  // namespace cxr::data

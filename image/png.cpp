@@ -4,7 +4,7 @@
 // whichever "phase" function is running (read_header, read_pixels, write_png). Those functions hold no C++
 // objects with destructors and modify no locals after setjmp, so the jump is safe; the libpng structs are
 // freed by a guard in the C++ caller, which libpng never jumps across.
-#include "io/png.h"
+#include "image/png.h"
 
 #include <png.h>
 
@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 
-namespace cxr::io::detail {
+namespace cxr::image::detail {
 namespace {
 
 // ---- reading -----------------------------------------------------------------------------------------
@@ -303,4 +303,4 @@ std::string encode_png(const Tensor& chw, const std::string& name) {
   return std::string(reinterpret_cast<const char*>(g.sink.data), g.sink.size);
 }
 
-}  // namespace cxr::io::detail
+}  // namespace cxr::image::detail

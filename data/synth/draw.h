@@ -1,4 +1,4 @@
-// Drawing primitives of the synthetic X-ray generator (internal to io/synth_*.cpp).
+// Drawing primitives of the synthetic X-ray generator (internal to data/synth/*.cpp).
 //
 // Everything is drawn in normalised anatomy coordinates: u (left to right) and v (top to bottom), with the
 // final image covering [0, 1] x [0, 1]. The canvas is larger than the image by a margin on every side, so the
@@ -11,7 +11,7 @@
 
 #include "core/rng.h"
 
-namespace cxr::io::synth {
+namespace cxr::data::synth {
 
 inline float clamp01(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
 inline float smoothstep(float e0, float e1, float x) {
@@ -88,4 +88,4 @@ inline float fast_normal(uint64_t r) {
   return (s * (1.f / 65536.f) - 2.f) * 1.7320508f;
 }
 
-}  // namespace cxr::io::synth
+}  // namespace cxr::data::synth

@@ -1,8 +1,8 @@
-#include "io/synth_draw.h"
+#include "data/synth/draw.h"
 
 #include <algorithm>
 
-namespace cxr::io::synth {
+namespace cxr::data::synth {
 
 int Frame::lo(float uu) const {
   int x = static_cast<int>(std::floor(px(uu))) - 1;
@@ -151,4 +151,4 @@ void blur(Plane& p, float sigma, std::vector<float>& tmp) {
   }
 }
 
-}  // namespace cxr::io::synth
+}  // namespace cxr::data::synth

@@ -3,7 +3,7 @@
 // Error handling: libjpeg calls on_error_exit(), which formats the message and longjmps to the setjmp in
 // whichever phase function is running (create, read_header, read_pixels). Those hold no C++ objects with
 // destructors, so nothing is skipped; jpeg_destroy_decompress() in the caller's guard frees everything.
-#include "io/jpeg.h"
+#include "image/jpeg.h"
 
 // jpeglib.h needs FILE and size_t declared first.
 #include <cstdio>
@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "io/exif.h"
+#include "image/exif.h"
 
-namespace cxr::io::detail {
+namespace cxr::image::detail {
 namespace {
 
 // A progressive file may hold any number of scans; a crafted one can make decoding quadratic. Real files
@@ -203,4 +203,4 @@ Image decode_jpeg(const uint8_t* data, size_t n, const std::string& name, const 
   return Image{t, info};
 }
 
-}  // namespace cxr::io::detail
+}  // namespace cxr::image::detail

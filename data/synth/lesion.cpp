@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "io/synth_parts.h"
+#include "data/synth/parts.h"
 
-namespace cxr::io::synth {
+namespace cxr::data::synth {
 
 namespace {
 
@@ -160,4 +160,4 @@ void render_lesions(const Anatomy& a, const Frame& f, const std::string& cls, Rn
   if (cls == "COVID19") covid(a, f, rng, shape, opacity);
 }
 
-}  // namespace cxr::io::synth
+}  // namespace cxr::data::synth

@@ -1,12 +1,12 @@
 // Resize with a triangle filter (antialiased when shrinking), channel conversions, normalisation.
-#include "io/transform.h"
+#include "image/transform.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
 
-namespace cxr::io {
+namespace cxr::image {
 namespace {
 
 // Below this many output values a pass runs on one thread: waking the team costs more than it saves.
@@ -233,4 +233,4 @@ Tensor denormalise(const Tensor& x, const Normalisation& n) {
   return out;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::image

@@ -1,14 +1,14 @@
 // The synthetic X-ray pipeline: anatomy and lesions as attenuation on a canvas, a random pose, the
-// exposure curve, noise and blur, then the marker. See io/synth.h for the contract.
-#include "io/synth.h"
+// exposure curve, noise and blur, then the marker. See data/synth.h for the contract.
+#include "data/synth.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/threading.h"
-#include "io/synth_parts.h"
+#include "data/synth/parts.h"
 
-namespace cxr::io {
+namespace cxr::data {
 
 using namespace synth;
 
@@ -195,4 +195,4 @@ std::vector<SynthSample> render_batch(const SynthOptions& opts, const std::strin
   return out;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::data

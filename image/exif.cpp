@@ -1,13 +1,13 @@
 // EXIF orientation: read the tag with libexif, apply it with an index map.
-#include "io/exif.h"
+#include "image/exif.h"
 
 #include <libexif/exif-data.h>
 
 #include <cstring>
 
-#include "io/image.h"
+#include "image/image.h"
 
-namespace cxr::io {
+namespace cxr::image {
 
 int exif_orientation(const uint8_t* app1, size_t n) {
   if (n < 6 || std::memcmp(app1, "Exif\0\0", 6) != 0 || n > kMaxExifBytes) return 1;
@@ -56,4 +56,4 @@ Tensor apply_exif_orientation(const Tensor& chw, int orientation) {
   return out;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::image

@@ -10,15 +10,15 @@
 
 #include "core/tensor.h"
 
-namespace cxr::io {
+namespace cxr::image {
 
 // The Orientation value from an APP1 payload that starts with "Exif\0\0" (libexif parses the TIFF
 // structure). Returns 1 when the tag is absent, malformed or out of 1..8, or when the payload is larger than
-// one APP1 segment can be (kMaxExifBytes, io/image.h).
+// one APP1 segment can be (kMaxExifBytes, image/image.h).
 int exif_orientation(const uint8_t* app1, size_t n);
 
 // [C, H, W] as stored -> [C, H', W'] as displayed (H' = W, W' = H for 5..8). 1 (or any value outside
 // 1..8) returns a copy.
 Tensor apply_exif_orientation(const Tensor& chw, int orientation);
 
-}  // namespace cxr::io
+}  // namespace cxr::image

@@ -1,4 +1,4 @@
-// The parts of a synthetic chest X-ray (internal to io/synth_*.cpp): anatomy, lesions and the marker.
+// The parts of a synthetic chest X-ray (internal to data/synth/*.cpp): anatomy, lesions and the marker.
 //
 // Sides: side 0 is the image LEFT (the patient's right lung), side 1 the image right (patient's left).
 // sgn(side) is -1 / +1: the direction away from the midline.
@@ -6,9 +6,9 @@
 #include <string>
 
 #include "core/rng.h"
-#include "io/synth_draw.h"
+#include "data/synth/draw.h"
 
-namespace cxr::io::synth {
+namespace cxr::data::synth {
 
 inline float sgn(int side) { return side == 0 ? -1.f : 1.f; }
 
@@ -59,4 +59,4 @@ void render_lesions(const Anatomy& a, const Frame& f, const std::string& cls, Rn
 // Burns a marker tag into the final image (size x size) and sets its pixels in `mask`.
 void draw_marker(Plane& image, Plane& mask, Rng& rng);
 
-}  // namespace cxr::io::synth
+}  // namespace cxr::data::synth

@@ -1,6 +1,6 @@
 // Datasets: which image files make up a training set, with their labels, splits and patients.
 //
-// A Dataset is only a list of samples and the class names; nothing is decoded here (io/loader.h does that).
+// A Dataset is only a list of samples and the class names; nothing is decoded here (data/loader.h does that).
 // It comes from one of two places:
 //
 //  * Folders, one per class (Keras flow_from_directory layout), searched recursively:
@@ -31,7 +31,9 @@
 #include <string>
 #include <vector>
 
-namespace cxr::io {
+#include "data/csv.h"
+
+namespace cxr::data {
 
 struct Sample {
   std::string path;         // the image file (as found, or resolved against the manifest's folder)
@@ -108,16 +110,11 @@ std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inpu
 
 // Limits a manifest cannot talk its way past (each refusal names the file, the line and the limit):
 inline constexpr size_t kMaxManifestBytes = size_t{256} << 20;  // the file, checked before reading it
-inline constexpr size_t kMaxCsvRows = 1'000'000;  // rows (MIMIC-CXR, the largest public set, has 377k images)
-inline constexpr size_t kMaxCsvFieldBytes = 65536;             // one field (a path is at most 4096)
+// (rows and field length: data/csv.h)
 
 // open_manifest from the file's bytes: `csv_path` is used for messages and to resolve relative paths.
 Dataset parse_manifest(const std::string& text, const std::string& csv_path, const DatasetOptions& opt = {});
 
-// Helpers, public for tests and for `cxr` commands that print manifests.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& name_for_errors,
-                                                std::vector<int>* line_numbers = nullptr);
-std::string csv_field(const std::string& s);  // quoted when it needs quotes
 bool is_image_filename(const std::string& name);  // .png/.jpg/.jpeg, any case
 
-}  // namespace cxr::io
+}  // namespace cxr::data

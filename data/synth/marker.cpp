@@ -4,16 +4,16 @@
 #include <cmath>
 #include <cstring>
 
-#include "io/synth.h"
-#include "io/synth_parts.h"
+#include "data/synth.h"
+#include "data/synth/parts.h"
 
-namespace cxr::io {
+namespace cxr::data {
 
 int marker_band_px(int size) { return std::max(static_cast<int>(std::ceil(0.2 * size)), 10); }
 
-}  // namespace cxr::io
+}  // namespace cxr::data
 
-namespace cxr::io::synth {
+namespace cxr::data::synth {
 
 namespace {
 
@@ -93,4 +93,4 @@ void draw_marker(Plane& image, Plane& mask, Rng& r) {
   }
 }
 
-}  // namespace cxr::io::synth
+}  // namespace cxr::data::synth

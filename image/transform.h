@@ -1,4 +1,4 @@
-// Image transforms on [C, H, W] float tensors (as decoded by io/image.h, values in [0, 1]).
+// Image transforms on [C, H, W] float tensors (as decoded by image/image.h, values in [0, 1]).
 //
 // The [0, 1] rescale (the seed notebook's rescale=1/255) already happens in decoding. What remains for a
 // training pipeline: resize, channel conversions, and per-channel normalisation. Every function returns a
@@ -10,7 +10,7 @@
 
 #include "core/tensor.h"
 
-namespace cxr::io {
+namespace cxr::image {
 
 // Resize [C, H, W] -> [C, out_h, out_w] with a separable triangle (bilinear) filter, pixel centres at
 // i + 0.5 (align_corners=False). When shrinking with antialias, the filter's support is widened by the
@@ -47,4 +47,4 @@ Tensor normalise(const Tensor& x, const Normalisation& n);
 void normalise_(Tensor& x, const Normalisation& n);  // in place
 Tensor denormalise(const Tensor& x, const Normalisation& n);  // x * std + mean (for showing inputs)
 
-}  // namespace cxr::io
+}  // namespace cxr::image

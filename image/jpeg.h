@@ -1,4 +1,4 @@
-// JPEG decoder (libjpeg-turbo), internal to io/: image.cpp dispatches here by magic bytes.
+// JPEG decoder (libjpeg-turbo), internal to image/: image.cpp dispatches here by magic bytes.
 //
 // Baseline and progressive, gray and YCbCr/RGB; CMYK and YCCK are converted to RGB (Adobe files store
 // inverted CMYK, as Pillow assumes). The EXIF orientation is applied. libjpeg reports errors through
@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <string>
 
-#include "io/image.h"
+#include "image/image.h"
 
-namespace cxr::io::detail {
+namespace cxr::image::detail {
 
 bool is_jpeg(const uint8_t* data, size_t n);  // SOI marker FF D8 FF
 
@@ -18,4 +18,4 @@ bool is_jpeg(const uint8_t* data, size_t n);  // SOI marker FF D8 FF
 Image decode_jpeg(const uint8_t* data, size_t n, const std::string& name, const DecodeLimits& limits);
 ImageInfo probe_jpeg(const uint8_t* data, size_t n, const std::string& name);
 
-}  // namespace cxr::io::detail
+}  // namespace cxr::image::detail

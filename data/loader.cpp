@@ -1,4 +1,4 @@
-#include "io/loader.h"
+#include "data/loader.h"
 
 #include <omp.h>
 
@@ -16,9 +16,9 @@
 #include "core/rng.h"
 #include "core/threading.h"
 #include "dist/comm.h"
-#include "io/image.h"
+#include "image/image.h"
 
-namespace cxr::io {
+namespace cxr::data {
 
 int default_loader_workers() { return std::max(1, std::min(4, num_threads() - 1)); }
 
@@ -27,23 +27,23 @@ Tensor prepare_image(const Tensor& decoded, int image_size, int channels, bool a
   const int64_t c = decoded.size(0);
   // Reduce channels before resizing (less to resize); a gray image stays one channel even for an RGB model,
   // and is expanded only at the very end.
-  Tensor x = (channels == 1) ? to_gray(decoded) : (c <= 2 ? to_channels(decoded, 1) : to_channels(decoded, 3));
+  Tensor x = (channels == 1) ? image::to_gray(decoded) : (c <= 2 ? image::to_channels(decoded, 1) : image::to_channels(decoded, 3));
   if (x.size(1) == image_size && x.size(2) == image_size) return x;
-  return resize(x, image_size, image_size, antialias);
+  return image::resize(x, image_size, image_size, antialias);
 }
 
 // Prepared (maybe augmented) image -> the model's channels, normalised. May return x itself (when there
 // is nothing to do); it never writes into x, which may be a cached image.
-static Tensor finish_image(const Tensor& x, int channels, const Normalisation& n) {
-  Tensor y = x.size(0) == channels ? x : to_channels(x, channels);
+static Tensor finish_image(const Tensor& x, int channels, const image::Normalisation& n) {
+  Tensor y = x.size(0) == channels ? x : image::to_channels(x, channels);
   if (!n.mean.empty()) {
     if (y.shares_storage_with(x)) y = x.clone();
-    normalise_(y, n);
+    image::normalise_(y, n);
   }
   return y;
 }
 
-Tensor preprocess_image(const Tensor& decoded, int image_size, int channels, const Normalisation& n,
+Tensor preprocess_image(const Tensor& decoded, int image_size, int channels, const image::Normalisation& n,
                         bool antialias) {
   Tensor y = finish_image(prepare_image(decoded, image_size, channels, antialias), channels, n);
   return y.shares_storage_with(decoded) ? y.clone() : y;
@@ -155,7 +155,7 @@ Tensor Loader::State::prepared(int64_t index, bool* is_bad) {
   Tensor x;
   try {
     decodes.fetch_add(1);
-    Image img = load_image(path);
+    image::Image img = image::load_image(path);
     x = prepare_image(img.pixels, opt.image_size, opt.channels, opt.antialias);
   } catch (const Error& e) {
     std::string msg = e.what();
@@ -182,7 +182,7 @@ Tensor Loader::State::sample_tensor(int64_t index, const Plan& plan, uint32_t re
   if (!opt.augment.is_identity()) {
     Rng rng = plan.augment_base.fork(static_cast<uint64_t>(index + opt.first_sample));
     if (repeat) rng = rng.fork(repeat);
-    x = augment(x, opt.augment, rng);
+    x = image::augment(x, opt.augment, rng);
   }
   return finish_image(x, opt.channels, opt.normalisation);
 }
@@ -345,7 +345,7 @@ Tensor Loader::load_sample(int64_t index, int64_t epoch, bool augment) {
   if (augment && !s.opt.augment.is_identity()) {
     Rng rng = Rng(s.opt.seed).fork(2 * static_cast<uint64_t>(epoch) + 1)
                   .fork(static_cast<uint64_t>(index + s.opt.first_sample));
-    x = io::augment(x, s.opt.augment, rng);
+    x = image::augment(x, s.opt.augment, rng);
   }
   Tensor y = finish_image(x, s.opt.channels, s.opt.normalisation);
   return y.shares_storage_with(cached) ? y.clone() : y;  // never hand out the cache's own storage
@@ -379,4 +379,4 @@ int Loader::workers() const { return st_->workers; }
 const Dataset& Loader::dataset() const { return st_->ds; }
 const LoaderOptions& Loader::options() const { return st_->opt; }
 
-}  // namespace cxr::io
+}  // namespace cxr::data

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "io/synth_parts.h"
+#include "data/synth/parts.h"
 
-namespace cxr::io::synth {
+namespace cxr::data::synth {
 
 void sample_anatomy(Anatomy& a, Rng& r, float difficulty) {
   a.cx = 0.5f + std::clamp(r.normal(0.f, 0.012f), -0.03f, 0.03f);
@@ -276,4 +276,4 @@ void render_anatomy(const Anatomy& a, const Frame& f, Rng& rng, Plane& atten, Pl
   render_distractors(a, f, rng, atten);
 }
 
-}  // namespace cxr::io::synth
+}  // namespace cxr::data::synth

@@ -31,7 +31,7 @@
 
 #include "core/tensor.h"
 
-namespace cxr::io {
+namespace cxr::data {
 
 struct SynthOptions {
   int size = 128;                    // images are size x size pixels (>= 32)
@@ -88,4 +88,4 @@ struct SynthStats {
 };
 SynthStats write_dataset(const SynthOptions& opts, const std::string& out_dir);
 
-}  // namespace cxr::io
+}  // namespace cxr::data

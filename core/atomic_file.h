@@ -16,7 +16,7 @@
 #include <cstddef>
 #include <string>
 
-namespace cxr::io {
+namespace cxr {
 
 void write_file_atomic(const std::string& path, const void* data, size_t n);
 void write_file_atomic(const std::string& path, const std::string& bytes);
@@ -27,4 +27,4 @@ void sync_folder(const std::string& folder);
 // Reads a whole file into memory; throws cxr::Error ("<path>: cannot open: ...") on failure.
 std::string read_file(const std::string& path);
 
-}  // namespace cxr::io
+}  // namespace cxr

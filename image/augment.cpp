@@ -1,4 +1,4 @@
-#include "io/augment.h"
+#include "image/augment.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace cxr::io {
+namespace cxr::image {
 
 AugmentParams AugmentParams::xray() {
   AugmentParams p;
@@ -163,4 +163,4 @@ Tensor augment(const Tensor& chw, const AugmentParams& p, Rng& rng) {
   return out;
 }
 
-}  // namespace cxr::io
+}  // namespace cxr::image
