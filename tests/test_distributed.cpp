@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "data/csv.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "run_cxr.h"
@@ -266,9 +269,52 @@ TEST(Distributed, ARankKilledEndsTheJobAndResumeContinues) {
   EXPECT_EQ(cxr::io::read_json_file(out + "/state.json").at("epochs_done").get<int>(), 8);
 }
 
+namespace {
+
+// Two CSV texts equal field by field, numbers to `tol` (absolute), everything else exactly.
+void expect_same_csv(const std::string& a, const std::string& b, double tol) {
+  const auto ra = cxr::data::parse_csv(a, "one"), rb = cxr::data::parse_csv(b, "two");
+  ASSERT_EQ(ra.size(), rb.size());
+  for (size_t r = 0; r < ra.size(); ++r) {
+    ASSERT_EQ(ra[r].size(), rb[r].size()) << "row " << r;
+    for (size_t c = 0; c < ra[r].size(); ++c) {
+      char* end = nullptr;
+      const double x = std::strtod(ra[r][c].c_str(), &end);
+      if (r > 0 && end && *end == 0 && !ra[r][c].empty())
+        EXPECT_NEAR(std::strtod(rb[r][c].c_str(), nullptr), x, tol) << "row " << r << " column " << c;
+      else
+        EXPECT_EQ(rb[r][c], ra[r][c]) << "row " << r << " column " << c;
+    }
+  }
+}
+
+// Two JSON values equal, numbers to `tol` relative.
+void expect_same_json(const nlohmann::json& a, const nlohmann::json& b, double tol, const std::string& where = "") {
+  ASSERT_EQ(a.type(), b.type()) << where;
+  if (a.is_object()) {
+    ASSERT_EQ(a.size(), b.size()) << where;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      ASSERT_TRUE(b.contains(it.key())) << where << "/" << it.key();
+      expect_same_json(it.value(), b.at(it.key()), tol, where + "/" + it.key());
+    }
+  } else if (a.is_array()) {
+    ASSERT_EQ(a.size(), b.size()) << where;
+    for (size_t i = 0; i < a.size(); ++i) expect_same_json(a[i], b[i], tol, where + "/" + std::to_string(i));
+  } else if (a.is_number_float()) {
+    EXPECT_NEAR(b.get<double>(), a.get<double>(), tol * std::max(1.0, std::abs(a.get<double>()))) << where;
+  } else {
+    EXPECT_EQ(b, a) << where;
+  }
+}
+
+}  // namespace
+
 // cxr eval on 2 ranks: each scores half of the images, rank 0 writes what one process writes. Here with
-// test-time augmentation (its draws are keyed to the image, not the rank) and 21 test images (11 + 10):
-// the per-image predictions byte for byte.
+// test-time augmentation (its draws are keyed to the image, not the rank) and 21 test images (11 + 10).
+// Not byte for byte: each rank's batches hold other images than one process's (4 + 4 + 3 against
+// 4 + 4 + 4 + 4 + 4 + 1), and OpenBLAS rounds a GEMM's last rows differently by how many there are (one
+// process with --batch 2 and --batch 4 differs in the 8th digit too). The same predicted classes, the
+// probabilities to 1e-6.
 TEST(Distributed, EvalOnTwoRanksWritesWhatOneProcessWrites) {
   NEED_MPI();
   CliDir cli("cxr_test_dist_eval");
@@ -281,14 +327,9 @@ TEST(Distributed, EvalOnTwoRanksWritesWhatOneProcessWrites) {
                    cli.path("two.log")), 0) << read_text(cli.path("two.log"));
   const std::string one_csv = read_text(cli.path("one.csv")), two_csv = read_text(cli.path("two.csv"));
   ASSERT_FALSE(one_csv.empty());
-  EXPECT_EQ(two_csv, one_csv);
+  expect_same_csv(one_csv, two_csv, 1e-6);
   const std::string one_log = cli.log();
-  // The metrics: the same, but the mean loss, a sum over the images in another order (to 1e-12).
-  nlohmann::json a = cli.json("one.json"), b = cli.json("two.json");
-  EXPECT_NEAR(b.at("loss").get<double>(), a.at("loss").get<double>(), 1e-12);
-  a.erase("loss");
-  b.erase("loss");
-  EXPECT_EQ(b.dump(), a.dump());
+  expect_same_json(cli.json("one.json"), cli.json("two.json"), 1e-6);
   // Rank 0 prints what one process prints (the progress bar aside), rank 1 nothing.
   const std::string log = read_text(cli.path("two.log"));
   auto count = [](const std::string& text, const std::string& word) {

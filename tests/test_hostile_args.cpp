@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "run_cxr.h"
 
 using cxr_test::read_text;
@@ -132,8 +133,12 @@ TEST_F(HostileArgs, EveryCommandFailsCleanly) {
     EXPECT_EQ(log.find("terminate called"), std::string::npos) << args << "\n" << log;
     EXPECT_EQ(log.find("Sanitizer"), std::string::npos) << args << "\n" << log;
     EXPECT_NE(log.find("cxr"), std::string::npos) << "no message naming the program: " << args << "\n" << log;
-    if (!c.said.empty()) EXPECT_NE(log.find(fill(c.said, dir.string())), std::string::npos) << args << "\n" << log;
-    if (!c.never.empty()) EXPECT_FALSE(fs::exists(fill(c.never, dir.string()))) << args << " left " << c.never;
+    if (!c.said.empty()) {
+      EXPECT_NE(log.find(fill(c.said, dir.string())), std::string::npos) << args << "\n" << log;
+    }
+    if (!c.never.empty()) {
+      EXPECT_FALSE(fs::exists(fill(c.never, dir.string()))) << args << " left " << c.never;
+    }
   }
   // The model the report was refused to overwrite is still a model.
   std::string log;
@@ -142,7 +147,7 @@ TEST_F(HostileArgs, EveryCommandFailsCleanly) {
 
 // Spaces and non-ASCII letters in paths are ordinary: everything works and the outputs carry the names.
 TEST_F(HostileArgs, SpacesAndUnicodeInPathsWork) {
-  const std::string img = "'" + p("scan ünïcødé 1.png") + "'";
+  const std::string img = cxr::str("'", p("scan ünïcødé 1.png"), "'");
   std::string log;
   EXPECT_EQ(run("info " + img, &log), 0) << log;
   EXPECT_EQ(run("predict --model " + p("run/best.safetensors") + " " + img, &log), 0) << log;
@@ -152,7 +157,7 @@ TEST_F(HostileArgs, SpacesAndUnicodeInPathsWork) {
       << log;
   // File names are made safe (non-ASCII letters and spaces become '_'); the manifest keeps the real path.
   bool overlay = false;
-  for (const auto& e : fs::directory_iterator(out)) overlay |= e.path().filename().string().rfind("scan_", 0) == 0;
+  for (const auto& e : fs::directory_iterator(out)) overlay |= e.path().filename().string().starts_with("scan_");
   EXPECT_NE(read_text(out + "/explanations.json").find("scan ünïcødé 1.png"), std::string::npos);
   EXPECT_TRUE(overlay) << "no overlay named after the input in " << out;
 }
