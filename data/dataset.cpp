@@ -183,19 +183,15 @@ std::vector<fs::path> visible_subfolders(const fs::path& dir) {
   return subs;
 }
 
-}  // namespace
+// The class folders of DIR (or of DIR/<SPLIT>/ in a split layout) with their image files, sorted.
+struct ClassFolder {
+  std::string split, name;
+  fs::path path;
+  std::vector<std::string> files;
+};
 
-Dataset open_folder(const std::string& dir_str, const DatasetOptions& opt) {
-  fs::path dir(dir_str);
-  std::error_code ec;
-  CXR_CHECK(fs::is_directory(dir, ec), dir_str, ": not a folder");
-
-  // Which (split, class folder) pairs to read.
-  struct ClassDir {
-    std::string split, name;
-    fs::path path;
-  };
-  std::vector<ClassDir> class_dirs;
+std::vector<ClassFolder> list_class_folders(const fs::path& dir) {
+  std::vector<ClassFolder> out;
   std::vector<fs::path> subs = visible_subfolders(dir);
   bool split_layout = !subs.empty() && std::all_of(subs.begin(), subs.end(), [](const fs::path& p) {
     return is_split_name(p.filename().string());
@@ -203,33 +199,44 @@ Dataset open_folder(const std::string& dir_str, const DatasetOptions& opt) {
   if (split_layout) {
     for (const fs::path& s : subs)
       for (const fs::path& c : visible_subfolders(s))
-        class_dirs.push_back({normalise_split(s.filename().string()), c.filename().string(), c});
+        out.push_back({normalise_split(s.filename().string()), c.filename().string(), c, {}});
   } else {
     std::string own = fs::path(dir).lexically_normal().filename().string();
     if (own.empty()) own = fs::path(dir).lexically_normal().parent_path().filename().string();  // "dir/"
     std::string split = is_split_name(own) ? normalise_split(own) : "";
-    for (const fs::path& c : subs) class_dirs.push_back({split, c.filename().string(), c});
+    for (const fs::path& c : subs) out.push_back({split, c.filename().string(), c, {}});
   }
-  CXR_CHECK(!class_dirs.empty(), dir_str, ": no class folders (expected ", dir_str, "/<CLASS>/*.png)");
-
-  // List every class folder; with given class names, a folder holding images must be one of them.
-  std::vector<std::vector<std::string>> files(class_dirs.size());
-  std::vector<std::string> found;
-  for (size_t i = 0; i < class_dirs.size(); ++i) {
+  for (ClassFolder& c : out) {
     FolderWalker walker;
-    walker.walk(class_dirs[i].path, files[i]);
-    std::sort(files[i].begin(), files[i].end());
-    found.push_back(class_dirs[i].name);
+    walker.walk(c.path, c.files);
+    std::sort(c.files.begin(), c.files.end());
   }
+  return out;
+}
+
+bool any_images(const std::vector<ClassFolder>& folders) {
+  return std::any_of(folders.begin(), folders.end(), [](const ClassFolder& c) { return !c.files.empty(); });
+}
+
+}  // namespace
+
+Dataset open_folder(const std::string& dir_str, const DatasetOptions& opt) {
+  std::error_code ec;
+  CXR_CHECK(fs::is_directory(fs::path(dir_str), ec), dir_str, ": not a folder");
+  std::vector<ClassFolder> class_dirs = list_class_folders(dir_str);
+  CXR_CHECK(!class_dirs.empty(), dir_str, ": no class folders (expected ", dir_str, "/<CLASS>/*.png)");
+  // With given class names, a folder holding images must be one of them.
+  std::vector<std::string> found;
+  for (const ClassFolder& c : class_dirs) found.push_back(c.name);
   Dataset ds;
   ds.origin = dir_str;
   ds.class_names = resolve_classes(found, opt);
   for (size_t i = 0; i < class_dirs.size(); ++i) {
     int label = ds.class_index(class_dirs[i].name);
-    if (files[i].empty()) continue;
+    if (class_dirs[i].files.empty()) continue;
     CXR_CHECK(label >= 0, class_dirs[i].path.string(), ": folder '", class_dirs[i].name,
               "' is not one of the classes [", join(ds.class_names), "]");
-    for (std::string& f : files[i]) {
+    for (std::string& f : class_dirs[i].files) {
       Sample s;
       s.path = std::move(f);
       s.label = label;
@@ -433,13 +440,13 @@ std::vector<NamedImage> expand_image_inputs(const std::vector<std::string>& inpu
       items.push_back({in, "", "", "", ""});
       continue;
     }
-    try {
+    // A manifest (given, or a folder's manifest.csv) or class folders holding images: a dataset, with labels.
+    // Otherwise a folder simply holds images, searched recursively.
+    if (!dir || fs::is_regular_file(fs::path(in) / "manifest.csv", ec) || any_images(list_class_folders(in))) {
       const Dataset ds = open_dataset(in);
       for (const auto& s : ds.samples)
         items.push_back({s.path, ds.class_names[static_cast<size_t>(s.label)], s.source, s.lesion_mask, s.lung_mask});
       continue;
-    } catch (const Error&) {
-      if (!dir) throw;  // a broken manifest is an error; a folder may simply hold images without classes
     }
     std::vector<std::string> files;
     for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);

@@ -401,3 +401,37 @@ TEST(DatasetSources, ExcludeSourcesKeepsTheOthersInOrder) {
   // ... unless the caller allows it (a validation set that happens to lack the source).
   EXPECT_EQ(exclude_sources(ds, {"nhi"}, false).size(), 5);
 }
+
+// The inputs of `cxr explain` / `cxr predict`: files as given; a manifest, or a folder whose sub-folders hold
+// images, as a dataset (with labels); any other folder as the images in it. Decided by what is there, not by
+// trying one and catching its error.
+TEST(ExpandImageInputs, FilesDatasetsAndPlainFolders) {
+  TempDir t;
+  t.png("classes/COVID19/a.png");
+  t.png("classes/NORMAL/b.png");
+  t.png("plain/x.png");
+  t.png("plain/w.jpg");
+  t.text("plain/notes.txt", "not an image");
+  t.png("empty_classes/COVID19/.hidden.png");  // class folders without images: a plain folder (then no images)
+  const std::string scan = t.png("scan.png");
+  auto items = expand_image_inputs({scan, t / "classes", t / "plain"});
+  ASSERT_EQ(items.size(), 5u);
+  EXPECT_EQ(items[0].path, scan);
+  EXPECT_EQ(items[0].label, "");
+  EXPECT_EQ(items[1].label, "COVID19");
+  EXPECT_EQ(items[2].label, "NORMAL");
+  EXPECT_EQ(fs::path(items[3].path).filename(), "w.jpg");  // sorted
+  EXPECT_EQ(fs::path(items[4].path).filename(), "x.png");
+  EXPECT_EQ(items[4].label, "");
+  // Errors name the input.
+  EXPECT_THROW(expand_image_inputs({t / "missing.png"}), Error);
+  EXPECT_EQ(expand_image_inputs({t / "missing.png"}, /*missing_ok=*/true).size(), 1u);
+  const std::string why = error_of([&] { expand_image_inputs({t / "empty_classes"}); });
+  EXPECT_NE(why.find("empty_classes: no images"), std::string::npos) << why;
+  // A folder's manifest.csv is read, and a broken one is an error naming it (it used to be passed over
+  // silently, and the folder's images listed without their labels).
+  t.text("m/manifest.csv", "file,label\n\"unclosed,COVID19\n");
+  t.png("m/img.png");
+  const std::string bad = error_of([&] { expand_image_inputs({t / "m"}); });
+  EXPECT_NE(bad.find("manifest.csv"), std::string::npos) << bad;
+}
