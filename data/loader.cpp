@@ -305,7 +305,7 @@ void Loader::start_epoch(int64_t epoch) {
 bool Loader::next(Batch& out) {
   State& s = *st_;
   std::unique_lock<std::mutex> lk(s.m);
-  CXR_CHECK(s.plan, "Loader::next: call start_epoch first");
+  CXR_ASSERT(s.plan, "Loader::next: call start_epoch first");
   for (;;) {
     if (s.next_yield >= s.plan->batches) return false;
     s.ready_cv.wait(lk, [&] { return s.ready.count(s.next_yield) > 0; });

@@ -64,7 +64,7 @@ Comm& world() {
 }
 
 Range share(int64_t n, int rank, int size) {
-  CXR_CHECK(size > 0 && rank >= 0 && rank < size && n >= 0, "share: rank ", rank, " of ", size, ", n ", n);
+  CXR_ASSERT(size > 0 && rank >= 0 && rank < size && n >= 0, "share: rank ", rank, " of ", size, ", n ", n);
   const int64_t base = n / size, extra = n % size;
   Range r;
   r.begin = rank * base + std::min<int64_t>(rank, extra);

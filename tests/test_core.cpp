@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "core/allocator.h"
+#include "core/error.h"
 #include "core/init.h"
 #include "core/rng.h"
+#include "core/strings.h"
 #include "core/tensor.h"
 #include "core/version.h"
 #include "core/workspace.h"
@@ -198,4 +200,42 @@ TEST(Build, VersionMatchesTheCMakeProject) {
   ASSERT_NE(at, std::string::npos) << "no project(cxr VERSION ...)";
   const size_t from = at + key.size(), to = s.find_first_not_of("0123456789.", from);
   EXPECT_EQ(s.substr(from, to - from), cxr::kVersion);
+}
+
+// User errors and internal invariants are told apart: CXR_CHECK's message is the caller's words; CXR_ASSERT's
+// names the source line and the condition and says it is a bug. Both are cxr::Error, so a command reports
+// either as one line.
+TEST(Errors, CheckIsAUserErrorAssertIsABug) {
+  try {
+    CXR_CHECK(1 + 1 == 3, "scan.png: ", 3, " channels");
+    FAIL() << "CXR_CHECK did not throw";
+  } catch (const cxr::InternalError&) {
+    FAIL() << "CXR_CHECK threw an internal error";
+  } catch (const cxr::Error& e) {
+    EXPECT_STREQ(e.what(), "scan.png: 3 channels");
+  }
+  try {
+    const int begun = 2;
+    CXR_ASSERT(begun == 1, "begun ", begun, " times");
+    FAIL() << "CXR_ASSERT did not throw";
+  } catch (const cxr::InternalError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("test_core.cpp:"), std::string::npos) << m;
+    EXPECT_NE(m.find("begun == 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("begun 2 times"), std::string::npos) << m;
+    EXPECT_NE(m.find("bug in cxr"), std::string::npos) << m;
+  }
+  EXPECT_NO_THROW(CXR_ASSERT(true, "never"));
+}
+
+TEST(Strings, LowerTrimSplitJoin) {
+  EXPECT_EQ(cxr::lower("Grad-CAM++ .PNG"), "grad-cam++ .png");
+  EXPECT_EQ(cxr::trim(" \t a b \r\n"), "a b");
+  EXPECT_EQ(cxr::trim(" \t\r\n"), "");
+  EXPECT_EQ(cxr::split("a,b,,c", ','), (std::vector<std::string>{"a", "b", "", "c"}));
+  EXPECT_EQ(cxr::split("", ','), (std::vector<std::string>{""}));
+  EXPECT_EQ(cxr::split("relu4_3+relu5_3", '+'), (std::vector<std::string>{"relu4_3", "relu5_3"}));
+  EXPECT_EQ(cxr::join({"a", "b", "c"}, " | "), "a | b | c");
+  EXPECT_EQ(cxr::join({}), "");
+  EXPECT_EQ(cxr::join(cxr::split("x,y", ',')), "x, y");
 }

@@ -69,7 +69,7 @@ GradReducer::~GradReducer() = default;
 
 void GradReducer::begin() {
   State& s = *st_;
-  CXR_CHECK(!s.active, "GradReducer::begin twice without finish");
+  CXR_ASSERT(!s.active, "GradReducer::begin twice without finish");
   s.active = true;
   std::fill(s.got.begin(), s.got.end(), false);
   for (auto& b : s.buckets) b.pending = static_cast<int>(b.params.size());
@@ -77,7 +77,7 @@ void GradReducer::begin() {
 
 void GradReducer::finish() {
   State& s = *st_;
-  CXR_CHECK(s.active, "GradReducer::finish without begin");
+  CXR_ASSERT(s.active, "GradReducer::finish without begin");
   // Gradients backward never produced (no rows on this rank, or a parameter the loss does not reach)
   // count as zero; buckets start in the same order on every rank, as MPI's collectives require.
   for (auto& b : s.buckets) {
