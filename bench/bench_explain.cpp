@@ -75,7 +75,7 @@ void bm_explain(benchmark::State& st, std::string method, float width, int size,
                 std::string head) {
   Setup& s = setup(width, size, batch, head);
   ExplainRequest req;
-  req.method = method;
+  req.method = parse_method(method);
   if (all_classes) req.classes = {0, 1, 2};
   infer(s);  // warm-up: workspaces, OpenBLAS threads
   explain_batch(*s.model, s.x, req);

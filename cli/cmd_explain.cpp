@@ -33,6 +33,7 @@
 #include "explain/metrics.h"
 #include "explain/npy.h"
 #include "explain/overlay.h"
+#include "explain/pipeline.h"
 #include "explain/sha256.h"
 #include "core/atomic_file.h"
 #include "data/dataset.h"
@@ -45,9 +46,11 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Options {
-  std::string model, arch, normalize, method = "gradcam", layer, cls = "pred", colormap = "jet", upsample = "bilinear";
+  cxr::CamMethod method = cxr::CamMethod::GradCAM;
+  cxr::FuseMode fuse = cxr::FuseMode::Max;
+  std::string model, arch, normalize, layer, cls = "pred", colormap = "jet", upsample = "bilinear";
   std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
-  std::string out, masks, mask_kind = "lesion", fuse = "max";
+  std::string out, masks, mask_kind = "lesion";
   float alpha = 0.5f;
   bool counterfactual = false, save_raw = false, metrics = false, no_guided = false, no_panel = false;
   int batch = 8, scorecam_batch = 32, tile = 256;
@@ -67,50 +70,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void run(const Options& o) {
-  CXR_CHECK(o.masks.empty() || o.metrics, "--masks is read by --metrics: add --metrics");
-  CXR_CHECK(o.alpha >= 0.0f && o.alpha <= 1.0f, "--alpha ", o.alpha, " must be in [0, 1]");
-  CXR_CHECK(o.batch >= 1, "--batch ", o.batch, " must be at least 1");
-  CXR_CHECK(o.tile >= 32, "--tile ", o.tile, " must be at least 32");
-  cxr::OverlayStyle style;
-  style.colormap = cxr::parse_colormap(o.colormap);
-  style.upsample = cxr::parse_upsample(o.upsample);
-  style.alpha = o.alpha;
-
-  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
-  cxr::Model& model = *lm.model;
-  const cxr::ModelConfig& mc = lm.meta.model;
-  const auto& classes = lm.meta.classes;
-
+// What one run writes: the options' view of the request, and the stems of the output files.
+struct Run {
+  const Options& o;
+  cxr::io::LoadedModel& lm;
   cxr::ExplainRequest req;
-  req.method = cxr::method_name(cxr::parse_method(o.method));
-  if (!o.layer.empty()) req.layers = {o.layer};
-  req.classes = cxr::parse_classes(o.cls, classes, static_cast<int>(classes.size()));
-  req.counterfactual = o.counterfactual;
-  req.with_guided = !o.no_guided && req.method != "guided";
-  req.fuse = o.fuse;
-  req.scorecam_batch = o.scorecam_batch;
-  req.class_names = classes;
-  std::vector<std::string> layer_names;
-  if (req.method != "guided")
-    for (const auto& l : cxr::resolve_target_layers(model, req.layers)) layer_names.push_back(cxr::display_name(l));
+  std::vector<std::string> layer_names;  // display names; empty for guided backprop (the input)
+  std::vector<Item> items;
+  std::vector<std::string> stems;        // unique file-name stems, one per item
+  std::string tag;                       // method, with _cf for counterfactuals
+  cxr::OverlayStyle style;
+};
 
-  std::vector<Item> items = cxr::data::expand_image_inputs(o.inputs);
-  cxr::XaiOptions xopt;
-  xopt.request = req;
-  xopt.target = o.cls;
-  xopt.normalisation = lm.norm;
-  std::map<std::string, cxr::MaskFolder> mask_folders;
-  if (!o.masks.empty()) mask_folders = cxr::resolve_mask_folders(o.masks, o.mask_kind);
-  std::vector<cxr::XaiImageRow> metric_rows;
-  int64_t masks_ambiguous = 0;
-  fs::create_directories(o.out);
-  std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), lm.model->name().c_str(),
-              req.method.c_str(), layer_names.empty() ? "input" : cxr::join(layer_names, " + ").c_str(), o.cls.c_str(),
-              items.size(), items.size() == 1 ? "" : "s", o.out.c_str());
-  const std::string sha = cxr::sha256_file(o.model);
-
-  // Unique output stems.
+// Unique, file-name-safe stems: scan.png and scan.jpg become scan and scan_2.
+std::vector<std::string> unique_stems(const std::vector<Item>& items) {
   std::vector<std::string> stems;
   std::map<std::string, int> seen;
   for (const Item& it : items) {
@@ -118,192 +91,203 @@ void run(const Options& o) {
     const int k = ++seen[s];
     stems.push_back(k == 1 ? s : s + "_" + std::to_string(k));
   }
+  return stems;
+}
 
-  nlohmann::json images = nlohmann::json::array();
-  int failed = 0, degenerate = 0, explained = 0;
-  cxr::Progress bar("Explaining", static_cast<int64_t>(items.size()), stdout);
-  const auto t_start = std::chrono::steady_clock::now();
-  const int C = mc.in_channels, S = mc.input_size;
-  const std::string tag = req.method + (o.counterfactual ? "_cf" : "");
-
-  for (size_t b0 = 0; b0 < items.size(); b0 += static_cast<size_t>(o.batch)) {
-    const size_t b1 = std::min(items.size(), b0 + static_cast<size_t>(o.batch));
-    const int64_t nb = static_cast<int64_t>(b1 - b0);
-    std::vector<cxr::Tensor> originals(static_cast<size_t>(nb)), inputs(static_cast<size_t>(nb));
-    std::vector<cxr::Tensor> lesion(static_cast<size_t>(nb)), lung(static_cast<size_t>(nb));
-    std::vector<int> ambiguous(static_cast<size_t>(nb), 0);
-    std::vector<std::string> errors(static_cast<size_t>(nb));
-    std::vector<double> load_s(static_cast<size_t>(nb), 0.0);
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < nb; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      try {
-        cxr::image::Image img = cxr::image::load_image(items[b0 + static_cast<size_t>(i)].path);
-        originals[static_cast<size_t>(i)] = img.pixels;
-        inputs[static_cast<size_t>(i)] = cxr::data::preprocess_image(img.pixels, S, C, lm.norm);
-        if (o.metrics) {  // masks at the model input's size: manifest column first, else the --masks folder
-          const Item& it = items[b0 + static_cast<size_t>(i)];
-          auto find = [&](const std::string& kind, const std::string& column) {
-            if (!column.empty()) return cxr::load_mask(column, S, S);
-            auto f = mask_folders.find(kind);
-            if (f == mask_folders.end()) return cxr::Tensor();
-            bool amb = false;
-            const std::string p = f->second.find(it.path, &amb);
-            ambiguous[static_cast<size_t>(i)] += amb;
-            return p.empty() ? cxr::Tensor() : cxr::load_mask(p, S, S);
-          };
-          lesion[static_cast<size_t>(i)] = find("lesion", it.lesion_mask);
-          lung[static_cast<size_t>(i)] = find("lung", it.lung_mask);
-        }
-      } catch (const std::exception& e) {
-        errors[static_cast<size_t>(i)] = e.what();
-      }
-      load_s[static_cast<size_t>(i)] = seconds_since(t0);
-    }
-    std::vector<int64_t> good;
-    for (int64_t i = 0; i < nb; ++i) {
-      if (errors[static_cast<size_t>(i)].empty()) {
-        good.push_back(i);
-      } else {
-        std::fprintf(stderr, "\ncxr explain: error: %s\n", errors[static_cast<size_t>(i)].c_str());
-        ++failed;
+// Draws and saves one explanation of one image; returns its record for explanations.json (with "error"
+// when a file could not be written).
+nlohmann::json save_explanation(const Run& run, const cxr::ExplainedImage& im, const cxr::Explanation& e) {
+  const Options& o = run.o;
+  const std::string prefix = run.stems[im.index] + "_" + safe(e.class_name) + "_" + run.tag;
+  nlohmann::json files = nlohmann::json::object();
+  std::string error;
+  try {
+    cxr::Rendered r = cxr::render(e, im.original, run.style);
+    auto save = [&](const std::string& key, const std::string& suffix, const cxr::Tensor& img) {
+      const std::string name = prefix + suffix;
+      cxr::image::save_png((fs::path(o.out) / name).string(), img);
+      files[key] = name;
+    };
+    save("overlay", "_overlay.png", r.overlay);
+    save("heatmap", "_heatmap.png", r.heatmap);
+    if (r.guided.defined()) save("guided", "_guided.png", r.guided);
+    if (!o.no_panel) save("panel", "_panel.png", cxr::make_panel(e, im.original, run.style, "", o.tile));
+    if (o.save_raw) {
+      cxr::save_npy((fs::path(o.out) / (prefix + "_raw.npy")).string(), e.raw);
+      files["raw"] = prefix + "_raw.npy";
+      if (e.guided.defined()) {
+        cxr::save_npy((fs::path(o.out) / (prefix + "_guided.npy")).string(), e.guided);
+        files["guided_raw"] = prefix + "_guided.npy";
       }
     }
-    if (good.empty()) {
-      bar.update(static_cast<int64_t>(b1), {}, static_cast<int64_t>(b1));
-      continue;
-    }
-    cxr::Tensor x = cxr::Tensor::empty({static_cast<int64_t>(good.size()), C, S, S});
-    for (size_t g = 0; g < good.size(); ++g) {
-      const cxr::Tensor& in = inputs[static_cast<size_t>(good[g])];
-      std::copy(in.data(), in.data() + C * S * S, x.data() + static_cast<int64_t>(g) * C * S * S);
-    }
-    const auto t_expl = std::chrono::steady_clock::now();
-    cxr::Tensor probs;
-    auto res = cxr::explain_batch(model, x, req, &probs);
-    const double expl_share = seconds_since(t_expl) / static_cast<double>(good.size());
-
-    if (o.metrics) {  // one metrics row per explanation (per image and explained class)
-      std::vector<cxr::Tensor> les, lu;
-      for (int64_t i : good) {
-        les.push_back(lesion[static_cast<size_t>(i)]);
-        lu.push_back(lung[static_cast<size_t>(i)]);
-        masks_ambiguous += ambiguous[static_cast<size_t>(i)];
-      }
-      for (size_t k = 0; k < res[0].size(); ++k) {
-        std::vector<cxr::Explanation> ex;
-        for (size_t g = 0; g < good.size(); ++g) ex.push_back(res[g][k]);
-        std::vector<cxr::XaiImageRow> rows = cxr::evaluate_batch(model, x, ex, les, lu, xopt);
-        for (size_t g = 0; g < good.size(); ++g) {
-          const size_t i = b0 + static_cast<size_t>(good[g]);
-          cxr::XaiImageRow& r = rows[g];
-          r.index = static_cast<int64_t>(i);
-          r.path = items[i].path;
-          r.source = items[i].source;
-          const auto lab = std::find(classes.begin(), classes.end(), items[i].label);
-          r.label = lab == classes.end() ? -1 : static_cast<int>(lab - classes.begin());
-          const float* row = probs.data() + g * classes.size();
-          r.predicted = cxr::argmax(row, static_cast<int64_t>(classes.size()));
-          metric_rows.push_back(std::move(r));
-        }
-      }
-    }
-
-    // Draw and save, in parallel over (image, explanation) pairs.
-    std::vector<std::pair<size_t, size_t>> jobs;
-    for (size_t g = 0; g < good.size(); ++g)
-      for (size_t k = 0; k < res[g].size(); ++k) jobs.push_back({g, k});
-    std::vector<nlohmann::json> job_json(jobs.size());
-    std::vector<double> draw_s(good.size(), 0.0);
-    std::vector<std::string> draw_err(jobs.size());
-#pragma omp parallel for schedule(dynamic)
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const auto [g, k] = jobs[j];
-      const size_t i = static_cast<size_t>(good[g]);
-      const cxr::Explanation& e = res[g][k];
-      const cxr::Tensor& orig = originals[i];
-      const std::string prefix = stems[b0 + i] + "_" + safe(e.class_name) + "_" + tag;
-      nlohmann::json files = nlohmann::json::object();
-      try {
-        cxr::Rendered r = cxr::render(e, orig, style);
-        auto save = [&](const std::string& key, const std::string& suffix, const cxr::Tensor& img) {
-          const std::string name = prefix + suffix;
-          cxr::image::save_png((fs::path(o.out) / name).string(), img);
-          files[key] = name;
-        };
-        save("overlay", "_overlay.png", r.overlay);
-        save("heatmap", "_heatmap.png", r.heatmap);
-        if (r.guided.defined()) save("guided", "_guided.png", r.guided);
-        if (!o.no_panel) save("panel", "_panel.png", cxr::make_panel(e, orig, style, "", o.tile));
-        if (o.save_raw) {
-          cxr::save_npy((fs::path(o.out) / (prefix + "_raw.npy")).string(), e.raw);
-          files["raw"] = prefix + "_raw.npy";
-          if (e.guided.defined()) {
-            cxr::save_npy((fs::path(o.out) / (prefix + "_guided.npy")).string(), e.guided);
-            files["guided_raw"] = prefix + "_guided.npy";
-          }
-        }
-      } catch (const std::exception& ex) {
-        draw_err[j] = ex.what();
-      }
-      nlohmann::json je = {{"class", e.class_name},
-                           {"class_index", e.class_index},
-                           {"probability", e.probability},
-                           {"score", e.score},
-                           {"degenerate", e.degenerate},
-                           {"files", files},
-                           {"raw_shape", e.raw.shape()}};
-      if (e.degenerate) je["degenerate_reason"] = e.degenerate_reason;
-      job_json[j] = je;
-      const double dt = seconds_since(t0);
-#pragma omp atomic
-      draw_s[g] += dt;
-    }
-    for (size_t g = 0; g < good.size(); ++g) {
-      const size_t i = static_cast<size_t>(good[g]);
-      const Item& it = items[b0 + i];
-      const float* row = probs.data() + g * classes.size();
-      const size_t pred = static_cast<size_t>(cxr::argmax(row, static_cast<int64_t>(classes.size())));
-      nlohmann::json ji = {{"file", it.path},
-                           {"width", originals[i].size(2)},
-                           {"height", originals[i].size(1)},
-                           {"predicted", classes[pred]}};
-      if (!it.label.empty()) ji["label"] = it.label;
-      for (size_t c = 0; c < classes.size(); ++c)
-        ji["probabilities"][classes[c]] = probs[static_cast<int64_t>(g * classes.size() + c)];
-      ji["seconds"] = {{"load", load_s[i]}, {"explain", expl_share}, {"draw", draw_s[g]}};
-      ji["explanations"] = nlohmann::json::array();
-      for (size_t j = 0; j < jobs.size(); ++j) {
-        if (jobs[j].first != g) continue;
-        if (!draw_err[j].empty()) {
-          std::fprintf(stderr, "\ncxr explain: error: %s\n", draw_err[j].c_str());
-          ++failed;
-          job_json[j]["error"] = draw_err[j];
-        }
-        if (job_json[j]["degenerate"].get<bool>()) {
-          ++degenerate;
-          std::fprintf(stderr, "\ncxr explain: warning: %s, class %s: flat map (%s); drawn grey, not as a heatmap\n",
-                       it.path.c_str(), job_json[j]["class"].get<std::string>().c_str(),
-                       job_json[j]["degenerate_reason"].get<std::string>().c_str());
-        }
-        ++explained;
-        ji["explanations"].push_back(job_json[j]);
-      }
-      images.push_back(ji);
-    }
-    bar.update(static_cast<int64_t>(b1), {}, static_cast<int64_t>(b1));
+  } catch (const std::exception& ex) {
+    error = ex.what();
   }
+  nlohmann::json je = {{"class", e.class_name},
+                       {"class_index", e.class_index},
+                       {"probability", e.probability},
+                       {"score", e.score},
+                       {"degenerate", e.degenerate},
+                       {"files", files},
+                       {"raw_shape", e.raw.shape()}};
+  if (e.degenerate) je["degenerate_reason"] = e.degenerate_reason;
+  if (!error.empty()) je["error"] = error;
+  return je;
+}
+
+// One metrics row per explanation (per image and explained class) of a batch.
+void measure_batch(const Run& run, cxr::Model& model, const cxr::ExplainedBatch& b, const cxr::XaiOptions& xopt,
+                   std::vector<cxr::XaiImageRow>& rows) {
+  const auto& classes = run.lm.meta.classes;
+  std::vector<cxr::Tensor> les, lu;
+  for (const cxr::ExplainedImage& im : b.images) {
+    les.push_back(im.lesion);
+    lu.push_back(im.lung);
+  }
+  for (size_t k = 0; k < b.images[0].explanations.size(); ++k) {
+    std::vector<cxr::Explanation> ex;
+    for (const cxr::ExplainedImage& im : b.images) ex.push_back(im.explanations[k]);
+    std::vector<cxr::XaiImageRow> got = cxr::evaluate_batch(model, b.inputs, ex, les, lu, xopt);
+    for (size_t g = 0; g < b.images.size(); ++g) {
+      const Item& it = run.items[b.images[g].index];
+      cxr::XaiImageRow& r = got[g];
+      r.index = static_cast<int64_t>(b.images[g].index);
+      r.path = it.path;
+      r.source = it.source;
+      const auto lab = std::find(classes.begin(), classes.end(), it.label);
+      r.label = lab == classes.end() ? -1 : static_cast<int>(lab - classes.begin());
+      r.predicted = cxr::argmax(b.probabilities.data() + g * classes.size(), static_cast<int64_t>(classes.size()));
+      rows.push_back(std::move(r));
+    }
+  }
+}
+
+// The image's record in explanations.json, without its explanations.
+nlohmann::json image_record(const Run& run, const cxr::ExplainedBatch& b, size_t g, double draw_seconds) {
+  const auto& classes = run.lm.meta.classes;
+  const cxr::ExplainedImage& im = b.images[g];
+  const Item& it = run.items[im.index];
+  const float* row = b.probabilities.data() + g * classes.size();
+  const size_t pred = static_cast<size_t>(cxr::argmax(row, static_cast<int64_t>(classes.size())));
+  nlohmann::json ji = {{"file", it.path},
+                       {"width", im.original.size(2)},
+                       {"height", im.original.size(1)},
+                       {"predicted", classes[pred]}};
+  if (!it.label.empty()) ji["label"] = it.label;
+  for (size_t c = 0; c < classes.size(); ++c) ji["probabilities"][classes[c]] = row[c];
+  ji["seconds"] = {{"load", im.load_seconds},
+                   {"explain", b.explain_seconds / static_cast<double>(b.images.size())},
+                   {"draw", draw_seconds}};
+  ji["explanations"] = nlohmann::json::array();
+  return ji;
+}
+
+void run(const Options& o) {
+  CXR_CHECK(o.masks.empty() || o.metrics, "--masks is read by --metrics: add --metrics");
+  CXR_CHECK(o.tile >= 32, "--tile ", o.tile, " must be at least 32");
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
+  cxr::Model& model = *lm.model;
+  const auto& classes = lm.meta.classes;
+  Run run{o, lm, {}, {}, cxr::data::expand_image_inputs(o.inputs), {}, "", {}};
+  run.style.colormap = cxr::parse_colormap(o.colormap);
+  run.style.upsample = cxr::parse_upsample(o.upsample);
+  run.style.alpha = o.alpha;
+  cxr::ExplainRequest& req = run.req;
+  req.method = o.method;
+  if (!o.layer.empty()) req.layers = {o.layer};
+  req.classes = cxr::parse_classes(o.cls, classes, static_cast<int>(classes.size()));
+  req.counterfactual = o.counterfactual;
+  req.with_guided = !o.no_guided && req.method != cxr::CamMethod::Guided;
+  req.fuse = o.fuse;
+  req.scorecam_batch = o.scorecam_batch;
+  req.class_names = classes;
+  if (req.method != cxr::CamMethod::Guided)
+    for (const auto& l : cxr::resolve_target_layers(model, req.layers)) run.layer_names.push_back(cxr::display_name(l));
+  const std::string layers = run.layer_names.empty() ? "input" : cxr::join(run.layer_names, " + ");
+  run.stems = unique_stems(run.items);
+  run.tag = std::string(cxr::method_name(req.method)) + (o.counterfactual ? "_cf" : "");
+
+  cxr::ExplainPipelineOptions po;
+  po.request = req;
+  po.normalisation = lm.norm;
+  po.batch = o.batch;
+  po.masks = o.metrics;
+  if (!o.masks.empty()) po.mask_folders = cxr::resolve_mask_folders(o.masks, o.mask_kind);
+  std::vector<cxr::ImageToExplain> inputs;
+  for (const Item& it : run.items) inputs.push_back({it.path, -1, it.lesion_mask, it.lung_mask});
+  cxr::XaiOptions xopt;
+  xopt.request = req;
+  xopt.target = o.cls;
+  xopt.normalisation = lm.norm;
+
+  fs::create_directories(o.out);
+  std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), model.name().c_str(),
+              cxr::method_name(req.method), layers.c_str(), o.cls.c_str(), run.items.size(), run.items.size() == 1 ? "" : "s",
+              o.out.c_str());
+  const std::string sha = cxr::sha256_file(o.model);
+  nlohmann::json images = nlohmann::json::array();
+  std::vector<cxr::XaiImageRow> metric_rows;
+  int64_t masks_ambiguous = 0;
+  int failed = 0, degenerate = 0, explained = 0;
+  cxr::Progress bar("Explaining", static_cast<int64_t>(run.items.size()), stdout);
+  const auto t_start = std::chrono::steady_clock::now();
+
+  cxr::explain_images(
+      model, inputs, po,
+      [&](cxr::ExplainedBatch& b) {
+        if (o.metrics && !b.images.empty()) measure_batch(run, model, b, xopt, metric_rows);
+        // Draw and save, in parallel over (image, explanation) pairs.
+        std::vector<std::pair<size_t, size_t>> jobs;
+        for (size_t g = 0; g < b.images.size(); ++g)
+          for (size_t k = 0; k < b.images[g].explanations.size(); ++k) jobs.push_back({g, k});
+        std::vector<nlohmann::json> job_json(jobs.size());
+        std::vector<double> draw_s(b.images.size(), 0.0);
+#pragma omp parallel for schedule(dynamic)
+        for (size_t j = 0; j < jobs.size(); ++j) {
+          const auto t0 = std::chrono::steady_clock::now();
+          const auto [g, k] = jobs[j];
+          job_json[j] = save_explanation(run, b.images[g], b.images[g].explanations[k]);
+          const double dt = seconds_since(t0);
+#pragma omp atomic
+          draw_s[g] += dt;
+        }
+        for (size_t g = 0; g < b.images.size(); ++g) {
+          masks_ambiguous += b.images[g].masks_ambiguous;
+          nlohmann::json ji = image_record(run, b, g, draw_s[g]);
+          for (size_t j = 0; j < jobs.size(); ++j) {
+            if (jobs[j].first != g) continue;
+            if (job_json[j].contains("error")) {
+              std::fprintf(stderr, "\ncxr explain: error: %s\n", job_json[j]["error"].get<std::string>().c_str());
+              ++failed;
+            }
+            if (job_json[j]["degenerate"].get<bool>()) {
+              ++degenerate;
+              std::fprintf(stderr, "\ncxr explain: warning: %s, class %s: flat map (%s); drawn grey, not as a heatmap\n",
+                           run.items[b.images[g].index].path.c_str(), job_json[j]["class"].get<std::string>().c_str(),
+                           job_json[j]["degenerate_reason"].get<std::string>().c_str());
+            }
+            ++explained;
+            ji["explanations"].push_back(job_json[j]);
+          }
+          images.push_back(ji);
+        }
+        bar.update(static_cast<int64_t>(b.end), {}, static_cast<int64_t>(b.end));
+      },
+      [&](size_t, const std::string& message) {
+        std::fprintf(stderr, "\ncxr explain: error: %s\n", message.c_str());
+        ++failed;
+      });
   const double total = seconds_since(t_start);
   bar.finish();
+
   std::string metrics_file;
   if (o.metrics) {
     cxr::XaiReport rep = cxr::make_report(std::move(metric_rows), classes, xopt);
-    rep.model = lm.model->name();
+    rep.model = model.name();
     rep.method = req.method;
-    rep.layer = layer_names.empty() ? "input" : cxr::join(layer_names, " + ");
-    rep.input_size = S;
-    rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::default_shortcut_band(S);
+    rep.layer = layers;
+    rep.input_size = model.config().input_size;
+    rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::default_shortcut_band(rep.input_size);
     rep.mask_ambiguous = masks_ambiguous;
     rep.seconds = total;
     nlohmann::json jm = cxr::to_json(rep);
@@ -321,18 +305,18 @@ void run(const Options& o) {
       {"tool", "cxr explain"},
       {"checkpoint", o.model},
       {"checkpoint_sha256", sha},
-      {"model", lm.model->name()},
-      {"model_config", mc},
+      {"model", model.name()},
+      {"model_config", lm.meta.model},
       {"classes", classes},
-      {"method", req.method},
+      {"method", cxr::method_name(req.method)},
       {"counterfactual", o.counterfactual},
-      {"layers", layer_names},
-      {"fuse", layer_names.size() > 1 ? nlohmann::json(o.fuse) : nlohmann::json()},
+      {"layers", run.layer_names},
+      {"fuse", run.layer_names.size() > 1 ? nlohmann::json(cxr::fuse_name(o.fuse)) : nlohmann::json()},
       {"class_request", o.cls},
       {"colormap", o.colormap},
       {"alpha", o.alpha},
       {"upsample", o.upsample},
-      {"input_size", S},
+      {"input_size", model.config().input_size},
       {"normalisation", lm.norm.name},
       {"batch", o.batch},
       {"threads", omp_get_max_threads()},
@@ -353,11 +337,9 @@ void run(const Options& o) {
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
-  const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
-  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str()
-      ->check(cxr::cli::explanation_method());
+  cxr::cli::add_method_option(app, o->method, "Explanation method");
   app.add_option("--layer", o->layer,
                  "Target layer: torch name or alias (relu5_3, conv4_3, features.29, block5_conv3); several "
                  "joined with + are fused (default: the last conv block's ReLU)");
@@ -370,7 +352,7 @@ void setup(CLI::App& app) {
   app.add_option("--upsample", o->upsample, "Map to image: bilinear | nearest | bicubic")->capture_default_str();
   app.add_flag("--save-raw", o->save_raw, "Also save the raw signed map at layer resolution as .npy (float32)");
   app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--fuse", o->fuse, "Combining several layers: max | sum")->capture_default_str();
+  cxr::cli::add_fuse_option(app, o->fuse);
   app.add_option("--scorecam-batch", o->scorecam_batch, "Masked images per forward in Score-CAM")
       ->capture_default_str();
   app.add_flag("--no-guided", o->no_guided, "Skip guided backprop (the panel's 4th tile; saves a backward pass)");

@@ -111,8 +111,7 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   app.add_flag("--no-faithfulness", o->no_faithfulness,
                "Computed metrics without deletion / insertion / AD / IC (the slow part)");
-  app.add_option("--method", o->r.method, "Explanation method for the gallery and computed metrics")
-      ->capture_default_str();
+  cxr::cli::add_method_option(app, o->r.method, "Explanation method for the gallery and computed metrics");
   app.add_option("--layer", o->r.layer, "Their target layer, e.g. relu4_3 (default: the last conv block's ReLU)");
   app.add_option("--batch", o->r.batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--thumb", o->r.thumb, "Thumbnail side in pixels")->capture_default_str();

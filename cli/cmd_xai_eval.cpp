@@ -23,7 +23,8 @@
 namespace {
 
 struct Options {
-  std::string model, arch, normalize, data, split = "auto", method = "gradcam", layer, target = "pred", masks;
+  cxr::CamMethod method = cxr::CamMethod::GradCAM;
+  std::string model, arch, normalize, data, split = "auto", layer, target = "pred", masks;
   std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   std::string mask_kind = "lesion", deletion_baseline = "zeros", insertion_baseline = "blur", json;
   int64_t limit = 0;
@@ -83,14 +84,12 @@ void run(const Options& o) {
 
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
-  const std::string methods = cxr::join(cxr::method_names(), " | ");
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_option("--data", o->data, "Folder with one sub-folder per class, or a CSV manifest")->required();
   app.add_option("--split", o->split, "test | val | train | all | auto (test, else val, else all)")
       ->capture_default_str()->transform(cxr::cli::split_name());
-  app.add_option("--method", o->method, "Explanation method: " + methods)->capture_default_str()
-      ->check(cxr::cli::explanation_method());
+  cxr::cli::add_method_option(app, o->method, "Explanation method");
   app.add_option("--layer", o->layer, "Target layer (default: the last conv block's ReLU); several joined with +");
   app.add_option("--target", o->target, "Class to explain: pred (predicted) | true (the label)")
       ->check(CLI::IsMember({"pred", "true"}))

@@ -36,18 +36,37 @@ struct Register {
   }
 };
 
-// --method: a name parse_method knows, else a usage error (exit 2) with the list.
-inline CLI::Validator explanation_method() {
+// A CLI11 transformer that parses a value into an enum with `parse` (which throws cxr::Error naming the known
+// values): CLI11 then stores the enum, and a bad value is a usage error (exit 2) with parse's message.
+template <typename Enum, typename Parse>
+CLI::Validator enum_transformer(Parse parse) {
   return CLI::Validator(
-      [](const std::string& v) -> std::string {
+      [parse](std::string& v) -> std::string {
         try {
-          cxr::parse_method(v);
+          v = std::to_string(static_cast<int>(static_cast<Enum>(parse(v))));
           return "";
         } catch (const cxr::Error& e) {
           return e.what();
         }
       },
       "");
+}
+
+// --method, parsed once here into the enum the explain library takes: any name parse_method knows (any
+// case, aliases such as grad-cam++), else a usage error listing them. The help lists the names.
+inline CLI::Option* add_method_option(CLI::App& app, cxr::CamMethod& method, const std::string& help) {
+  return app.add_option("--method", method, help + ": " + cxr::join(cxr::method_names(), " | "))
+      ->transform(enum_transformer<cxr::CamMethod>(cxr::parse_method))
+      ->type_name("TEXT")
+      ->default_str(cxr::method_name(method));
+}
+
+// --fuse: how the maps of several layers combine (max | sum, any case).
+inline CLI::Option* add_fuse_option(CLI::App& app, cxr::FuseMode& fuse) {
+  return app.add_option("--fuse", fuse, "Combining several layers: max | sum")
+      ->transform(enum_transformer<cxr::FuseMode>(cxr::parse_fuse))
+      ->type_name("TEXT")
+      ->default_str(cxr::fuse_name(fuse));
 }
 
 // --arch, --normalize and --classes: what a checkpoint without cxr metadata (e.g. converted torchvision

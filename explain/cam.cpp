@@ -184,14 +184,22 @@ Tensor gradient_cam(CamMethod m, const Tensor& A, const Tensor& g) {
   return out;
 }
 
-Tensor fuse_maps(const std::vector<Tensor>& raws, int64_t height, int64_t width, const std::string& how) {
-  CXR_CHECK(how == "max" || how == "sum", "fuse: unknown combination '", how, "' (known: max, sum)");
+FuseMode parse_fuse(const std::string& name) {
+  const std::string s = lower(name);
+  if (s == "max") return FuseMode::Max;
+  if (s == "sum") return FuseMode::Sum;
+  throw Error(str("unknown fusion '", name, "' (known: max, sum)"));
+}
+
+const char* fuse_name(FuseMode f) { return f == FuseMode::Max ? "max" : "sum"; }
+
+Tensor fuse_maps(const std::vector<Tensor>& raws, int64_t height, int64_t width, FuseMode how) {
   CXR_CHECK(!raws.empty(), "fuse_maps: no maps");
   Tensor out = Tensor::zeros({height, width});
   for (const Tensor& r : raws) {
     Tensor up = upsample_map(normalize_map(r), height, width, Upsample::Bilinear);
     Tensor m = minmax_scale(up);  // bilinear keeps [0, 1], but rescale so each layer spans it exactly
-    for (int64_t i = 0; i < out.numel(); ++i) out[i] = how == "max" ? std::max(out[i], m[i]) : out[i] + m[i];
+    for (int64_t i = 0; i < out.numel(); ++i) out[i] = how == FuseMode::Max ? std::max(out[i], m[i]) : out[i] + m[i];
   }
   return out;
 }
@@ -210,12 +218,11 @@ static Tensor image_of(const Tensor& t, int64_t n) {
 
 std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& batch, const ExplainRequest& req,
                                                     Tensor* probabilities) {
-  const CamMethod m = parse_method(req.method);
+  const CamMethod m = req.method;
   CXR_CHECK(batch.defined() && batch.dim() == 4, "explain: input must be a batch [N, C, S, S], got ",
             batch.defined() ? to_string(batch.shape()) : "undefined");
   CXR_CHECK(!req.counterfactual || uses_gradients(m), "explain: --counterfactual applies to the gradient methods "
             "(gradcam, gradcam++, xgradcam, hirescam, layercam, guided-gradcam), not to ", method_name(m));
-  CXR_CHECK(req.fuse == "max" || req.fuse == "sum", "explain: unknown fusion '", req.fuse, "' (known: max, sum)");
   CXR_CHECK(req.scorecam_batch >= 1, "explain: scorecam batch ", req.scorecam_batch, " must be at least 1");
   std::vector<LayerInfo> layers;
   if (m != CamMethod::Guided) layers = resolve_target_layers(model, req.layers);
@@ -263,7 +270,7 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
                          : "class" + std::to_string(e.class_index);
       e.probability = probs[n * K + e.class_index];
       e.score = cap.logits[n * K + e.class_index];
-      e.method = method_name(m);
+      e.method = m;
       e.counterfactual = req.counterfactual;
       e.layer = m == CamMethod::Guided ? "input" : layer_label;
       Degeneracy d;

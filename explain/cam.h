@@ -59,13 +59,18 @@ const std::vector<std::string>& method_names();
 // The methods computed from dy_c/dA (all but scorecam, eigencam and guided): those --counterfactual applies to.
 bool uses_gradients(CamMethod m);
 
+// How the maps of several target layers combine (see above).
+enum class FuseMode { Max, Sum };
+FuseMode parse_fuse(const std::string& name);  // "max" | "sum" (any case); throws naming them
+const char* fuse_name(FuseMode f);
+
 struct ExplainRequest {
-  std::string method = "gradcam";
+  CamMethod method = CamMethod::GradCAM;
   std::vector<std::string> layers;  // empty: the default target (relu5_3 in VGG-16); several are fused (above)
   std::vector<int> classes;         // empty: each image's predicted class; else these, for every image
   bool counterfactual = false;      // gradient methods only
   bool with_guided = false;         // also fill Explanation::guided (guided backprop x map), e.g. for panels
-  std::string fuse = "max";         // several layers: "max" | "sum"
+  FuseMode fuse = FuseMode::Max;    // several layers: elementwise max or sum
   int scorecam_batch = 32;          // masked images per forward in Score-CAM
   std::vector<std::string> class_names;  // fills Explanation::class_name; empty: "class<i>"
 };
@@ -75,7 +80,7 @@ struct Explanation {
   std::string class_name;
   float probability = 0.0f;  // softmax of the logits, for this class
   float score = 0.0f;        // the logit y_c
-  std::string method;        // method_name()
+  CamMethod method = CamMethod::GradCAM;
   bool counterfactual = false;
   std::string layer;         // display name(s) of the target layer(s), "features.29 (relu5_3)", joined by " + "
   Tensor raw;                // [h, w] signed, at the layer's resolution (fused layers and guided: [S, S])
@@ -140,6 +145,6 @@ std::vector<Tensor> score_cam(Model& model, const Tensor& image, const Tensor& A
                               int batch = 32);
 // Several raw maps (any resolutions) -> one [height, width] map: each ReLU'd, upsampled (bilinear), min-max
 // scaled, then elementwise max ("max") or sum ("sum"). Degenerate layers contribute zeros.
-Tensor fuse_maps(const std::vector<Tensor>& raws, int64_t height, int64_t width, const std::string& how);
+Tensor fuse_maps(const std::vector<Tensor>& raws, int64_t height, int64_t width, FuseMode how);
 
 }  // namespace cxr

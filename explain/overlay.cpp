@@ -83,7 +83,7 @@ Rendered render(const Explanation& e, const Tensor& original, const OverlayStyle
 std::string panel_title(const Explanation& e) {
   char p[32];
   std::snprintf(p, sizeof(p), "%.3f", e.probability);
-  std::string t = e.class_name + " P=" + p + "  " + e.method + (e.counterfactual ? " COUNTERFACTUAL" : "") + "  " +
+  std::string t = e.class_name + " P=" + p + "  " + method_name(e.method) + (e.counterfactual ? " COUNTERFACTUAL" : "") + "  " +
                   e.layer;
   if (e.degenerate) t += "  FLAT MAP";
   return t;
@@ -106,7 +106,7 @@ Tensor make_panel(const Explanation& e, const Tensor& original, const OverlaySty
       {"ORIGINAL", orig}, {"HEATMAP", r.heatmap}, {"OVERLAY", r.overlay}};
   if (e.guided.defined()) {
     Tensor g = upsample_map(deprocess_gradient(e.guided), th, tw, Upsample::Bilinear);
-    tiles.push_back({e.method == "guided" ? "GUIDED BACKPROP" : "GUIDED GRAD-CAM", display_rgb(g)});
+    tiles.push_back({e.method == CamMethod::Guided ? "GUIDED BACKPROP" : "GUIDED GRAD-CAM", display_rgb(g)});
   }
   const int64_t margin = 8, n = static_cast<int64_t>(tiles.size());
   const int64_t W = margin + n * (tw + margin);

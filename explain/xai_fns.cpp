@@ -42,7 +42,7 @@ std::vector<Explanation> explain_for_classes(Model& model, const Tensor& images,
   ExplainRequest req = request;
   req.classes.clear();
   if (!classes.empty()) {
-    CXR_CHECK(static_cast<int64_t>(classes.size()) == N, "explain_for_classes: ", classes.size(),
+    CXR_ASSERT(static_cast<int64_t>(classes.size()) == N, "explain_for_classes: ", classes.size(),
               " classes for a batch of ", N, " images");
     std::vector<int> distinct = classes;
     std::sort(distinct.begin(), distinct.end());
@@ -67,7 +67,7 @@ Tensor input_map(const Explanation& e, int64_t height, int64_t width) {
   if (e.degenerate) return Tensor::zeros({height, width});
   // Guided Grad-CAM's explanation is the product image (guided gradient x upsampled CAM), not the CAM it
   // is weighted by: measure its per-pixel strength, max |value| over channels, as guided backprop's own map.
-  if (e.method == "guided-gradcam" && e.guided.defined() && e.guided.dim() == 3 && e.guided.size(1) == height &&
+  if (e.method == CamMethod::GuidedGradCAM && e.guided.defined() && e.guided.dim() == 3 && e.guided.size(1) == height &&
       e.guided.size(2) == width)
     return normalize_map(guided_saliency(e.guided), /*relu=*/false);
   if (e.map.size(0) == height && e.map.size(1) == width) return e.map.clone();

@@ -10,6 +10,7 @@
 #include "core/strings.h"
 #include "core/argmax.h"
 #include "core/progress.h"
+#include "explain/pipeline.h"
 #include "explain/xai_fns.h"
 #include "image/image.h"
 #include "data/loader.h"
@@ -184,106 +185,78 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
   if (!opt.masks_dir.empty()) folders = resolve_mask_folders(opt.masks_dir, opt.mask_kind);
   int64_t ambiguous = 0;
   // The explanation request, with its layer names resolved once (errors surface before any work).
-  ExplainRequest req = opt.request;
-  req.method = method_name(parse_method(req.method));
+  const ExplainRequest& req = opt.request;
   std::string layer = "input";
-  if (req.method != "guided") {
+  if (req.method != CamMethod::Guided) {
     layer.clear();
     for (const LayerInfo& l : resolve_target_layers(model, req.layers))
       layer += (layer.empty() ? "" : " + ") + display_name(l);
   }
 
-  std::vector<XaiImageRow> rows;
+  // One row per chosen image, in order; explained batch by batch (explain/pipeline.h).
+  std::vector<XaiImageRow> rows(chosen.size());
+  std::vector<ImageToExplain> items(chosen.size());
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const data::Sample& s = dataset.samples[static_cast<size_t>(chosen[i])];
+    rows[i].index = chosen[i];
+    rows[i].path = s.path;
+    rows[i].source = s.source;
+    rows[i].label = s.label;
+    items[i] = {s.path, -1, s.lesion_mask, s.lung_mask};
+    if (opt.target == "true") {
+      CXR_CHECK(s.label >= 0, s.path, ": --target true needs labelled images");
+      items[i].target = s.label;
+    }
+  }
+  ExplainPipelineOptions po;
+  po.request = req;
+  po.normalisation = opt.normalisation;
+  po.batch = opt.batch;
+  po.masks = true;
+  po.mask_folders = std::move(folders);
   Tensor sanity_images;
   std::vector<int> sanity_classes;
   int64_t sanity_have = 0;
   std::optional<Progress> bar;
   if (opt.progress) bar.emplace("Evaluating explanations", total, stdout);
-  for (int64_t b0 = 0; b0 < total; b0 += opt.batch) {
-    const int64_t b1 = std::min(total, b0 + opt.batch), nb = b1 - b0;
-    std::vector<Tensor> inputs(static_cast<size_t>(nb)), lesion(static_cast<size_t>(nb)), lung(static_cast<size_t>(nb));
-    std::vector<std::string> errors(static_cast<size_t>(nb));
-    std::vector<int> amb(static_cast<size_t>(nb), 0);
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < nb; ++i) {
-      const data::Sample& s = dataset.samples[static_cast<size_t>(chosen[static_cast<size_t>(b0 + i)])];
-      const size_t k = static_cast<size_t>(i);
-      try {
-        inputs[k] = data::preprocess_image(image::load_image(s.path).pixels, S, C, opt.normalisation);
-        auto find = [&](const std::string& kind, const std::string& manifest_path) {
-          if (!manifest_path.empty()) return load_mask(manifest_path, S, S);
-          auto it = folders.find(kind);
-          if (it == folders.end()) return Tensor();
-          bool am = false;
-          const std::string p = it->second.find(s.path, &am);
-          if (am) ++amb[k];
-          return p.empty() ? Tensor() : load_mask(p, S, S);
-        };
-        lesion[k] = find("lesion", s.lesion_mask);
-        lung[k] = find("lung", s.lung_mask);
-      } catch (const std::exception& e) {
-        errors[k] = e.what();
-      }
-    }
-    std::vector<int64_t> good;
-    for (int64_t i = 0; i < nb; ++i) {
-      ambiguous += amb[static_cast<size_t>(i)];
-      if (errors[static_cast<size_t>(i)].empty()) good.push_back(i);
-    }
-    std::vector<XaiImageRow> batch_rows(static_cast<size_t>(nb));
-    for (int64_t i = 0; i < nb; ++i) {
-      const int64_t index = chosen[static_cast<size_t>(b0 + i)];
-      const data::Sample& s = dataset.samples[static_cast<size_t>(index)];
-      XaiImageRow& r = batch_rows[static_cast<size_t>(i)];
-      r.index = index;
-      r.path = s.path;
-      r.source = s.source;
-      r.label = s.label;
-      r.error = errors[static_cast<size_t>(i)];
-    }
-    if (!good.empty()) {
-      const int64_t ng = static_cast<int64_t>(good.size());
-      Tensor x = Tensor::empty({ng, C, S, S});
-      std::vector<Tensor> les, lu;
-      std::vector<int> classes;
-      for (int64_t g = 0; g < ng; ++g) {
-        const size_t i = static_cast<size_t>(good[static_cast<size_t>(g)]);
-        std::copy(inputs[i].data(), inputs[i].data() + C * S * S, x.data() + g * C * S * S);
-        les.push_back(lesion[i]);
-        lu.push_back(lung[i]);
-        if (opt.target == "true") {
-          const int label = batch_rows[i].label;
-          CXR_CHECK(label >= 0, batch_rows[i].path, ": --target true needs labelled images");
-          classes.push_back(label);
+  explain_images(
+      model, items, po,
+      [&](ExplainedBatch& b) {
+        const int64_t ng = static_cast<int64_t>(b.images.size());
+        std::vector<Tensor> les, lu;
+        std::vector<Explanation> ex;
+        for (ExplainedImage& im : b.images) {
+          ambiguous += im.masks_ambiguous;
+          les.push_back(im.lesion);
+          lu.push_back(im.lung);
+          ex.push_back(std::move(im.explanations.front()));
         }
-      }
-      Tensor probs;
-      std::vector<Explanation> ex = explain_for_classes(model, x, req, classes, &probs);
-      std::vector<XaiImageRow> got = evaluate_batch(model, x, ex, les, lu, opt);
-      for (int64_t g = 0; g < ng; ++g) {
-        const size_t i = static_cast<size_t>(good[static_cast<size_t>(g)]);
-        XaiImageRow& r = got[static_cast<size_t>(g)];
-        r.index = batch_rows[i].index;
-        r.path = batch_rows[i].path;
-        r.source = batch_rows[i].source;
-        r.label = batch_rows[i].label;
-        r.predicted = argmax_row(probs, g);
-        batch_rows[i] = std::move(r);
-      }
-      // The first images go to the sanity check.
-      const int64_t want = std::min<int64_t>(opt.sanity_images - sanity_have, ng);
-      if (want > 0) {
-        Tensor add = Tensor::empty({sanity_have + want, C, S, S});
-        if (sanity_have) std::copy(sanity_images.data(), sanity_images.data() + sanity_images.numel(), add.data());
-        std::copy(x.data(), x.data() + want * C * S * S, add.data() + sanity_have * C * S * S);
-        for (int64_t g = 0; g < want; ++g) sanity_classes.push_back(ex[static_cast<size_t>(g)].class_index);
-        sanity_images = add;
-        sanity_have += want;
-      }
-    }
-    for (auto& r : batch_rows) rows.push_back(std::move(r));
-    if (bar) bar->update(b1, {}, b1);
-  }
+        if (ng > 0) {
+          std::vector<XaiImageRow> got = evaluate_batch(model, b.inputs, ex, les, lu, opt);
+          for (int64_t g = 0; g < ng; ++g) {
+            XaiImageRow& r = rows[b.images[static_cast<size_t>(g)].index];
+            XaiImageRow& m = got[static_cast<size_t>(g)];
+            m.index = r.index;
+            m.path = std::move(r.path);
+            m.source = std::move(r.source);
+            m.label = r.label;
+            m.predicted = argmax_row(b.probabilities, g);
+            r = std::move(m);
+          }
+          // The first images go to the sanity check.
+          const int64_t want = std::min<int64_t>(opt.sanity_images - sanity_have, ng);
+          if (want > 0) {
+            Tensor add = Tensor::empty({sanity_have + want, C, S, S});
+            if (sanity_have) std::copy(sanity_images.data(), sanity_images.data() + sanity_images.numel(), add.data());
+            std::copy(b.inputs.data(), b.inputs.data() + want * C * S * S, add.data() + sanity_have * C * S * S);
+            for (int64_t g = 0; g < want; ++g) sanity_classes.push_back(ex[static_cast<size_t>(g)].class_index);
+            sanity_images = add;
+            sanity_have += want;
+          }
+        }
+        if (bar) bar->update(static_cast<int64_t>(b.end), {}, static_cast<int64_t>(b.end));
+      },
+      [&](size_t i, const std::string& message) { rows[i].error = message; });
   if (bar) bar->finish();
 
   XaiReport report = make_report(std::move(rows), dataset.class_names, opt);
@@ -381,7 +354,7 @@ nlohmann::json to_json(const XaiReport& r) {
   nlohmann::json j = {
       {"tool", "cxr xai-eval"},
       {"model", r.model},
-      {"method", r.method},
+      {"method", method_name(r.method)},
       {"layer", r.layer},
       {"target", r.target},
       {"classes", r.class_names},
@@ -440,7 +413,7 @@ static std::string fmt(double v, const char* f = "%.3f") {
 std::string format_report(const XaiReport& r, int top) {
   std::string o;
   const int64_t ok = static_cast<int64_t>(r.rows.size()) - r.failed;
-  o += str(r.method, " at ", r.layer, " on ", r.model, ", ", ok, " image(s) explained (", r.target, " class)");
+  o += str(method_name(r.method), " at ", r.layer, " on ", r.model, ", ", ok, " image(s) explained (", r.target, " class)");
   if (r.degenerate) o += str(", ", r.degenerate, " flat map(s) left out");
   if (r.failed) o += str(", ", r.failed, " failed to load");
   o += "\n\n";

@@ -85,7 +85,8 @@ struct LocalizationSummary {
 };
 
 struct XaiReport {
-  std::string model, method, layer, target;
+  std::string model, layer, target;
+  CamMethod method = CamMethod::GradCAM;
   std::vector<std::string> class_names;
   FaithfulnessOptions faithfulness_options;
   int shortcut_band = 0;  // pixels at the input size

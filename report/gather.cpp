@@ -14,6 +14,7 @@
 #include "explain/cam.h"
 #include "explain/metrics.h"
 #include "explain/overlay.h"
+#include "explain/pipeline.h"
 #include "explain/sha256.h"
 #include "core/atomic_file.h"
 #include "data/dataset.h"
@@ -61,52 +62,29 @@ int class_of(const std::vector<std::string>& classes, const nlohmann::json& v) {
   return it == classes.end() ? -1 : static_cast<int>(it - classes.begin());
 }
 
-Tensor stack(const std::vector<Tensor>& xs) {
-  const Shape& s = xs.front().shape();
-  Tensor x = Tensor::empty({static_cast<int64_t>(xs.size()), s[0], s[1], s[2]});
-  const int64_t n = s[0] * s[1] * s[2];
-  for (size_t i = 0; i < xs.size(); ++i) std::copy(xs[i].data(), xs[i].data() + n, x.data() + static_cast<int64_t>(i) * n);
-  return x;
-}
-
 // Explains `paths` with the model (class per image: `classes`, or the predicted one when empty) and calls
 // draw(i, original, explanation) for each image that loaded; errors go to `failed(i, message)`.
 template <typename Draw, typename Fail>
 void explain_files(io::LoadedModel& lm, const std::vector<std::string>& paths, const std::vector<int>& classes,
                    const ReportOptions& o, bool guided, Draw draw, Fail failed) {
-  const int S = lm.meta.model.input_size, C = lm.meta.model.in_channels;
-  ExplainRequest req;
-  req.method = method_name(parse_method(o.method));
-  if (!o.layer.empty()) req.layers = {o.layer};
-  req.with_guided = guided && req.method != "guided";
-  req.class_names = lm.meta.classes;
-  const size_t B = static_cast<size_t>(std::max(1, o.batch));
-  for (size_t b0 = 0; b0 < paths.size(); b0 += B) {
-    const size_t b1 = std::min(paths.size(), b0 + B);
-    std::vector<size_t> good;
-    std::vector<Tensor> originals, inputs;
-    std::vector<int> cls;
-    for (size_t i = b0; i < b1; ++i) {
-      try {
-        image::Image img = image::load_image(paths[i]);
-        inputs.push_back(data::preprocess_image(img.pixels, S, C, lm.norm));
-        originals.push_back(img.pixels);
-        good.push_back(i);
-        if (!classes.empty()) cls.push_back(classes[i]);
-      } catch (const std::exception& e) {
-        failed(i, std::string(e.what()));
-      }
-    }
-    if (good.empty()) continue;
-    std::vector<Explanation> ex;
-    if (classes.empty()) {
-      auto res = explain_batch(*lm.model, stack(inputs), req);
-      for (auto& r : res) ex.push_back(r.front());
-    } else {
-      ex = explain_for_classes(*lm.model, stack(inputs), req, cls);
-    }
-    for (size_t g = 0; g < good.size(); ++g) draw(good[g], originals[g], ex[g]);
+  ExplainPipelineOptions po;
+  po.request.method = o.method;
+  if (!o.layer.empty()) po.request.layers = {o.layer};
+  po.request.with_guided = guided && po.request.method != CamMethod::Guided;
+  po.request.class_names = lm.meta.classes;
+  po.normalisation = lm.norm;
+  po.batch = std::max(1, o.batch);
+  std::vector<ImageToExplain> items(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    items[i].path = paths[i];
+    if (!classes.empty()) items[i].target = classes[i];
   }
+  explain_images(
+      *lm.model, items, po,
+      [&](ExplainedBatch& b) {
+        for (const ExplainedImage& im : b.images) draw(im.index, im.original, im.explanations.front());
+      },
+      failed);
 }
 
 void compute_gallery(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, const DatasetPredictions& p,
@@ -132,9 +110,9 @@ void compute_gallery(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds
     d.gallery.push_back(g);
     paths.push_back(s.path);
   }
-  d.gallery_method = method_name(parse_method(o.method));
+  d.gallery_method = method_name(o.method);
   d.gallery_source = "computed with the checkpoint";
-  if (d.gallery_method != "guided") {
+  if (o.method != CamMethod::Guided) {
     for (const auto& l : resolve_target_layers(*lm.model, o.layer.empty() ? std::vector<std::string>{}
                                                                           : std::vector<std::string>{o.layer}))
       d.gallery_layer += (d.gallery_layer.empty() ? "" : " + ") + display_name(l);
@@ -200,7 +178,7 @@ void gallery_from_explanations(ReportData& d, const std::string& dir, const Repo
 
 void compute_xai(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, const ReportOptions& o) {
   XaiOptions xo;
-  xo.request.method = method_name(parse_method(o.method));
+  xo.request.method = o.method;
   if (!o.layer.empty()) xo.request.layers = {o.layer};
   xo.request.class_names = lm.meta.classes;
   xo.normalisation = lm.norm;
@@ -236,8 +214,8 @@ void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const data::Dataset&
   // Draw the maps the metrics scored: their method and layer (an xai-eval JSON names the layer as
   // "features.32 (relu4_3)", several joined by " + "; the torch names resolve).
   ReportOptions drawn = o;
-  if (d.xai.contains("method") && d.xai["method"].is_string()) drawn.method = d.xai["method"].get<std::string>();
-  if (d.xai.contains("layer") && d.xai["layer"].is_string() && drawn.method != "guided") {
+  if (d.xai.contains("method") && d.xai["method"].is_string()) drawn.method = parse_method(d.xai["method"].get<std::string>());
+  if (d.xai.contains("layer") && d.xai["layer"].is_string() && drawn.method != CamMethod::Guided) {
     std::string names, spec = d.xai["layer"].get<std::string>();
     for (size_t start = 0; start < spec.size();) {
       size_t end = spec.find(" + ", start);

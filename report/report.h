@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/version.h"
+#include "explain/cam.h"
 #include "io/checkpoint.h"
 #include "models/summary.h"
 #include "train/history.h"
@@ -54,7 +55,7 @@ struct ReportOptions {
   int xai_images = 48;             // images for the explanation metrics computed here (0: skip them)
   bool faithfulness = true;        // deletion / insertion / AD / IC in those metrics (the slow part)
   int flagged_thumbnails = 12;     // at most this many flagged images drawn
-  std::string method = "gradcam";  // for the gallery and the metrics computed here
+  CamMethod method = CamMethod::GradCAM;  // for the gallery and the metrics computed here
   std::string layer;               // their target layer(s) (explain/cam.h names); empty: the last conv's ReLU
   int batch = 16;
   int thumb = 176;                 // thumbnail side in pixels

@@ -189,7 +189,7 @@ TEST(ExplainHand, FamilyFormulas) {
   auto g = [&](int k, int i) { return double(W[c * 32 + k * 16 + i]); };
   auto run = [&](const std::string& method, bool cf = false) {
     ExplainRequest req;
-    req.method = method;
+    req.method = parse_method(method);
     req.classes = {c};
     req.counterfactual = cf;
     return explain_batch(m, x, req)[0][0];
@@ -251,7 +251,7 @@ TEST(ExplainHand, ScoreCamWeightsAreMaskedProbabilities) {
   HandNet m;
   Tensor x = random_tensor({1, 1, 4, 4}, 41);
   ExplainRequest req;
-  req.method = "scorecam";
+  req.method = CamMethod::ScoreCAM;
   req.classes = {0, 2};
   req.scorecam_batch = 1;  // chunking must not matter
   auto res = explain_batch(m, x, req)[0];
@@ -281,7 +281,7 @@ TEST(Explain, BatchedEqualsSingle) {
   Tensor x = random_tensor({3, 3, 64, 64}, 51);
   for (const char* method : {"gradcam", "gradcam++", "layercam", "guided-gradcam"}) {
     ExplainRequest req;
-    req.method = method;
+    req.method = parse_method(method);
     auto all = explain_batch(*m, x, req);
     for (int64_t n = 0; n < 3; ++n) {
       Tensor xi = x.slice(n, n + 1).clone();
@@ -308,7 +308,7 @@ TEST(Explain, AllClassesEqualPerClassRuns) {
   auto m = tiny_vgg();
   Tensor x = random_tensor({2, 3, 64, 64}, 61);
   ExplainRequest req;
-  req.method = "gradcam++";
+  req.method = CamMethod::GradCAMPlusPlus;
   req.classes = parse_classes("all", {}, 3);
   ASSERT_EQ(req.classes, (std::vector<int>{0, 1, 2}));
   auto all = explain_batch(*m, x, req);
@@ -376,7 +376,7 @@ TEST(Explain, EveryMethodGivesFiniteMapsOfTheRightShape) {
   EXPECT_EQ(def.alias, "relu5_2");  // vgg11's last conv ReLU
   for (const std::string& method : method_names()) {
     ExplainRequest req;
-    req.method = method;
+    req.method = parse_method(method);
     req.scorecam_batch = 8;
     auto res = explain_batch(*m, x, req);
     ASSERT_EQ(res.size(), 2u) << method;
@@ -391,14 +391,14 @@ TEST(Explain, EveryMethodGivesFiniteMapsOfTheRightShape) {
       if (e.guided.defined()) {
         EXPECT_EQ(e.guided.shape(), (Shape{3, 64, 64}));
       }
-      EXPECT_EQ(e.method, method);
+      EXPECT_EQ(method_name(e.method), method);
     }
   }
   // Fused layers: input resolution.
   ExplainRequest fused;
-  fused.method = "layercam";
+  fused.method = CamMethod::LayerCAM;
   fused.layers = {"relu3_2+relu4_2+relu5_2"};
-  for (const char* how : {"max", "sum"}) {
+  for (FuseMode how : {FuseMode::Max, FuseMode::Sum}) {
     fused.fuse = how;
     auto e = explain_batch(*m, x, fused)[0][0];
     EXPECT_EQ(e.raw.shape(), (Shape{64, 64}));
@@ -464,7 +464,7 @@ TEST(Explain, GuidedBackpropDropsNegativeGradients) {
   }
   EXPECT_GT(differ, 0) << "the case must tell guided from plain";
   ExplainRequest req;
-  req.method = "guided";
+  req.method = CamMethod::Guided;
   req.classes = {c};
   auto e = explain_batch(m, x, req)[0][0];
   for (int i = 0; i < 16; ++i) EXPECT_FLOAT_EQ(e.guided[i], guided[i]);
@@ -629,7 +629,7 @@ TEST(ExplainDraw, OverlayIsAtTheOriginalResolution) {
   Explanation e;
   e.class_name = "COVID19";
   e.probability = 0.9731f;
-  e.method = "gradcam";
+  e.method = CamMethod::GradCAM;
   e.layer = "features.29 (relu5_3)";
   e.raw = Tensor::from({0, 1, 2, 3}, {2, 2});
   e.map = normalize_map(e.raw);
@@ -804,6 +804,19 @@ TEST(ExplainCli, MethodsLayersAndErrors) {
   EXPECT_EQ(j["images"][0]["explanations"][0]["class"], "NORMAL");
   EXPECT_FALSE(j["images"][0]["explanations"][0]["files"].contains("panel"));
   EXPECT_FALSE(j["images"][0]["explanations"][0]["files"].contains("guided"));
+  EXPECT_EQ(j["fuse"], "sum");
+  // Method and fusion are read once, into the library's enums: any case and the aliases, written back by
+  // their canonical names.
+  EXPECT_EQ(fx.run(base + "--method Grad-CAM++ --layer relu4_2+relu5_2 --fuse MAX --no-panel " + fx.image), 0)
+      << fx.log();
+  j = nlohmann::json::parse(std::ifstream(fx.dir / "o2" / "explanations.json"));
+  EXPECT_EQ(j["method"], "gradcam++");
+  EXPECT_EQ(j["fuse"], "max");
+  EXPECT_TRUE(fs::exists(fx.dir / "o2" / "scan_NORMAL_gradcam++_overlay.png") ||
+              fs::exists(fx.dir / "o2" / "scan_COVID19_gradcam++_overlay.png") ||
+              fs::exists(fx.dir / "o2" / "scan_PNEUMONIA_gradcam++_overlay.png"));
+  EXPECT_EQ(fx.run(base + "--fuse mean " + fx.image), 2);
+  EXPECT_NE(fx.log().find("mean"), std::string::npos) << fx.log();
   EXPECT_EQ(fx.run(base + "--method eigencam --upsample bicubic " + fx.image), 0) << fx.log();
   EXPECT_EQ(fx.run(base + "--method gradcam --counterfactual " + fx.image), 0) << fx.log();
   EXPECT_TRUE(fs::exists(fx.dir / "o2" / "scan_NORMAL_layercam_overlay.png"));

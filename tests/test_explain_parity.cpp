@@ -94,7 +94,7 @@ TEST(ExplainParity, GradientMethodsAllLayersAllClasses) {
   for (const char* layer : {"relu5_2", "relu4_2", "conv5_2"}) {
     for (const auto& [key, method] : methods) {
       ExplainRequest req;
-      req.method = method;
+      req.method = parse_method(method);
       req.layers = {layer};
       req.classes = {0, 1, 2};
       req.counterfactual = key == "cfgradcam";
@@ -114,7 +114,7 @@ TEST(ExplainParity, EigenCam) {
   auto m = load_net();
   for (const char* layer : {"relu5_2", "relu4_2", "conv5_2"}) {
     ExplainRequest req;
-    req.method = "eigencam";
+    req.method = CamMethod::EigenCAM;
     req.layers = {layer};
     auto r = explain_batch(*m, fixture()["x"], req);
     const double err = rel_error(stack_raw(r, 0), fixture()[std::string("eigen.") + layer]);
@@ -126,7 +126,7 @@ TEST(ExplainParity, EigenCam) {
 TEST(ExplainParity, ScoreCam) {
   auto m = load_net();
   ExplainRequest req;
-  req.method = "scorecam";
+  req.method = CamMethod::ScoreCAM;
   req.layers = {"relu5_2"};
   req.classes = {0, 1, 2};
   req.scorecam_batch = 7;
@@ -141,9 +141,9 @@ TEST(ExplainParity, ScoreCam) {
 TEST(ExplainParity, FusedLayerCam) {
   auto m = load_net();
   ExplainRequest req;
-  req.method = "layercam";
+  req.method = CamMethod::LayerCAM;
   req.layers = {"relu3_2+relu4_2+relu5_2"};
-  req.fuse = "max";
+  req.fuse = FuseMode::Max;
   auto r = explain_batch(*m, fixture()["x"], req);
   const double err = rel_error(stack_raw(r, 0), fixture()["fused.max.pred"]);
   std::printf("fused layercam: relative error %.3g\n", err);
@@ -153,7 +153,7 @@ TEST(ExplainParity, FusedLayerCam) {
 TEST(ExplainParity, GuidedBackprop) {
   auto m = load_net();
   ExplainRequest req;
-  req.method = "guided";
+  req.method = CamMethod::Guided;
   auto r = explain_batch(*m, fixture()["x"], req);
   const double err = rel_error(stack_raw(r, 0, /*guided=*/true), fixture()["guided.pred"]);
   std::printf("guided backprop: relative error %.3g\n", err);

@@ -444,7 +444,7 @@ TEST(XaiFns, GuidedGradCamIsMeasuredOnItsProductImage) {
   auto m = tiny_vgg();
   const Tensor x = synth_batch(64, 1);
   ExplainRequest req;
-  req.method = "guided-gradcam";
+  req.method = CamMethod::GuidedGradCAM;
   req.layers = {"relu4_2"};
   auto ex = explain_for_classes(*m, x, req, {1});
   ASSERT_EQ(ex.size(), 1u);
@@ -495,7 +495,7 @@ TEST(Sanity, GradCamChangesAsLayersAreRandomisedAndWeightsComeBack) {
   const Tensor x = synth_batch(64, 2);
   const auto before = state_of(*m);
   ExplainRequest req;
-  req.method = "gradcam";
+  req.method = CamMethod::GradCAM;
   req.layers = {"relu4_2"};  // 8 x 8 at 64 px: a map with something to rank
   // The classes the original model predicts, bound for every step.
   std::vector<int> cls;
@@ -697,7 +697,7 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   expect_same_state(*m, before);
   ASSERT_EQ(r.rows.size(), 6u);
   EXPECT_EQ(r.failed, 0);
-  EXPECT_EQ(r.method, "gradcam");
+  EXPECT_EQ(r.method, CamMethod::GradCAM);
   EXPECT_EQ(r.shortcut_band, data::marker_band_px(64));
   int64_t with_faith = 0, lesion_scored = 0;
   for (const auto& row : r.rows) {
