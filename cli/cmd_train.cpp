@@ -38,15 +38,19 @@ void setup(CLI::App& app) {
   app.add_option("--epochs", cfg->epochs, "Epochs (with --resume: a new total)")->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--batch", cfg->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--opt", cfg->opt, "adam | adamw | sgd")->capture_default_str()
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+  // --opt and --schedule: parsed into TrainConfig's enums here, once (the check runs before the function).
+  app.add_option_function<std::string>("--opt", [cfg](const std::string& s) { cfg->opt = cxr::parse_optimizer(s); },
+                                       "adam | adamw | sgd")
+      ->default_str(cxr::name(cfg->opt))->check(CLI::IsMember({"adam", "adamw", "sgd"}));
   app.add_option("--lr", cfg->lr, "Learning rate")->capture_default_str();
   app.add_option("--momentum", cfg->momentum, "SGD momentum")->capture_default_str();
   app.add_flag("--nesterov", cfg->nesterov, "Nesterov momentum (SGD)");
   app.add_option("--weight-decay", cfg->weight_decay, "Weight decay (L2 for adam/sgd, decoupled for adamw)")
       ->capture_default_str();
-  app.add_option("--schedule", cfg->schedule, "Learning-rate schedule: none | plateau | cosine")->capture_default_str()
-      ->check(CLI::IsMember({"none", "plateau", "cosine"}));
+  app.add_option_function<std::string>("--schedule",
+                                       [cfg](const std::string& s) { cfg->schedule = cxr::parse_schedule(s); },
+                                       "Learning-rate schedule: none | plateau | cosine")
+      ->default_str(cxr::name(cfg->schedule))->check(CLI::IsMember({"none", "plateau", "cosine"}));
   app.add_option("--patience", cfg->patience, "Early stopping: epochs without val_loss improvement (0: off)")
       ->capture_default_str();
   app.add_option("--augment", cfg->augment, "xray (Keras-style shift/shear/zoom of the seed notebook) | none")

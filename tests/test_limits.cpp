@@ -207,6 +207,25 @@ TEST(Limits, RunFolderJsonFieldsOfTheWrongKindOrRange) {
   EXPECT_HAS(config(R"({"arch": 16})"), "run/config.json: 'arch' is a whole number (16), expected string");
   EXPECT_HAS(config(R"({"exclude_sources": [1]})"), "run/config.json: not a cxr training configuration");
   EXPECT_EQ(train_config_from_json(parse_json_text(R"({"epochs": 7, "lr": 1})", "c"), "c").epochs, 7);
+  // The optimizer and schedule are enums read from, and written as, the names config.json has always held.
+  EXPECT_HAS(config(R"({"opt": "rmsprop"})"), "run/config.json: unknown optimizer 'rmsprop' (use adam, adamw or sgd)");
+  EXPECT_HAS(config(R"({"schedule": "step"})"),
+             "run/config.json: unknown schedule 'step' (use none, plateau or cosine)");
+  EXPECT_HAS(config(R"({"opt": 1})"), "run/config.json: 'opt' is a whole number (1), expected string");
+  EXPECT_HAS(config(R"({"freeze": "all"})"), "run/config.json: --freeze: unknown part 'all' (use features)");
+  const TrainConfig named =
+      train_config_from_json(parse_json_text(R"({"opt": "sgd", "schedule": "cosine"})", "c"), "c");
+  EXPECT_EQ(named.opt, OptimizerKind::sgd);
+  EXPECT_EQ(named.schedule, LrSchedule::cosine);
+  const nlohmann::json written(named);
+  EXPECT_EQ(written.at("opt"), "sgd");
+  EXPECT_EQ(written.at("schedule"), "cosine");
+  EXPECT_EQ(nlohmann::json(TrainConfig{}).at("opt"), "adam");
+  EXPECT_EQ(nlohmann::json(TrainConfig{}).at("schedule"), "plateau");
+  for (OptimizerKind k : {OptimizerKind::adam, OptimizerKind::adamw, OptimizerKind::sgd})
+    EXPECT_EQ(parse_optimizer(name(k)), k);
+  for (LrSchedule k : {LrSchedule::none, LrSchedule::plateau, LrSchedule::cosine})
+    EXPECT_EQ(parse_schedule(name(k)), k);
 }
 
 TEST(Limits, HistoryRowsAndSizeOverTheLimit) {

@@ -58,7 +58,7 @@ TrainConfig small_config(const std::string& out) {
   c.epochs = 3;
   c.batch = 16;
   c.lr = 2e-3f;
-  c.schedule = "plateau";
+  c.schedule = LrSchedule::plateau;
   c.patience = 0;
   c.augment = "xray";
   c.workers = 2;
@@ -134,7 +134,7 @@ TEST(Train, TinySyntheticTaskIsLearnt) {
   TrainConfig c = small_config(fresh_dir("cxr_train_learn"));
   c.epochs = 10;
   c.augment = "none";
-  c.schedule = "none";
+  c.schedule = LrSchedule::none;
   // Validation with the batch-norm statistics recomputed: with the running averages, the validation accuracy
   // of this small batch-norm net at lr 2e-3 swings by 0.3 from epoch to epoch (seed 5: best 0.71 in 10
   // epochs on one machine, 0.93 by epoch 14), and whether a fixed epoch clears a bar depended on the
@@ -174,7 +174,7 @@ TEST(Train, TinySyntheticTaskIsLearntWithMixup) {
   TrainConfig c = small_config(fresh_dir("cxr_train_mixup"));
   c.epochs = 12;
   c.augment = "none";
-  c.schedule = "none";
+  c.schedule = LrSchedule::none;
   c.mixup = 0.2f;
   TrainResult r = train(c, quiet());
   ASSERT_EQ(r.history.size(), 12u);
@@ -324,7 +324,7 @@ TEST(Train, SwaResumesAfterACrashBetweenItsFileAndTheState) {
 
 TEST(Train, SwaLearningRateAndBadSwaOptions) {
   TrainConfig c = small_config(fresh_dir("cxr_train_swa_lr"));
-  c.schedule = "cosine";
+  c.schedule = LrSchedule::cosine;
   c.swa_start = 3;
   c.swa_lr = 1e-4f;
   c.max_steps = 1;

@@ -9,6 +9,26 @@
 
 namespace cxr {
 
+// The optimizer (layers/optim.h) and the learning-rate schedule, parsed once where their names come in
+// (`cxr train`'s options, a run's config.json). config.json holds the names below, as it always has, so
+// run folders of every version resume.
+enum class OptimizerKind { adam, adamw, sgd };
+enum class LrSchedule {
+  none,     // the learning rate stays --lr
+  plateau,  // multiplied by plateau_factor after every plateau_patience epochs without a better val_loss
+  cosine,   // lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2 at the start of each epoch
+};
+const char* name(OptimizerKind k);  // "adam" | "adamw" | "sgd"
+const char* name(LrSchedule s);     // "none" | "plateau" | "cosine"
+// The inverse of name(); any other string is a cxr::Error that lists the names.
+OptimizerKind parse_optimizer(const std::string& s);
+LrSchedule parse_schedule(const std::string& s);
+// JSON: the name, as a string (a config.json with another string is refused by parse_*).
+void to_json(nlohmann::json& j, OptimizerKind k);
+void from_json(const nlohmann::json& j, OptimizerKind& k);
+void to_json(nlohmann::json& j, LrSchedule s);
+void from_json(const nlohmann::json& j, LrSchedule& s);
+
 struct TrainConfig {
   // data
   std::string data;                // folder (one sub-folder per class) or CSV manifest
@@ -34,12 +54,12 @@ struct TrainConfig {
   std::string normalize = "none";  // input normalisation preset: none | imagenet | half
   // optimisation
   int epochs = 20, batch = 16;
-  std::string opt = "adam";        // adam | adamw | sgd
+  OptimizerKind opt = OptimizerKind::adam;
   // 3e-4: at 1e-3 Adam left VGG-16-BN (width 0.25, 128 px) at chance for 6+ epochs even with the gap head
   // (docs/RESULTS.md §1).
   float lr = 3e-4f, momentum = 0.9f, weight_decay = 0.0f;
   bool nesterov = false;
-  std::string schedule = "plateau";  // none | plateau | cosine
+  LrSchedule schedule = LrSchedule::plateau;
   float plateau_factor = 0.5f;
   int plateau_patience = 2;
   int patience = 5;                // early stopping on val_loss (0: off); the best epoch's weights are in best.safetensors

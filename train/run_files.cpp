@@ -35,11 +35,17 @@ RunState run_state_from_json(const nlohmann::json& j, const std::string& path) {
 
 TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& path) {
   io::check_json_types(j, nlohmann::json(TrainConfig{}), path);
+  TrainConfig c;
   try {
-    return j.get<TrainConfig>();
+    c = j.get<TrainConfig>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(str(path, ": not a cxr training configuration: ", e.what()));
+  } catch (const Error& e) {  // parse_optimizer, parse_schedule: an unknown name
+    throw Error(str(path, ": ", e.what()));
   }
+  CXR_CHECK(c.freeze.empty() || c.freeze == "features", path, ": --freeze: unknown part '", c.freeze,
+            "' (use features)");
+  return c;
 }
 
 RunFiles run_files(const std::string& dir) {

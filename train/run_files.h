@@ -42,7 +42,8 @@ nlohmann::json to_json(const RunState& s);
 // The parsed state.json of `path`: every field present, of its type and in range (epochs_done >= 0,
 // 0 <= best_epoch <= epochs_done, bad_epochs >= 0), else cxr::Error naming `path` and the field.
 RunState run_state_from_json(const nlohmann::json& j, const std::string& path);
-// config.json: the options of the run (fields of the wrong type are refused naming `path` and the key).
+// config.json: the options of the run (fields of the wrong type, and an unknown optimizer, schedule or
+// --freeze part, are refused naming `path`).
 TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& path);
 
 // The paths of the files above, in one folder.

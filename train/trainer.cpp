@@ -94,14 +94,13 @@ TrainData open_data(const TrainConfig& c) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, Model& m) {
-  if (c.opt == "sgd")
+  if (c.opt == OptimizerKind::sgd)
     return std::make_unique<SGD>(m.named_parameters(), c.lr,
                                  SGDOptions{c.momentum, 0.0f, c.weight_decay, c.nesterov});
   AdamOptions a;
   a.weight_decay = c.weight_decay;
-  if (c.opt == "adam") return std::make_unique<Adam>(m.named_parameters(), c.lr, a);
-  if (c.opt == "adamw") return std::make_unique<AdamW>(m.named_parameters(), c.lr, a);
-  throw Error(str("unknown optimizer '", c.opt, "' (use adam, adamw or sgd)"));
+  if (c.opt == OptimizerKind::adam) return std::make_unique<Adam>(m.named_parameters(), c.lr, a);
+  return std::make_unique<AdamW>(m.named_parameters(), c.lr, a);
 }
 
 // Every Dropout layer draws its masks from (seed, epoch, step, layer) and each row's from its place in the
@@ -371,7 +370,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   int64_t val_skipped = 0;  // validation images the last validation could not read (skip_bad)
   for (int epoch = st.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
     model->train();
-    if (cfg.schedule == "cosine")
+    if (cfg.schedule == LrSchedule::cosine)
       opt->set_lr(static_cast<float>(lr0 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
     if (swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) opt->set_lr(cfg.swa_lr);
     loader.start_epoch(epoch);
@@ -504,7 +503,7 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
       }
     } else {
       ++st.bad_epochs;
-      if (cfg.schedule == "plateau" && cfg.plateau_patience > 0 && st.bad_epochs % cfg.plateau_patience == 0) {
+      if (cfg.schedule == LrSchedule::plateau && cfg.plateau_patience > 0 && st.bad_epochs % cfg.plateau_patience == 0) {
         opt->set_lr(opt->lr() * cfg.plateau_factor);
         std::fprintf(log, "val_loss has not improved for %d epochs: lr -> %.3g\n", st.bad_epochs, opt->lr());
       }
@@ -570,8 +569,6 @@ TrainResult train(const TrainConfig& given, std::FILE* log) {
             " already holds a training run: continue it with --resume ", cfg.out, " or choose another --out");
   CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train: --epochs and --batch must be positive");
   CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
-  CXR_CHECK(cfg.schedule == "none" || cfg.schedule == "plateau" || cfg.schedule == "cosine",
-            "train: unknown --schedule '", cfg.schedule, "' (use none, plateau or cosine)");
   CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "train: --mixup ", cfg.mixup,
             " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
   CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "train: --swa-start ", cfg.swa_start,
