@@ -80,6 +80,13 @@ struct TrainConfig {
   std::string out;                 // RUN_DIR
 };
 
+// Refuses options that make no run (cxr::Error naming the option, as `cxr train` spells it): an --arch cxr
+// knows; --out and --data given; --epochs, --batch and --lr positive; --mixup 0 or positive; --swa-start an
+// epoch of the run or 0, --swa-lr >= 0 and only with --swa-start; --sync-bn and --precise-bn only with
+// batch-norm layers (--bn or an arch like vgg16_bn); --freeze "" or "features". It reads no files: that
+// --out holds no run yet, and that the data exists, are checked by train(), which calls this first.
+void validate(const TrainConfig& cfg);
+
 // JSON (de)serialisation; missing keys keep their defaults, so an older config.json still loads.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_split, val_split, val_fraction,
                                                 exclude_sources, skip_bad, workers, arch, batch_norm, width,

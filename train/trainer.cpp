@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <ctime>
@@ -202,16 +203,50 @@ void remove_uncommitted_files(const RunFiles& f) {
 // bandwidth-bound, small enough that the first starts while backward has most of the model still to do.
 constexpr int64_t kBucketBytes = int64_t{4} << 20;
 
-TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
-  // Data parallel under mpirun (docs/DISTRIBUTED.md): every rank runs this function with the same config;
-  // each trains on its share of every batch, the gradients are summed over the ranks, and rank 0 alone
-  // prints and writes the run folder. One process is the case of one rank.
+// ---- One run -------------------------------------------------------------------------------------------
+//
+// run() at the bottom is the life of a run, read top-down:
+//   set_up          the model (fresh or --init) and optimizer, the data, its loaders, the run folder (a new
+//                   run writes config.json; a resumed one gets back its committed epoch)
+//   train_epoch     the steps of one epoch (train_step: dropout masks, mixup, forward, loss, NaN guard,
+//                   backward with the gradient allreduce, optimizer step) with a progress bar, then
+//                   --precise-bn's batch-norm pass
+//   validate_epoch  the validation pass and the epoch's line of history
+//   end_epoch       best or plateau, SWA, and the checkpoint transaction that state.json commits
+//   finish          the closing lines
+//
+// Data parallel under mpirun (docs/DISTRIBUTED.md): every rank runs all of this with the same config; each
+// trains on its share of every batch, the gradients are summed over the ranks, and rank 0 alone prints and
+// writes the run folder. One process is the case of one rank.
+
+// What a run holds from set_up to its last epoch. The members are declared in the order set_up makes them,
+// so they are destroyed in reverse (the loaders' worker threads before the data and the model).
+struct Run {
+  TrainConfig cfg;
   dist::Comm& comm = dist::world();
-  const bool root = comm.is_root(), parallel = comm.size() > 1;
-  if (!root) log = null_log();
-  g_stop.store(false);
-  reset_storage_peak();
-  const fs::path dir(cfg.out);
+  bool root = comm.is_root(), parallel = comm.size() > 1;
+  std::FILE* log = nullptr;  // rank 0's log; the other ranks' goes nowhere (they speak only to fail)
+  ModelConfig mc;
+  TrainData data;
+  std::shared_ptr<Model> model;
+  std::unique_ptr<Optimizer> opt;
+  image::Normalisation norm;
+  RunFiles files;
+  RunState st;               // what state.json commits: epochs done, the best epoch, the plateau counter
+  TrainResult result;
+  data::LoaderOptions lo;    // the training batches: shuffled, augmented, this rank's share
+  std::unique_ptr<data::Loader> loader;
+  data::LoaderOptions vo;    // validation
+  std::unique_ptr<data::Loader> bn_loader;  // --precise-bn, SWA's batch-norm pass: training images, not augmented
+  std::unique_ptr<WeightAverage> swa;       // --swa-start
+  std::unique_ptr<GradReducer> reducer;     // data parallel: sums the gradients over the ranks
+  data::Dataset val_shard;                  // this rank's share of the validation set
+  CrossEntropyOptions ce;
+  io::CheckpointMeta meta;   // saved with every checkpoint; its epoch, step and metrics change per epoch
+  int64_t val_skipped = 0;   // validation images the last validation could not read (skip_bad)
+};
+
+ModelConfig model_config(const TrainConfig& cfg) {
   ModelConfig mc;
   mc.arch = cfg.arch;
   mc.batch_norm = cfg.batch_norm;
@@ -222,68 +257,67 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   mc.num_classes = 1;  // known once the data is read; the rest is checked first, before a long scan
   mc.dropout = cfg.dropout;
   mc.seed = cfg.seed;
-  validate(mc);
-  TrainData data = open_data(cfg);
-  std::fprintf(log, "train: %s\nval:   %s\n", data.train.summary().c_str(), data.val.summary().c_str());
-  mc.num_classes = data.train.num_classes();
-  std::shared_ptr<Model> model = make_model(mc);
-  if (!cfg.init.empty() && !resuming) load_init(cfg.init, *model, log);
-  CXR_CHECK(cfg.freeze.empty() || cfg.freeze == "features", "--freeze: unknown part '", cfg.freeze,
-            "' (use features)");
-  if (cfg.freeze == "features") model->features->set_requires_grad(false);
-  std::unique_ptr<Optimizer> opt = make_optimizer(cfg, *model);
-  const image::Normalisation norm = image::normalisation_preset(cfg.normalize);
-  std::fprintf(log, "model: %s, width %g, %dx%d x%d, %lld parameters (%lld trainable); %s\n", model->name().c_str(),
-               cfg.width, cfg.size, cfg.size, cfg.channels, static_cast<long long>(model->parameter_count()),
-               [&] {
-                 long long n = 0;
-                 for (auto* p : model->parameters()) n += p->requires_grad() ? p->numel() : 0;
-                 return n;
-               }(),
-               opt->describe().c_str());
-  std::fprintf(log, "compute: %d thread(s), OpenBLAS %s kernels\n", num_threads(), blas_core_name());
-  if (parallel)
-    std::fprintf(log, "data parallel: %d ranks x %d thread(s) (rank 0's count), global batch %d (%s per rank)\n",
-                 comm.size(), num_threads(), cfg.batch,
-                 cfg.batch % comm.size() == 0 ? std::to_string(cfg.batch / comm.size()).c_str()
-                                             : str(cfg.batch / comm.size(), "-", cfg.batch / comm.size() + 1).c_str());
-  if (parallel && cfg.mixup > 0)
-    std::fprintf(log, "note: --mixup pairs the images within each rank's share of the batch, so this run's "
-                      "blends differ from one process's\n");
-  // only now: a run refused above (options, data, --init) leaves no empty folder
-  if (root) fs::create_directories(dir);
+  return mc;
+}
 
-  const RunFiles files = run_files(cfg.out);
-  const std::string &last = files.last, &best = files.best, &last_opt = files.last_opt;
+// The lines that say what this run is: the model and optimizer, the threads, the ranks.
+void print_set_up(const Run& r) {
+  const TrainConfig& cfg = r.cfg;
+  const int ranks = r.comm.size();
+  long long trainable = 0;
+  for (auto* p : r.model->parameters()) trainable += p->requires_grad() ? p->numel() : 0;
+  std::fprintf(r.log, "model: %s, width %g, %dx%d x%d, %lld parameters (%lld trainable); %s\n",
+               r.model->name().c_str(), cfg.width, cfg.size, cfg.size, cfg.channels,
+               static_cast<long long>(r.model->parameter_count()), trainable, r.opt->describe().c_str());
+  std::fprintf(r.log, "compute: %d thread(s), OpenBLAS %s kernels\n", num_threads(), blas_core_name());
+  if (r.parallel)
+    std::fprintf(r.log, "data parallel: %d ranks x %d thread(s) (rank 0's count), global batch %d (%s per rank)\n",
+                 ranks, num_threads(), cfg.batch,
+                 cfg.batch % ranks == 0 ? std::to_string(cfg.batch / ranks).c_str()
+                                        : str(cfg.batch / ranks, "-", cfg.batch / ranks + 1).c_str());
+  if (r.parallel && cfg.mixup > 0)
+    std::fprintf(r.log, "note: --mixup pairs the images within each rank's share of the batch, so this run's "
+                        "blends differ from one process's\n");
+}
+
+// The run folder's files and state: a new run writes config.json; a resumed one puts back the files of its
+// last committed epoch and loads that epoch's weights, optimizer state and history (or, when it never
+// committed one, removes what epoch 1 had begun to write and starts again).
+void open_run_folder(Run& r, bool resuming) {
+  const TrainConfig& cfg = r.cfg;
+  r.files = run_files(cfg.out);
+  const RunFiles& files = r.files;
+  r.result.best_checkpoint = files.best;
+  r.result.last_checkpoint = files.last;
   const bool with_swa = cfg.swa_start > 0;
-  RunState st;
-  TrainResult result;
-  result.best_checkpoint = best;
-  result.last_checkpoint = last;
   const bool committed = resuming && fs::exists(files.state);
   if (committed) {
-    st = run_state_from_json(io::read_json_file(files.state), files.state);
+    r.st = run_state_from_json(io::read_json_file(files.state), files.state);
     // Rank 0 puts the committed files back; the others read them once it has.
-    if (root) recover_committed_files(files, st, with_swa && st.epochs_done >= cfg.swa_start);
-    comm.barrier();
-    io::load_checkpoint(last, *model);
-    io::load_optimizer_state(last_opt, *opt);
-    result.history = read_history_csv(files.history);
-    result.history.resize(std::min<size_t>(result.history.size(), st.epochs_done));
-    std::fprintf(log, "Resuming %s after epoch %d (lr %.3g)\n", cfg.out.c_str(), st.epochs_done, opt->lr());
-    if (st.epochs_done >= cfg.epochs)
-      std::fprintf(log, "Nothing to train: the run has done %d of its %d epochs (a larger --epochs trains on).\n",
-                   st.epochs_done, cfg.epochs);
+    if (r.root) recover_committed_files(files, r.st, with_swa && r.st.epochs_done >= cfg.swa_start);
+    r.comm.barrier();
+    io::load_checkpoint(files.last, *r.model);
+    io::load_optimizer_state(files.last_opt, *r.opt);
+    r.result.history = read_history_csv(files.history);
+    r.result.history.resize(std::min<size_t>(r.result.history.size(), r.st.epochs_done));
+    std::fprintf(r.log, "Resuming %s after epoch %d (lr %.3g)\n", cfg.out.c_str(), r.st.epochs_done, r.opt->lr());
+    if (r.st.epochs_done >= cfg.epochs)
+      std::fprintf(r.log, "Nothing to train: the run has done %d of its %d epochs (a larger --epochs trains on).\n",
+                   r.st.epochs_done, cfg.epochs);
   } else if (resuming) {
-    if (root) remove_uncommitted_files(files);
-    std::fprintf(log, "Resuming %s: it stopped before its first epoch was saved, so it starts again at epoch 1\n",
+    if (r.root) remove_uncommitted_files(files);
+    std::fprintf(r.log, "Resuming %s: it stopped before its first epoch was saved, so it starts again at epoch 1\n",
                  cfg.out.c_str());
-  } else if (root) {
+  } else if (r.root) {
     cxr::write_file_atomic(files.config, nlohmann::json(cfg).dump(2) + "\n");
   }
-  comm.barrier();
+  r.comm.barrier();
+}
 
-  data::LoaderOptions lo;
+// The training loader, the validation loader's options, and the batch-norm pass's loader.
+void make_loaders(Run& r) {
+  const TrainConfig& cfg = r.cfg;
+  data::LoaderOptions& lo = r.lo;
   lo.image_size = cfg.size;
   lo.channels = cfg.channels;
   lo.batch_size = cfg.batch;
@@ -291,269 +325,370 @@ TrainResult run(TrainConfig cfg, bool resuming, std::FILE* log) {
   // With batch-norm the last partial batch is dropped: a batch of a few images gives batch-norm noisy
   // statistics (of one, none). The order is reshuffled every epoch, so no image is always the one left out.
   // Without batch-norm every image trains every epoch, as Keras and PyTorch's DataLoader do by default.
-  lo.drop_last = cfg.batch_norm && data.train.size() > cfg.batch;
+  lo.drop_last = cfg.batch_norm && r.data.train.size() > cfg.batch;
   lo.balanced = cfg.balanced;
   lo.seed = cfg.seed;
   lo.augment = image::AugmentParams::preset(cfg.augment);
-  lo.normalisation = norm;
+  lo.normalisation = r.norm;
   lo.workers = cfg.workers;
   lo.skip_bad = cfg.skip_bad;
-  lo.shard = comm.rank();
-  lo.shards = comm.size();
-  data::Loader loader(data.train, lo);
-  data::LoaderOptions vo = inference_loader_options(mc, norm, cfg.batch, cfg.skip_bad);
-  vo.workers = cfg.workers;
+  lo.shard = r.comm.rank();
+  lo.shards = r.comm.size();
+  r.loader = std::make_unique<data::Loader>(r.data.train, lo);
+  r.vo = inference_loader_options(r.mc, r.norm, cfg.batch, cfg.skip_bad);
+  r.vo.workers = cfg.workers;
   // --precise-bn and SWA's batch-norm pass: the training images again, shuffled (another order each
   // epoch) but not augmented. No image cache of its own (the training loader holds one): decoding again
   // on a worker thread costs less than the forward pass it feeds.
-  std::unique_ptr<data::Loader> bn_loader;
   if (cfg.precise_bn || (cfg.swa_start > 0 && cfg.batch_norm)) {
-    data::LoaderOptions po = vo;
+    data::LoaderOptions po = r.vo;
     po.shuffle = true;
     po.drop_last = lo.drop_last;
     po.seed = Rng(cfg.seed).fork(0x6e).next_u64();
     po.cache_bytes = 0;
-    bn_loader = std::make_unique<data::Loader>(data.train, po);
+    r.bn_loader = std::make_unique<data::Loader>(r.data.train, po);
   }
+}
 
-  // --swa-start: the running mean of the weights, in a model of its own (train/swa.h).
-  std::unique_ptr<WeightAverage> swa;
-  if (cfg.swa_start > 0) {
-    std::shared_ptr<Model> avg = make_model(mc);
-    int64_t count = 0;
-    if (resuming && st.epochs_done >= cfg.swa_start) {
-      io::load_checkpoint(files.swa, *avg);  // recover_committed_files made it the average up to epochs_done
-      count = st.epochs_done - cfg.swa_start + 1;
-      result.swa_checkpoint = files.swa;
-    }
-    swa = std::make_unique<WeightAverage>(avg, count);
+// --swa-start: the running mean of the weights, in a model of its own (train/swa.h); on resume, the
+// average up to the committed epoch.
+void make_weight_average(Run& r, bool resuming) {
+  const TrainConfig& cfg = r.cfg;
+  if (cfg.swa_start <= 0) return;
+  std::shared_ptr<Model> avg = make_model(r.mc);
+  int64_t count = 0;
+  if (resuming && r.st.epochs_done >= cfg.swa_start) {
+    io::load_checkpoint(r.files.swa, *avg);  // recover_committed_files made it the average up to epochs_done
+    count = r.st.epochs_done - cfg.swa_start + 1;
+    r.result.swa_checkpoint = r.files.swa;
   }
+  r.swa = std::make_unique<WeightAverage>(avg, count);
+}
 
+// Data parallel: batch-norm over the ranks (--sync-bn), the gradient reducer, and this rank's share of the
+// validation set (all of it in one process).
+void share_between_ranks(Run& r) {
+  const TrainConfig& cfg = r.cfg;
+  dist::Comm& comm = r.comm;
   // --sync-bn: every rank must hold rows of every batch, since all of them meet in each batch-norm layer.
-  if (parallel && cfg.sync_bn) {
-    const int64_t smallest = lo.drop_last || data.train.size() % cfg.batch == 0
-                                 ? std::min<int64_t>(cfg.batch, data.train.size())
-                                 : data.train.size() % cfg.batch;
+  if (r.parallel && cfg.sync_bn) {
+    const int64_t smallest = r.lo.drop_last || r.data.train.size() % cfg.batch == 0
+                                 ? std::min<int64_t>(cfg.batch, r.data.train.size())
+                                 : r.data.train.size() % cfg.batch;
     CXR_CHECK(smallest >= comm.size(), "train: --sync-bn on ", comm.size(), " ranks needs at least one image per rank "
               "in every batch, and a batch of this run has ", smallest, ": use a --batch of at least ", comm.size());
-    for (auto& l : model->layers())
+    for (auto& l : r.model->layers())
       if (auto* bn = dynamic_cast<BatchNorm2d*>(l.module))
         bn->sync = [&comm](double* v, int64_t n) { comm.allreduce_sum(v, n); };
-  } else if (parallel && cfg.batch_norm) {
-    std::fprintf(log, "batch-norm: each rank normalises with its own share's statistics (as PyTorch DDP; "
-                      "--sync-bn for the whole batch's)\n");
+  } else if (r.parallel && cfg.batch_norm) {
+    std::fprintf(r.log, "batch-norm: each rank normalises with its own share's statistics (as PyTorch DDP; "
+                        "--sync-bn for the whole batch's)\n");
   }
-  std::unique_ptr<GradReducer> reducer;
-  if (parallel) {
+  if (r.parallel) {
     std::vector<Variable*> trainable;
-    for (Variable* p : model->parameters())
+    for (Variable* p : r.model->parameters())
       if (p->requires_grad()) trainable.push_back(p);
-    reducer = std::make_unique<GradReducer>(comm, trainable, kBucketBytes);
+    r.reducer = std::make_unique<GradReducer>(comm, trainable, kBucketBytes);
   }
-  const data::Dataset val_shard = shard_of(data.val, comm);
+  r.val_shard = shard_of(r.data.val, comm);
+}
 
-  CrossEntropyOptions ce;
-  if (cfg.class_weights) ce.class_weights = data.train.class_weights();
-  ce.label_smoothing = cfg.label_smoothing;
+// Set-up, in an order that refuses a bad run early: the model's options before the data is scanned, and
+// the run folder made only once the options, the data and --init have all passed.
+void set_up(Run& r, const TrainConfig& cfg, bool resuming, std::FILE* log) {
+  r.cfg = cfg;
+  r.log = r.root ? log : null_log();
+  g_stop.store(false);
+  reset_storage_peak();
+  r.mc = model_config(cfg);
+  validate(r.mc);
+  r.data = open_data(cfg);
+  std::fprintf(r.log, "train: %s\nval:   %s\n", r.data.train.summary().c_str(), r.data.val.summary().c_str());
+  r.mc.num_classes = r.data.train.num_classes();
+  r.model = make_model(r.mc);
+  if (!cfg.init.empty() && !resuming) load_init(cfg.init, *r.model, r.log);
+  if (cfg.freeze == "features") r.model->features->set_requires_grad(false);  // else "" (validate())
+  r.opt = make_optimizer(cfg, *r.model);
+  r.norm = image::normalisation_preset(cfg.normalize);
+  print_set_up(r);
+  // only now: a run refused above (options, data, --init) leaves no empty folder
+  if (r.root) fs::create_directories(cfg.out);
+  open_run_folder(r, resuming);
+  make_loaders(r);
+  make_weight_average(r, resuming);
+  share_between_ranks(r);
+  if (cfg.class_weights) r.ce.class_weights = r.data.train.class_weights();
+  r.ce.label_smoothing = cfg.label_smoothing;
+  r.meta.model = r.mc;
+  r.meta.classes = r.data.train.class_names;
+  r.meta.mean = r.norm.mean;
+  r.meta.std = r.norm.std;
+  r.meta.seed = cfg.seed;
+  r.meta.source = "cxr train";
+  r.meta.extra["train_config"] = cfg;
+  r.meta.extra["normalize"] = cfg.normalize;
+}
 
-  io::CheckpointMeta meta;
-  meta.model = mc;
-  meta.classes = data.train.class_names;
-  meta.mean = norm.mean;
-  meta.std = norm.std;
-  meta.seed = cfg.seed;
-  meta.source = "cxr train";
-  meta.extra["train_config"] = cfg;
-  meta.extra["normalize"] = cfg.normalize;
+// Any rank asked to stop (Ctrl-C reaches them all, SIGTERM maybe one)? Then every rank stops.
+bool stop_on_any_rank(dist::Comm& comm) {
+  double stop = g_stop.load() ? 1.0 : 0.0;
+  comm.allreduce_sum(&stop, 1);
+  if (stop > 0) g_stop.store(true);
+  return stop > 0;
+}
 
-  const float lr0 = cfg.lr;
-  int64_t val_skipped = 0;  // validation images the last validation could not read (skip_bad)
-  for (int epoch = st.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
-    model->train();
-    if (cfg.schedule == LrSchedule::cosine)
-      opt->set_lr(static_cast<float>(lr0 * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
-    if (swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) opt->set_lr(cfg.swa_lr);
-    loader.start_epoch(epoch);
-    int64_t steps = loader.batches_per_epoch();
-    if (cfg.max_steps > 0) steps = std::min(steps, cfg.max_steps);
-    Progress bar(str("Epoch ", epoch, "/", cfg.epochs), steps, log);
-    double loss_sum = 0;
-    int64_t seen = 0, correct = 0, step = 0;
-    data::Batch b;
-    while (step < steps && loader.next(b)) {
-      reseed_dropouts(*model, cfg.seed, epoch, step, b.offset);
-      // --mixup: the blend of this batch is a function of (seed, epoch, step) alone, so a resumed run
-      // draws the same ones.
-      MixedBatch mix;
-      if (cfg.mixup > 0 && b.size() > 0) {
-        Rng r = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(step));
-        mix = mixup_batch(b.images, b.labels, cfg.mixup, r);
-      }
-      // This rank's rows (all of the batch in one process; none on a rank whose share of a short last
-      // batch is empty): forward, loss, and how many it got right.
-      Variable logits, loss;
-      float lv = 0;
-      int64_t right = 0;
-      if (b.size() > 0) {
-        logits = (*model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
-        bool finite = true;
-        for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
-        loss = !finite         ? Variable(Tensor::full({}, NAN))
-               : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, ce)
-                               : cross_entropy(logits, b.labels, ce);
-        lv = loss.item();
-        const Tensor& z = logits.data();
-        const int64_t K = z.size(1);
-        for (int64_t i = 0; i < b.size(); ++i)
-          right += argmax(z.data() + i * K, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
-      }
-      // Summed over the ranks: the loss's normaliser, the weighted loss, non-finite losses, rows, right.
-      const double w = loss_normaliser(b.labels, ce);
-      double sums[5] = {w, b.size() > 0 ? lv * w : 0.0, b.size() > 0 && !std::isfinite(lv) ? 1.0 : 0.0,
-                        static_cast<double>(b.size()), static_cast<double>(right)};
-      comm.allreduce_sum(sums, 5);
-      const double batch_loss = sums[0] > 0 ? sums[1] / sums[0] : 0.0;
-      if (sums[2] > 0) {
-        bar.finish();
-        throw Error(str("loss became ", std::isfinite(lv) ? static_cast<float>(NAN) : lv, " at epoch ", epoch,
-                        " step ", step + 1, " (lr ", opt->lr(), "); training stopped. The last good checkpoint is kept: ",
-                        (st.epochs_done > 0 ? last : std::string("(none yet)")), ". Try a lower --lr or --bn."));
-      }
-      // Each rank's loss is its rows' mean: weighted by its share of the batch, the sum over the ranks is
-      // the whole batch's mean loss, and the sum of the ranks' gradients the whole batch's gradient. (The
-      // loss, not the gradients, is scaled: then a synchronised batch-norm's backward, which sums over the
-      // ranks, adds terms of the same units.)
-      if (reducer) reducer->begin();
-      if (b.size() > 0) (parallel ? scale(loss, static_cast<float>(w / sums[0])) : loss).backward();
-      if (reducer) reducer->finish();
-      opt->step();
-      opt->zero_grad();
-      const int64_t rows = static_cast<int64_t>(sums[3]);
-      correct += static_cast<int64_t>(sums[4]);
-      loss_sum += batch_loss * static_cast<double>(rows);
-      seen += rows;
-      ++step;
-      bar.update(step, {{"loss", loss_sum / seen}, {"acc", static_cast<double>(correct) / seen}}, seen);
-      // A stop asked of any rank (Ctrl-C reaches them all, SIGTERM maybe one) stops every rank here.
-      double stop = g_stop.load() ? 1.0 : 0.0;
-      comm.allreduce_sum(&stop, 1);
-      if (stop > 0) {
-        g_stop.store(true);
-        break;
-      }
-    }
+// One step's numbers for the whole batch, summed over the ranks.
+struct StepSums {
+  double loss = 0;           // the whole batch's mean loss
+  int64_t rows = 0, right = 0;
+};
+
+// One step on this rank's rows of batch b (all of it in one process; none on a rank whose share of a short
+// last batch is empty): forward, loss, backward, the gradients summed over the ranks, the optimizer step.
+// A non-finite loss on any rank ends the progress bar and stops the run.
+StepSums train_step(Run& r, const data::Batch& b, int epoch, int64_t step, Progress& bar) {
+  const TrainConfig& cfg = r.cfg;
+  reseed_dropouts(*r.model, cfg.seed, epoch, step, b.offset);
+  // --mixup: the blend of this batch is a function of (seed, epoch, step) alone, so a resumed run
+  // draws the same ones.
+  MixedBatch mix;
+  if (cfg.mixup > 0 && b.size() > 0) {
+    Rng rng = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(step));
+    mix = mixup_batch(b.images, b.labels, cfg.mixup, rng);
+  }
+  // This rank's rows: forward, loss, and how many it got right.
+  Variable logits, loss;
+  float lv = 0;
+  int64_t right = 0;
+  if (b.size() > 0) {
+    logits = (*r.model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
+    bool finite = true;
+    for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
+    loss = !finite         ? Variable(Tensor::full({}, NAN))
+           : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, r.ce)
+                           : cross_entropy(logits, b.labels, r.ce);
+    lv = loss.item();
+    const Tensor& z = logits.data();
+    const int64_t K = z.size(1);
+    for (int64_t i = 0; i < b.size(); ++i)
+      right += argmax(z.data() + i * K, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
+  }
+  // Summed over the ranks: the loss's normaliser, the weighted loss, non-finite losses, rows, right.
+  const double w = loss_normaliser(b.labels, r.ce);
+  double sums[5] = {w, b.size() > 0 ? lv * w : 0.0, b.size() > 0 && !std::isfinite(lv) ? 1.0 : 0.0,
+                    static_cast<double>(b.size()), static_cast<double>(right)};
+  r.comm.allreduce_sum(sums, 5);
+  if (sums[2] > 0) {
     bar.finish();
-    if (cfg.precise_bn && !g_stop.load())
-      recalibrate_with_progress(*model, *bn_loader, epoch, cfg.max_steps, "  batch-norm statistics", log,
-                                [] { return !g_stop.load(); });
-    if (parallel) {  // a stop that reached one rank during the batch-norm pass stops them all
-      double stop = g_stop.load() ? 1.0 : 0.0;
-      comm.allreduce_sum(&stop, 1);
-      if (stop > 0) g_stop.store(true);
-    }
-    if (g_stop.load()) {
-      const std::string& path = files.interrupted;
-      meta.epoch = epoch - 1;
-      meta.created = now_iso();
-      if (root) io::save_checkpoint(path, *model, meta);
-      std::fprintf(log, "Interrupted in epoch %d: current weights saved to %s; resume from epoch %d with "
-                        "`cxr train --resume %s`\n", epoch, path.c_str(), st.epochs_done + 1, cfg.out.c_str());
-      result.interrupted = true;
-      break;
-    }
-    // Each rank validates its share of the images; the sums make the metrics of the whole set.
-    double val[3] = {0, 0, 0};  // loss sum, right, images read
-    if (val_shard.size() > 0) {
-      DatasetPredictions vp = predict_dataset(*model, val_shard, vo);
-      const double n = static_cast<double>(vp.targets.size());
-      val[0] = n > 0 ? vp.loss * n : 0.0;
-      val[1] = n > 0 ? std::round(vp.accuracy() * n) : 0.0;
-      val[2] = n;
-    }
-    comm.allreduce_sum(val, 3);
-    val_skipped = data.val.size() - static_cast<int64_t>(val[2]);  // unreadable (skip_bad)
-    EpochRecord rec;
-    rec.epoch = epoch;
-    rec.loss = seen ? loss_sum / seen : NAN;
-    rec.accuracy = seen ? static_cast<double>(correct) / seen : NAN;
-    rec.val_loss = val[2] > 0 ? val[0] / val[2] : NAN;
-    rec.val_accuracy = val[2] > 0 ? val[1] / val[2] : NAN;
-    rec.lr = opt->lr();
-    rec.seconds = bar.elapsed();
-    result.history.push_back(rec);
-    std::fprintf(log, "%s\n", format_epoch_line(rec, cfg.epochs).c_str());
-    if (reducer)  // what the overlap with backward did not hide (rank 0's; docs/DISTRIBUTED.md)
-      std::fprintf(log, "  gradient allreduce: %.2f s of the epoch's %.2f s spent waiting after backward "
-                        "(%d buckets)\n", reducer->take_wait_seconds(), rec.seconds, reducer->buckets());
-    std::fflush(log);
+    throw Error(str("loss became ", std::isfinite(lv) ? static_cast<float>(NAN) : lv, " at epoch ", epoch,
+                    " step ", step + 1, " (lr ", r.opt->lr(), "); training stopped. The last good checkpoint is kept: ",
+                    (r.st.epochs_done > 0 ? r.files.last : std::string("(none yet)")), ". Try a lower --lr or --bn."));
+  }
+  // Each rank's loss is its rows' mean: weighted by its share of the batch, the sum over the ranks is
+  // the whole batch's mean loss, and the sum of the ranks' gradients the whole batch's gradient. (The
+  // loss, not the gradients, is scaled: then a synchronised batch-norm's backward, which sums over the
+  // ranks, adds terms of the same units.)
+  if (r.reducer) r.reducer->begin();
+  if (b.size() > 0) (r.parallel ? scale(loss, static_cast<float>(w / sums[0])) : loss).backward();
+  if (r.reducer) r.reducer->finish();
+  r.opt->step();
+  r.opt->zero_grad();
+  StepSums s;
+  s.loss = sums[0] > 0 ? sums[1] / sums[0] : 0.0;
+  s.rows = static_cast<int64_t>(sums[3]);
+  s.right = static_cast<int64_t>(sums[4]);
+  return s;
+}
 
-    meta.epoch = epoch;
-    meta.step = opt->step_count();
-    meta.created = now_iso();
-    meta.metrics = {{"loss", rec.loss}, {"accuracy", rec.accuracy}, {"val_loss", rec.val_loss},
-                    {"val_accuracy", rec.val_accuracy}};
-    // The end of the epoch is one transaction, committed by state.json (train/run_files.h).
-    if (std::isfinite(rec.val_loss) && rec.val_loss < st.best_val_loss) {
-      st.best_val_loss = rec.val_loss;
-      st.best_epoch = epoch;
-      st.bad_epochs = 0;
-      if (root) {
-        keep_previous(best);
-        io::save_checkpoint(best, *model, meta);
-      }
-    } else {
-      ++st.bad_epochs;
-      if (cfg.schedule == LrSchedule::plateau && cfg.plateau_patience > 0 && st.bad_epochs % cfg.plateau_patience == 0) {
-        opt->set_lr(opt->lr() * cfg.plateau_factor);
-        std::fprintf(log, "val_loss has not improved for %d epochs: lr -> %.3g\n", st.bad_epochs, opt->lr());
-      }
+// One epoch's training numbers, over all ranks.
+struct EpochTotals {
+  double loss_sum = 0;       // the batch mean losses, each times its batch's rows
+  int64_t seen = 0, correct = 0;
+  std::chrono::steady_clock::time_point start;  // when the steps began: the epoch's seconds count from here
+};
+
+// The training part of an epoch: the schedule's learning rate, the steps over the loader's batches (at
+// most --max-steps) with a progress bar, then --precise-bn's batch-norm pass. A stop request on any rank
+// ends it early with g_stop set on every rank.
+EpochTotals train_epoch(Run& r, int epoch) {
+  const TrainConfig& cfg = r.cfg;
+  r.model->train();
+  if (cfg.schedule == LrSchedule::cosine)
+    r.opt->set_lr(static_cast<float>(cfg.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
+  if (r.swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) r.opt->set_lr(cfg.swa_lr);
+  r.loader->start_epoch(epoch);
+  int64_t steps = r.loader->batches_per_epoch();
+  if (cfg.max_steps > 0) steps = std::min(steps, cfg.max_steps);
+  EpochTotals t;
+  t.start = std::chrono::steady_clock::now();
+  Progress bar(str("Epoch ", epoch, "/", cfg.epochs), steps, r.log);
+  int64_t step = 0;
+  data::Batch b;
+  while (step < steps && r.loader->next(b)) {
+    const StepSums s = train_step(r, b, epoch, step, bar);
+    t.correct += s.right;
+    t.loss_sum += s.loss * static_cast<double>(s.rows);
+    t.seen += s.rows;
+    ++step;
+    bar.update(step, {{"loss", t.loss_sum / t.seen}, {"acc", static_cast<double>(t.correct) / t.seen}}, t.seen);
+    if (stop_on_any_rank(r.comm)) break;
+  }
+  bar.finish();
+  if (cfg.precise_bn && !g_stop.load())
+    recalibrate_with_progress(*r.model, *r.bn_loader, epoch, cfg.max_steps, "  batch-norm statistics", r.log,
+                              [] { return !g_stop.load(); });
+  if (r.parallel) stop_on_any_rank(r.comm);  // a stop that reached one rank in the batch-norm pass stops all
+  return t;
+}
+
+// Ctrl-C or SIGTERM in epoch `epoch`: the current weights go to RUN_DIR/interrupted.safetensors, and the
+// committed epoch stays the one to resume from.
+void save_interrupted(Run& r, int epoch) {
+  const std::string& path = r.files.interrupted;
+  r.meta.epoch = epoch - 1;
+  r.meta.created = now_iso();
+  if (r.root) io::save_checkpoint(path, *r.model, r.meta);
+  std::fprintf(r.log, "Interrupted in epoch %d: current weights saved to %s; resume from epoch %d with "
+                      "`cxr train --resume %s`\n", epoch, path.c_str(), r.st.epochs_done + 1, r.cfg.out.c_str());
+  r.result.interrupted = true;
+}
+
+// The validation pass (each rank validates its share of the images; the sums make the metrics of the whole
+// set) and the epoch's record: added to the history and printed as one Keras-like line.
+EpochRecord validate_epoch(Run& r, int epoch, const EpochTotals& t) {
+  double val[3] = {0, 0, 0};  // loss sum, right, images read
+  if (r.val_shard.size() > 0) {
+    DatasetPredictions vp = predict_dataset(*r.model, r.val_shard, r.vo);
+    const double n = static_cast<double>(vp.targets.size());
+    val[0] = n > 0 ? vp.loss * n : 0.0;
+    val[1] = n > 0 ? std::round(vp.accuracy() * n) : 0.0;
+    val[2] = n;
+  }
+  r.comm.allreduce_sum(val, 3);
+  r.val_skipped = r.data.val.size() - static_cast<int64_t>(val[2]);  // unreadable (skip_bad)
+  EpochRecord rec;
+  rec.epoch = epoch;
+  rec.loss = t.seen ? t.loss_sum / t.seen : NAN;
+  rec.accuracy = t.seen ? static_cast<double>(t.correct) / t.seen : NAN;
+  rec.val_loss = val[2] > 0 ? val[0] / val[2] : NAN;
+  rec.val_accuracy = val[2] > 0 ? val[1] / val[2] : NAN;
+  rec.lr = r.opt->lr();
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t.start).count();
+  r.result.history.push_back(rec);
+  std::fprintf(r.log, "%s\n", format_epoch_line(rec, r.cfg.epochs).c_str());
+  if (r.reducer)  // what the overlap with backward did not hide (rank 0's; docs/DISTRIBUTED.md)
+    std::fprintf(r.log, "  gradient allreduce: %.2f s of the epoch's %.2f s spent waiting after backward "
+                        "(%d buckets)\n", r.reducer->take_wait_seconds(), rec.seconds, r.reducer->buckets());
+  std::fflush(r.log);
+  return rec;
+}
+
+// A better val_loss makes this epoch the best (best.safetensors, transaction step 1-2); otherwise the
+// plateau counter goes up, and the plateau schedule cuts the learning rate every plateau_patience epochs.
+void keep_best_or_count_plateau(Run& r, int epoch, const EpochRecord& rec) {
+  const TrainConfig& cfg = r.cfg;
+  RunState& st = r.st;
+  if (std::isfinite(rec.val_loss) && rec.val_loss < st.best_val_loss) {
+    st.best_val_loss = rec.val_loss;
+    st.best_epoch = epoch;
+    st.bad_epochs = 0;
+    if (r.root) {
+      keep_previous(r.files.best);
+      io::save_checkpoint(r.files.best, *r.model, r.meta);
     }
-    if (swa && epoch >= cfg.swa_start) {
-      const SwaValidation sv = average_epoch(*swa, *model, bn_loader.get(), cfg.max_steps, epoch, data.val, vo, log);
-      result.swa_val_loss = sv.val_loss;
-      result.swa_val_accuracy = sv.val_accuracy;
-      io::CheckpointMeta smeta = meta;
-      smeta.metrics = {{"val_loss", sv.val_loss}, {"val_accuracy", sv.val_accuracy}};
-      smeta.extra["swa"] = {{"first_epoch", cfg.swa_start}, {"last_epoch", epoch}, {"epochs", swa->count()}};
-      if (root) {
-        keep_previous(files.swa);
-        io::save_checkpoint(files.swa, swa->model(), smeta);
-      }
-      result.swa_checkpoint = files.swa;
-      std::fprintf(log, "  SWA of epochs %d-%d: val_loss: %.4f - val_accuracy: %.4f\n", cfg.swa_start, epoch,
-                   sv.val_loss, sv.val_accuracy);
-    }
-    st.epochs_done = epoch;
-    if (root) {  // every rank holds the same weights and optimizer state: rank 0 writes them
-      keep_previous(last);
-      io::save_checkpoint(last, *model, meta);
-      keep_previous(last_opt);
-      io::save_optimizer_state(last_opt, *opt);
-      write_history_csv(files.history, result.history);
-      cxr::write_file_atomic(files.state, to_json(st).dump(2) + "\n");  // the commit
-      for (const std::string* f : {&best, &last, &last_opt, &files.swa}) drop_previous(*f);
-    }
-    if (cfg.patience > 0 && st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {
-      std::fprintf(log, "Early stopping: val_loss has not improved for %d epochs.\n", st.bad_epochs);
-      result.early_stopped = true;
-      break;
+  } else {
+    ++st.bad_epochs;
+    if (cfg.schedule == LrSchedule::plateau && cfg.plateau_patience > 0 && st.bad_epochs % cfg.plateau_patience == 0) {
+      r.opt->set_lr(r.opt->lr() * cfg.plateau_factor);
+      std::fprintf(r.log, "val_loss has not improved for %d epochs: lr -> %.3g\n", st.bad_epochs, r.opt->lr());
     }
   }
-  if (loader.bad_count() > 0 || val_skipped > 0)
-    std::fprintf(log, "Skipped unreadable images (--skip-bad): %lld training file(s) met in this run, %lld of %lld "
-                 "validation.\n", static_cast<long long>(loader.bad_count()), static_cast<long long>(val_skipped),
-                 static_cast<long long>(data.val.size()));
+}
+
+// --swa-start: this epoch's weights into the average, its batch-norm statistics recomputed, validated, and
+// saved (swa.safetensors, transaction step 1-2).
+void average_weights(Run& r, int epoch) {
+  const TrainConfig& cfg = r.cfg;
+  const SwaValidation sv =
+      average_epoch(*r.swa, *r.model, r.bn_loader.get(), cfg.max_steps, epoch, r.data.val, r.vo, r.log);
+  r.result.swa_val_loss = sv.val_loss;
+  r.result.swa_val_accuracy = sv.val_accuracy;
+  io::CheckpointMeta smeta = r.meta;
+  smeta.metrics = {{"val_loss", sv.val_loss}, {"val_accuracy", sv.val_accuracy}};
+  smeta.extra["swa"] = {{"first_epoch", cfg.swa_start}, {"last_epoch", epoch}, {"epochs", r.swa->count()}};
+  if (r.root) {
+    keep_previous(r.files.swa);
+    io::save_checkpoint(r.files.swa, r.swa->model(), smeta);
+  }
+  r.result.swa_checkpoint = r.files.swa;
+  std::fprintf(r.log, "  SWA of epochs %d-%d: val_loss: %.4f - val_accuracy: %.4f\n", cfg.swa_start, epoch,
+               sv.val_loss, sv.val_accuracy);
+}
+
+// The end of the epoch: one transaction, committed by state.json (train/run_files.h). Its order is what
+// makes a crash at any moment resumable: best.safetensors and swa.safetensors, then last.safetensors,
+// last.optim.safetensors and history.csv, then state.json (the commit), then the .prev files go. Every rank
+// holds the same weights, optimizer state and RunState; rank 0 alone writes.
+void end_epoch(Run& r, int epoch, const EpochRecord& rec) {
+  r.meta.epoch = epoch;
+  r.meta.step = r.opt->step_count();
+  r.meta.created = now_iso();
+  r.meta.metrics = {{"loss", rec.loss}, {"accuracy", rec.accuracy}, {"val_loss", rec.val_loss},
+                    {"val_accuracy", rec.val_accuracy}};
+  keep_best_or_count_plateau(r, epoch, rec);
+  if (r.swa && epoch >= r.cfg.swa_start) average_weights(r, epoch);
+  r.st.epochs_done = epoch;
+  if (r.root) {
+    const RunFiles& f = r.files;
+    keep_previous(f.last);
+    io::save_checkpoint(f.last, *r.model, r.meta);
+    keep_previous(f.last_opt);
+    io::save_optimizer_state(f.last_opt, *r.opt);
+    write_history_csv(f.history, r.result.history);
+    cxr::write_file_atomic(f.state, to_json(r.st).dump(2) + "\n");  // the commit
+    for (const std::string* p : {&f.best, &f.last, &f.last_opt, &f.swa}) drop_previous(*p);
+  }
+}
+
+// The closing lines (images skipped, the best epoch, SWA, peak memory) and the result's last fields.
+void finish(Run& r) {
+  TrainResult& result = r.result;
+  const RunState& st = r.st;
+  if (r.loader->bad_count() > 0 || r.val_skipped > 0)
+    std::fprintf(r.log, "Skipped unreadable images (--skip-bad): %lld training file(s) met in this run, %lld of %lld "
+                 "validation.\n", static_cast<long long>(r.loader->bad_count()), static_cast<long long>(r.val_skipped),
+                 static_cast<long long>(r.data.val.size()));
   result.best_epoch = st.best_epoch;
   result.best_val_loss = st.best_val_loss;
   if (st.best_epoch > 0 && !result.interrupted)
-    std::fprintf(log, "Best epoch %d (val_loss %.4f): %s\n", st.best_epoch, st.best_val_loss, best.c_str());
-  if (swa && swa->count() > 0 && !result.interrupted)
-    std::fprintf(log, "SWA of epochs %d-%d (val_loss %.4f): %s\n", cfg.swa_start, st.epochs_done,
+    std::fprintf(r.log, "Best epoch %d (val_loss %.4f): %s\n", st.best_epoch, st.best_val_loss, r.files.best.c_str());
+  if (r.swa && r.swa->count() > 0 && !result.interrupted)
+    std::fprintf(r.log, "SWA of epochs %d-%d (val_loss %.4f): %s\n", r.cfg.swa_start, st.epochs_done,
                  result.swa_val_loss, result.swa_checkpoint.c_str());
   result.peak_tensor_bytes = storage_use().peak_bytes;
-  std::fprintf(log, "Peak tensor memory: %.0f MiB (weights, optimizer state, batches, activations, gradients)\n",
+  std::fprintf(r.log, "Peak tensor memory: %.0f MiB (weights, optimizer state, batches, activations, gradients)\n",
                static_cast<double>(result.peak_tensor_bytes) / (1 << 20));
-  return result;
+}
+
+TrainResult run(const TrainConfig& cfg, bool resuming, std::FILE* log) {
+  Run r;
+  set_up(r, cfg, resuming, log);
+  for (int epoch = r.st.epochs_done + 1; epoch <= cfg.epochs; ++epoch) {
+    const EpochTotals t = train_epoch(r, epoch);
+    if (g_stop.load()) {
+      save_interrupted(r, epoch);
+      break;
+    }
+    const EpochRecord rec = validate_epoch(r, epoch, t);
+    end_epoch(r, epoch, rec);
+    if (cfg.patience > 0 && r.st.bad_epochs >= cfg.patience && epoch < cfg.epochs) {
+      std::fprintf(r.log, "Early stopping: val_loss has not improved for %d epochs.\n", r.st.bad_epochs);
+      r.result.early_stopped = true;
+      break;
+    }
+  }
+  finish(r);
+  return std::move(r.result);
 }
 
 }  // namespace
@@ -563,22 +698,9 @@ TrainResult train(const TrainConfig& given, std::FILE* log) {
   const ModelConfig named = config_from_name(cfg.arch, {});  // "vgg16_bn" is vgg16 with batch_norm
   cfg.arch = named.arch;
   cfg.batch_norm = cfg.batch_norm || named.batch_norm;
-  CXR_CHECK(!cfg.out.empty(), "train: an output folder (--out) is required");
-  CXR_CHECK(!cfg.data.empty(), "train: training data (--data) is required");
+  validate(cfg);
   CXR_CHECK(!fs::exists(fs::path(cfg.out) / "state.json"), cfg.out,
             " already holds a training run: continue it with --resume ", cfg.out, " or choose another --out");
-  CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train: --epochs and --batch must be positive");
-  CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
-  CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "train: --mixup ", cfg.mixup,
-            " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
-  CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "train: --swa-start ", cfg.swa_start,
-            " must be an epoch of the run (1-", cfg.epochs, "), or 0 (off)");
-  CXR_CHECK(cfg.swa_lr >= 0 && std::isfinite(cfg.swa_lr), "train: --swa-lr ", cfg.swa_lr, " must be >= 0");
-  CXR_CHECK(cfg.swa_lr == 0 || cfg.swa_start > 0, "train: --swa-lr needs --swa-start");
-  CXR_CHECK(!cfg.sync_bn || cfg.batch_norm, "train: --sync-bn synchronises batch-norm layers, and this ", cfg.arch,
-            " has none: add --bn, or leave --sync-bn out");
-  CXR_CHECK(!cfg.precise_bn || cfg.batch_norm, "train: --precise-bn recomputes batch-norm statistics, and this ",
-            cfg.arch, " has no batch-norm layers: add --bn, or leave --precise-bn out");
   return run(cfg, false, log);
 }
 
@@ -586,6 +708,8 @@ TrainResult resume(const std::string& run_dir, int epochs, std::FILE* log) {
   const std::string config = run_files(run_dir).config;
   CXR_CHECK(fs::exists(config), "--resume ", run_dir, ": no ", config, " there, so no run to continue (a run folder ",
             "gets it before its first epoch; start a new run with --data and --out)");
+  // The saved options were validated when the run began (and a new --epochs may now end it before its
+  // --swa-start, as before), so they are not checked again here.
   TrainConfig cfg = train_config_from_json(io::read_json_file(config), config);
   cfg.out = run_dir;
   if (epochs > 0) cfg.epochs = epochs;

@@ -46,7 +46,8 @@ struct TrainResult {
   size_t peak_tensor_bytes = 0;    // the most tensor storage alive at once during the run (core/allocator.h)
 };
 
-// Starts a new run in cfg.out (which must not hold a previous run's state.json unless overwrite).
+// Starts a new run in cfg.out (which must not hold a previous run's state.json yet), after
+// validate(cfg) (train/config.h) has checked the options.
 TrainResult train(const TrainConfig& cfg, std::FILE* log = stdout);
 // Continues the run in run_dir from its last completed epoch, with its saved configuration; `epochs` > 0
 // changes the total number of epochs.
