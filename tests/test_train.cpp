@@ -597,3 +597,45 @@ TEST(Evaluate, TestTimeAugmentationIsThePlainViewAveragedWithFixedAugmentedOnes)
   EXPECT_EQ(predict_dataset_tta(*model, val, o, xray, 3).probs, tta.probs);
   EXPECT_THROW(predict_dataset_tta(*model, val, o, xray, 0), Error);
 }
+
+// --init: a checkpoint of the same network loads whole; one with another class count loads all but the
+// output layer (which keeps its fresh weights); another architecture is refused naming the file. What loads
+// is decided from the file's header, not by trying and catching the error.
+TEST(Train, InitLoadsAllOrAllButTheHeadOrRefuses) {
+  TrainConfig c = small_config(fresh_dir("cxr_train_init"));
+  c.epochs = 1;
+  const std::string dir = fresh_dir("cxr_train_init_files");
+  fs::create_directories(dir);
+  ModelConfig mc;
+  mc.arch = c.arch;
+  mc.batch_norm = c.batch_norm;
+  mc.width = c.width;
+  mc.input_size = c.size;
+  mc.in_channels = c.channels;
+  mc.head = c.head;
+  mc.seed = 77;
+  auto save = [&](const std::string& name, const ModelConfig& m) {
+    io::CheckpointMeta meta;
+    meta.model = m;
+    for (int k = 0; k < m.num_classes; ++k) meta.classes.push_back(str("c", k));
+    io::save_checkpoint(dir + "/" + name, *make_model(m), meta);
+    return dir + "/" + name;
+  };
+  c.init = save("same.safetensors", mc);
+  std::string log = log_of([&](std::FILE* f) { train(c, f); });
+  EXPECT_NE(log.find("Initialised all weights from"), std::string::npos) << log;
+
+  ModelConfig two = mc;
+  two.num_classes = 2;
+  c.init = save("two.safetensors", two);
+  c.out = fresh_dir("cxr_train_init_two");
+  log = log_of([&](std::FILE* f) { train(c, f); });
+  EXPECT_NE(log.find("except the output layer classifier."), std::string::npos) << log;
+
+  ModelConfig other = mc;
+  other.arch = "vgg13";
+  c.init = save("vgg13.safetensors", other);
+  c.out = fresh_dir("cxr_train_init_other");
+  const std::string why = error_of([&] { train(c, quiet()); });
+  EXPECT_NE(why.find("vgg13.safetensors"), std::string::npos) << why;
+}

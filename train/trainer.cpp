@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include "dist/comm.h"
 #include "core/atomic_file.h"
 #include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "data/dataset.h"
 #include "io/json_file.h"
 #include "data/loader.h"
@@ -147,7 +149,9 @@ std::string now_iso() {
   return buf;
 }
 
-// Loads an initial checkpoint for fine-tuning; a head of another class count is left freshly initialised.
+// Loads an initial checkpoint for fine-tuning. When the file's output layer has other shapes than the
+// model's (another class count), that layer keeps its fresh initialisation and everything else is loaded;
+// decided from the file's header, so any other mismatch is reported as load_checkpoint words it.
 void load_init(const std::string& path, Model& m, std::FILE* log) {
   auto layers = m.layers();
   std::string head;
@@ -156,20 +160,22 @@ void load_init(const std::string& path, Model& m, std::FILE* log) {
       head = it->name + ".";
       break;
     }
-  try {
-    io::load_checkpoint(path, m);
+  const io::SafeTensorsHeader file = io::read_safetensors_header(path);
+  bool head_fits = true;
+  for (const auto& [name, p] : m.named_parameters()) {
+    if (!name.starts_with(head)) continue;
+    const auto e = std::find_if(file.entries.begin(), file.entries.end(),
+                                [&](const io::TensorEntry& t) { return t.name == name; });
+    head_fits = head_fits && e != file.entries.end() && e->shape == p->data().shape();
+  }
+  io::LoadOptions o;
+  if (!head_fits) o.skip_prefixes = {head};
+  io::load_checkpoint(path, m, o);
+  if (head_fits)
     std::fprintf(log, "Initialised all weights from %s\n", path.c_str());
-  } catch (const Error& first) {
-    io::LoadOptions o;
-    o.skip_prefixes = {head};
-    try {
-      io::load_checkpoint(path, m, o);
-    } catch (const Error&) {
-      throw Error(str("--init ", path, ": ", first.what()));
-    }
+  else
     std::fprintf(log, "Initialised from %s except the output layer %s* (new class count)\n", path.c_str(),
                  head.c_str());
-  }
 }
 
 // On resume: the committed version of every file of epoch st.epochs_done back under its own name, each
