@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "image/augment.h"
 #include "data/dataset.h"
-#include "image/image.h"
 #include "data/loader.h"
+#include "image/augment.h"
+#include "image/image.h"
 #include "image/transform.h"
 
 using namespace cxr;

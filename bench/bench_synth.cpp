@@ -2,8 +2,8 @@
 // three PNGs that write_dataset stores per image (encoding only, no file system).
 #include <benchmark/benchmark.h>
 
-#include "image/png.h"
 #include "data/synth.h"
+#include "image/png.h"
 
 namespace {
 

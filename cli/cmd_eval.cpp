@@ -12,8 +12,8 @@
 
 #include "cli/command.h"
 #include "core/atomic_file.h"
-#include "io/checkpoint.h"
 #include "data/dataset.h"
+#include "io/checkpoint.h"
 #include "io/model_file.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"

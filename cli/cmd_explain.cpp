@@ -28,17 +28,17 @@
 
 #include "cli/command.h"
 #include "core/argmax.h"
+#include "core/atomic_file.h"
 #include "core/progress.h"
+#include "data/dataset.h"
+#include "data/loader.h"
 #include "explain/cam.h"
 #include "explain/metrics.h"
 #include "explain/npy.h"
 #include "explain/overlay.h"
 #include "explain/pipeline.h"
 #include "explain/sha256.h"
-#include "core/atomic_file.h"
-#include "data/dataset.h"
 #include "image/image.h"
-#include "data/loader.h"
 #include "io/model_file.h"
 
 namespace fs = std::filesystem;

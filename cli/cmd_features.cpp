@@ -8,9 +8,9 @@
 #include <filesystem>
 
 #include "cli/command.h"
+#include "data/loader.h"
 #include "explain/features_grid.h"
 #include "image/image.h"
-#include "data/loader.h"
 #include "io/model_file.h"
 
 namespace fs = std::filesystem;

@@ -23,9 +23,9 @@
 
 #include "cli/command.h"
 #include "core/error.h"
-#include "io/checkpoint.h"
 #include "data/dataset.h"
 #include "image/image.h"
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 
 namespace {

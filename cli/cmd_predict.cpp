@@ -9,8 +9,8 @@
 #include "cli/command.h"
 #include "core/argmax.h"
 #include "data/dataset.h"
-#include "image/image.h"
 #include "data/loader.h"
+#include "image/image.h"
 #include "io/model_file.h"
 #include "layers/loss.h"
 

@@ -16,8 +16,8 @@
 #include <cctype>
 #include <filesystem>
 
-#include "core/strings.h"
 #include "cli/command.h"
+#include "core/strings.h"
 #include "report/html.h"
 #include "report/report.h"
 

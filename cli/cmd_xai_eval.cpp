@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "explain/metrics.h"
 #include "core/atomic_file.h"
 #include "data/dataset.h"
+#include "explain/metrics.h"
 #include "io/model_file.h"
 
 namespace {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "explain/cam.h"
 #include "data/dataset.h"
+#include "explain/cam.h"
 
 namespace cxr::cli {
 

@@ -10,10 +10,10 @@
 #include <set>
 #include <sstream>
 
-#include "core/strings.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "core/atomic_file.h"
+#include "core/strings.h"
 
 namespace fs = std::filesystem;
 

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "image/augment.h"
 #include "data/dataset.h"
+#include "image/augment.h"
 #include "image/transform.h"
 
 namespace cxr::data {

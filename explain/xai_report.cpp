@@ -7,13 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/strings.h"
 #include "core/argmax.h"
 #include "core/progress.h"
+#include "core/strings.h"
+#include "data/loader.h"
 #include "explain/pipeline.h"
 #include "explain/xai_fns.h"
 #include "image/image.h"
-#include "data/loader.h"
 
 namespace fs = std::filesystem;
 

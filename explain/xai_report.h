@@ -28,12 +28,12 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/tensor.h"
+#include "data/dataset.h"
 #include "explain/cam.h"
 #include "explain/faithfulness.h"
 #include "explain/localization.h"
 #include "explain/sanity.h"
 #include "explain/shortcut.h"
-#include "data/dataset.h"
 #include "image/transform.h"
 #include "models/model.h"
 

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/error.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "image/jpeg.h"
 #include "image/png.h"
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace cxr::io {
 

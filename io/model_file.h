@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "io/checkpoint.h"
 #include "image/transform.h"
+#include "io/checkpoint.h"
 #include "models/model.h"
 
 namespace cxr::io {

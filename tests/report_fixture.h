@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
-#include "io/checkpoint.h"
 #include "data/synth.h"
+#include "io/checkpoint.h"
 #include "models/model.h"
 #include "train/config.h"
 #include "train/history.h"

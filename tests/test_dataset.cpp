@@ -8,8 +8,8 @@
 #include <set>
 
 #include "core/rng.h"
-#include "error_of.h"
 #include "data/dataset.h"
+#include "error_of.h"
 #include "image/image.h"
 
 using namespace cxr;

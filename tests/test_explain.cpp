@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/rng.h"
 #include "explain/cam.h"
 #include "explain/colormap.h"
@@ -23,9 +24,8 @@
 #include "explain/npy.h"
 #include "explain/overlay.h"
 #include "explain/sha256.h"
-#include "core/atomic_file.h"
-#include "io/checkpoint.h"
 #include "image/image.h"
+#include "io/checkpoint.h"
 #include "layers/loss.h"
 #include "run_cxr.h"
 

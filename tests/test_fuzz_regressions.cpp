@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "error_of.h"
+#include "image/png.h"
 #include "io/checkpoint.h"
 #include "io/json_file.h"
-#include "image/png.h"
 #include "io/safetensors.h"
 #include "report/report.h"
 

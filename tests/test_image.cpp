@@ -23,12 +23,12 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "error_of.h"
-#include "jpeg_writer.h"
-#include "core/atomic_file.h"
 #include "image/exif.h"
 #include "image/image.h"
+#include "jpeg_writer.h"
 
 using namespace cxr;
 using namespace cxr::image;

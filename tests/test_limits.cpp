@@ -10,16 +10,16 @@
 #include <string>
 #include <vector>
 
-#include "error_of.h"
-#include "jpeg_writer.h"
-#include "explain/npy.h"
 #include "data/dataset.h"
+#include "error_of.h"
+#include "explain/npy.h"
 #include "image/exif.h"
 #include "image/image.h"
 #include "image/jpeg.h"
-#include "io/json_file.h"
 #include "image/png.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
+#include "jpeg_writer.h"
 #include "train/history.h"
 #include "train/run_files.h"
 

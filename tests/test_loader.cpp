@@ -10,8 +10,8 @@
 #include <set>
 
 #include "core/atomic_file.h"
-#include "image/image.h"
 #include "data/loader.h"
+#include "image/image.h"
 
 using namespace cxr;
 using namespace cxr::data;

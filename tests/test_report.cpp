@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <set>
 
-#include "core/threading.h"
-#include "explain/sha256.h"
 #include "core/atomic_file.h"
+#include "core/threading.h"
 #include "data/dataset.h"
+#include "explain/sha256.h"
 #include "image/image.h"
 #include "report/html.h"
 #include "report/report.h"

@@ -15,8 +15,8 @@
 #include <set>
 #include <sstream>
 
-#include "core/threading.h"
 #include "core/atomic_file.h"
+#include "core/threading.h"
 #include "image/image.h"
 #include "report/report.h"
 #include "report_fixture.h"

@@ -17,8 +17,8 @@
 
 #include "core/threading.h"
 #include "data/dataset.h"
-#include "image/image.h"
 #include "data/synth.h"
+#include "image/image.h"
 
 using namespace cxr;
 using data::SynthOptions;

@@ -9,12 +9,12 @@
 #include <sstream>
 
 #include "core/threading.h"
+#include "data/dataset.h"
+#include "data/synth.h"
 #include "error_of.h"
 #include "io/checkpoint.h"
-#include "data/dataset.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
-#include "data/synth.h"
 #include "layers/modules.h"
 #include "train/evaluate.h"
 #include "train/recalibrate.h"

@@ -17,11 +17,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/rng.h"
-#include "explain/metrics.h"
-#include "io/checkpoint.h"
-#include "image/image.h"
 #include "data/synth.h"
+#include "explain/metrics.h"
+#include "image/image.h"
 #include "image/transform.h"
+#include "io/checkpoint.h"
 #include "run_cxr.h"
 
 namespace fs = std::filesystem;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "dist/comm.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "dist/comm.h"
 #include "models/model.h"
 
 namespace cxr {

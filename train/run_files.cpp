@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <system_error>
 
-#include "core/error.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "io/json_file.h"
 
 namespace fs = std::filesystem;

@@ -19,9 +19,9 @@
 #include <memory>
 #include <string>
 
-#include "io/checkpoint.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "io/checkpoint.h"
 #include "models/model.h"
 
 namespace cxr {

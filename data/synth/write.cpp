@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "core/threading.h"
 #include "core/atomic_file.h"
+#include "core/threading.h"
+#include "data/synth.h"
 #include "image/image.h"
 #include "image/png.h"
-#include "data/synth.h"
 
 namespace cxr::data {
 

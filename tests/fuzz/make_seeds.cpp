@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "../jpeg_writer.h"
-#include "explain/npy.h"
 #include "core/atomic_file.h"
-#include "io/checkpoint.h"
+#include "explain/npy.h"
 #include "image/png.h"
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "train/config.h"
