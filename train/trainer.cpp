@@ -162,11 +162,12 @@ void load_init(const std::string& path, Model& m, std::FILE* log) {
     }
   const io::SafeTensorsHeader file = io::read_safetensors_header(path);
   bool head_fits = true;
-  for (const auto& [name, p] : m.named_parameters()) {
+  for (const auto& param : m.named_parameters()) {  // (name, Variable*)
+    const std::string& name = param.first;
     if (!name.starts_with(head)) continue;
     const auto e = std::find_if(file.entries.begin(), file.entries.end(),
                                 [&](const io::TensorEntry& t) { return t.name == name; });
-    head_fits = head_fits && e != file.entries.end() && e->shape == p->data().shape();
+    head_fits = head_fits && e != file.entries.end() && e->shape == param.second->data().shape();
   }
   io::LoadOptions o;
   if (!head_fits) o.skip_prefixes = {head};
