@@ -138,6 +138,6 @@ void setup(CLI::App& app) {
 }
 
 cxr::cli::Register reg{"eval", "Evaluate a checkpoint on a dataset: accuracy, F1, confusion, ROC AUC, per source",
-                       40, setup};
+                       40, setup, cxr::cli::Ranks::shared};
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "dist/gather_json.h"
 #include "explain/cam.h"
 #include "explain/metrics.h"
 #include "explain/npy.h"
@@ -185,6 +186,7 @@ nlohmann::json image_record(const Run& run, const cxr::ExplainedBatch& b, size_t
 void run(const Options& o) {
   CXR_CHECK(o.masks.empty() || o.metrics, "--masks is read by --metrics: add --metrics");
   CXR_CHECK(o.tile >= 32, "--tile ", o.tile, " must be at least 32");
+  CXR_CHECK(!o.metrics || cxr::dist::world().size() == 1, "--metrics runs in one process only for now");
   cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
   cxr::Model& model = *lm.model;
   const auto& classes = lm.meta.classes;
@@ -213,14 +215,23 @@ void run(const Options& o) {
   po.batch = o.batch;
   po.masks = o.metrics;
   if (!o.masks.empty()) po.mask_folders = cxr::resolve_mask_folders(o.masks, o.mask_kind);
+  // Under mpirun, this rank's images: whole batches of one process's batching, so the same forwards.
+  cxr::dist::Comm& comm = cxr::dist::world();
+  const cxr::dist::Range mine = cxr::dist::share_batches(static_cast<int64_t>(run.items.size()), o.batch,
+                                                         comm.rank(), comm.size());
+  const size_t first = static_cast<size_t>(mine.begin);
   std::vector<cxr::ImageToExplain> inputs;
-  for (const Item& it : run.items) inputs.push_back({it.path, -1, it.lesion_mask, it.lung_mask});
+  for (int64_t i = mine.begin; i < mine.end; ++i) {
+    const Item& it = run.items[static_cast<size_t>(i)];
+    inputs.push_back({it.path, -1, it.lesion_mask, it.lung_mask});
+  }
   cxr::XaiOptions xopt;
   xopt.request = req;
   xopt.target = o.cls;
   xopt.normalisation = lm.norm;
 
-  fs::create_directories(o.out);
+  if (comm.is_root()) fs::create_directories(o.out);
+  comm.barrier();  // every rank writes its images' files there
   std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), model.name().c_str(),
               cxr::method_name(req.method), layers.c_str(), o.cls.c_str(), run.items.size(), run.items.size() == 1 ? "" : "s",
               o.out.c_str());
@@ -229,12 +240,13 @@ void run(const Options& o) {
   std::vector<cxr::XaiImageRow> metric_rows;
   int64_t masks_ambiguous = 0;
   int failed = 0, degenerate = 0, explained = 0;
-  cxr::Progress bar("Explaining", static_cast<int64_t>(run.items.size()), stdout);
+  cxr::Progress bar(comm.size() > 1 ? "Explaining (rank 0's share)" : "Explaining", mine.size(), stdout);
   const auto t_start = std::chrono::steady_clock::now();
 
   cxr::explain_images(
       model, inputs, po,
       [&](cxr::ExplainedBatch& b) {
+        for (cxr::ExplainedImage& im : b.images) im.index += first;  // into run.items
         if (o.metrics && !b.images.empty()) measure_batch(run, model, b, xopt, metric_rows);
         // Draw and save, in parallel over (image, explanation) pairs.
         std::vector<std::pair<size_t, size_t>> jobs;
@@ -277,8 +289,15 @@ void run(const Options& o) {
         std::fprintf(stderr, "\ncxr explain: error: %s\n", message.c_str());
         ++failed;
       });
-  const double total = seconds_since(t_start);
   bar.finish();
+  if (comm.size() > 1) {  // rank 0 writes the whole run's records and counts
+    images = cxr::dist::gather_arrays(comm, images);
+    failed = static_cast<int>(cxr::dist::sum_over_ranks(comm, failed));
+    degenerate = static_cast<int>(cxr::dist::sum_over_ranks(comm, degenerate));
+    explained = static_cast<int>(cxr::dist::sum_over_ranks(comm, explained));
+    masks_ambiguous = cxr::dist::sum_over_ranks(comm, masks_ambiguous);
+  }
+  const double total = seconds_since(t_start);
 
   std::string metrics_file;
   if (o.metrics) {
@@ -294,7 +313,7 @@ void run(const Options& o) {
     jm["checkpoint"] = o.model;
     jm["checkpoint_sha256"] = sha;
     metrics_file = (fs::path(o.out) / "metrics.json").string();
-    cxr::write_file_atomic(metrics_file, jm.dump(2) + "\n");
+    if (comm.is_root()) cxr::write_file_atomic(metrics_file, jm.dump(2) + "\n");
     std::printf("\n%s", cxr::format_report(rep).c_str());
     if (masks_ambiguous)
       std::fprintf(stderr, "cxr explain: warning: %lld mask(s) matched several files equally well and were left out\n",
@@ -326,13 +345,14 @@ void run(const Options& o) {
       {"failed", failed},
       {"metrics", metrics_file.empty() ? nlohmann::json() : nlohmann::json("metrics.json")},
       {"seconds_total", total}};
-  cxr::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
+  if (comm.is_root()) cxr::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
   std::printf("%d explanation%s of %zu image%s in %.2f s (%.3f s/image)%s; manifest %s\n", explained,
               explained == 1 ? "" : "s", images.size(), images.size() == 1 ? "" : "s", total,
               images.empty() ? 0.0 : total / static_cast<double>(images.size()),
               degenerate ? cxr::str(", ", degenerate, " flat (flagged)").c_str() : "",
               (fs::path(o.out) / "explanations.json").string().c_str());
-  if (failed) throw cxr::Error(cxr::str(failed, " image(s) or drawing(s) failed (see the errors above)"));
+  if (failed)  // the same count on every rank
+    throw cxr::dist::AllRanksError(cxr::str(failed, " image(s) or drawing(s) failed (see the errors above)"));
 }
 
 void setup(CLI::App& app) {
@@ -371,6 +391,6 @@ void setup(CLI::App& app) {
 }
 
 cxr::cli::Register reg{"explain", "Grad-CAM & co.: where the network looked, drawn on the original images", 60,
-                       setup};
+                       setup, cxr::cli::Ranks::shared};
 
 }  // namespace

@@ -105,6 +105,6 @@ void setup(CLI::App& app) {
   });
 }
 
-cxr::cli::Register reg{"train", "Train a classifier (VGG, seed CNN) on a folder or manifest of X-rays", 30, setup};
+cxr::cli::Register reg{"train", "Train a classifier (VGG, seed CNN) on a folder or manifest of X-rays", 30, setup, cxr::cli::Ranks::shared};
 
 }  // namespace

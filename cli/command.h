@@ -21,18 +21,24 @@
 
 namespace cxr::cli {
 
+// Under mpirun, a command either shares its work out over the ranks (rank 0 alone prints and writes the
+// shared files) or refuses to run: N copies of it would do the same work N times and write the same files.
+enum class Ranks { one, shared };
+
 struct Command {
   std::string name;
   std::string help;
   int order;                               // position in `cxr --help`
   std::function<void(CLI::App&)> setup;    // adds options and the callback to the subcommand
+  Ranks ranks = Ranks::one;                // what it does under `mpirun -np N`
 };
 
 std::vector<Command>& commands();
 
 struct Register {
-  Register(std::string name, std::string help, int order, std::function<void(CLI::App&)> setup) {
-    commands().push_back({std::move(name), std::move(help), order, std::move(setup)});
+  Register(std::string name, std::string help, int order, std::function<void(CLI::App&)> setup,
+           Ranks ranks = Ranks::one) {
+    commands().push_back({std::move(name), std::move(help), order, std::move(setup), ranks});
   }
 };
 

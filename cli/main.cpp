@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/threading.h"
 #include "core/version.h"
 #include "dist/comm.h"
@@ -35,6 +36,15 @@ CLI::Validator known_model_name() {
         }
       },
       "");
+}
+
+// "`cxr eval`, `cxr explain`, ..." : the commands that share their work out under mpirun, sorted by name.
+std::string shared_commands() {
+  std::vector<std::string> names;
+  for (const Command& c : commands())
+    if (c.ranks == Ranks::shared) names.push_back("`cxr " + c.name + "`");
+  std::sort(names.begin(), names.end());
+  return cxr::join(names, ", ");
 }
 
 }  // namespace cxr::cli
@@ -86,12 +96,10 @@ int main(int argc, char** argv) {
     c.setup(*sub);
     sub->parse_complete_callback([&running, &c, &top_value, sub_threads, &comm] {
       running = c.name;
-      // Only training and evaluation split their work over ranks so far; any other command would run N
-      // times over and write the same files at once.
-      if (comm.size() > 1 && c.name != "train" && c.name != "eval")
+      if (comm.size() > 1 && c.ranks == cxr::cli::Ranks::one)
         throw CLI::ValidationError("mpirun", "cxr " + c.name + " runs in one process only (under mpirun -np " +
-                                                 std::to_string(comm.size()) + " only `cxr train` and `cxr eval` "
-                                                 "split their work over the ranks): run it without mpirun");
+                                                 std::to_string(comm.size()) + " only " + shared_commands() +
+                                                 " share their work out over the ranks): run it without mpirun");
       cxr::set_num_threads(sub_threads->count() ? sub_threads->as<int>() : top_value);
     });
   }
@@ -114,6 +122,9 @@ int main(int argc, char** argv) {
       std::cerr << failed->help(sub ? "cxr" : "", CLI::AppFormatMode::Normal).substr(0, 4000);
     }
     return 2;
+  } catch (const cxr::dist::AllRanksError& e) {
+    if (comm.is_root()) std::cerr << "cxr" << (running.empty() ? "" : " " + running) << ": error: " << e.what() << std::endl;
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "cxr" << (running.empty() ? "" : " " + running)
               << (comm.size() > 1 ? " (rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) + ")"

@@ -72,6 +72,12 @@ Range share(int64_t n, int rank, int size) {
   return r;
 }
 
+Range share_batches(int64_t n, int64_t batch, int rank, int size) {
+  CXR_ASSERT(batch > 0, "share_batches: batch ", batch);
+  const Range b = share((n + batch - 1) / batch, rank, size);
+  return {std::min(n, b.begin * batch), std::min(n, b.end * batch)};
+}
+
 #ifndef CXR_WITH_MPI
 bool built_with_mpi() { return false; }
 std::string description() { return "not built with MPI"; }

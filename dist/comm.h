@@ -13,7 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace cxr::dist {
+
+// An error every rank throws at the same point with the same message (e.g. a count of failed images summed
+// over the ranks): no rank waits for another, so the job need not be aborted. The CLI prints it once (rank 0)
+// and every rank exits with 1. Any other error on one rank ends the whole job (Comm::abort).
+struct AllRanksError : Error {
+  using Error::Error;
+};
 
 // A reduction in flight (iallreduce_sum): test() drives it on (MPI progresses only inside MPI calls),
 // wait() finishes it. The buffer it was given must stay alive and untouched until then.
@@ -63,5 +72,11 @@ struct Range {
   int64_t size() const { return end - begin; }
 };
 Range share(int64_t n, int rank, int size);
+
+// The share of n items processed in batches of `batch` that keeps one process's batches whole: the
+// ceil(n / batch) batches are shared out as above, and `rank` takes the items of its batches. Each rank then
+// computes exactly the batches one process computes (a GEMM over 8 rows rounds otherwise than over 4 + 4),
+// so per-batch work under mpirun gives the bytes of one process (sharded eval, predict, explain, xai-eval).
+Range share_batches(int64_t n, int64_t batch, int rank, int size);
 
 }  // namespace cxr::dist

@@ -31,6 +31,27 @@ TEST(Dist, SharesCoverTheItemsOnceAndDifferByAtMostOne) {
   EXPECT_EQ(dist::share(7, 1, 2).size(), 3);
 }
 
+TEST(Dist, BatchSharesKeepEveryBatchWholeAndCoverTheItemsOnce) {
+  for (int64_t n : {0, 1, 7, 8, 21, 33})
+    for (int64_t batch : {1, 4, 8})
+      for (int size : {1, 2, 3}) {
+        int64_t next = 0;
+        for (int r = 0; r < size; ++r) {
+          const dist::Range s = dist::share_batches(n, batch, r, size);
+          EXPECT_EQ(s.begin, next) << n << " " << batch << " " << r << "/" << size;
+          EXPECT_TRUE(s.begin % batch == 0 || s.size() == 0);  // starts on a batch boundary (or is empty)
+          EXPECT_TRUE(s.end == n || s.end % batch == 0);      // ends on one, or at the end
+          next = s.end;
+        }
+        EXPECT_EQ(next, n);
+      }
+  // 21 images in batches of 4 (6 batches) over 2 ranks: 3 batches each, 12 + 9 images.
+  EXPECT_EQ(dist::share_batches(21, 4, 0, 2).size(), 12);
+  EXPECT_EQ(dist::share_batches(21, 4, 1, 2).size(), 9);
+  // Fewer batches than ranks: the last rank gets none.
+  EXPECT_EQ(dist::share_batches(5, 4, 2, 3).size(), 0);
+}
+
 TEST(Dist, OneProcessWorldIsRankZeroOfOne) {
   dist::Comm& c = dist::world();
   EXPECT_EQ(c.rank(), 0);

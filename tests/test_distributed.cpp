@@ -11,12 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "data/csv.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "run_cxr.h"
@@ -269,52 +270,10 @@ TEST(Distributed, ARankKilledEndsTheJobAndResumeContinues) {
   EXPECT_EQ(cxr::io::read_json_file(out + "/state.json").at("epochs_done").get<int>(), 8);
 }
 
-namespace {
-
-// Two CSV texts equal field by field, numbers to `tol` (absolute), everything else exactly.
-void expect_same_csv(const std::string& a, const std::string& b, double tol) {
-  const auto ra = cxr::data::parse_csv(a, "one"), rb = cxr::data::parse_csv(b, "two");
-  ASSERT_EQ(ra.size(), rb.size());
-  for (size_t r = 0; r < ra.size(); ++r) {
-    ASSERT_EQ(ra[r].size(), rb[r].size()) << "row " << r;
-    for (size_t c = 0; c < ra[r].size(); ++c) {
-      char* end = nullptr;
-      const double x = std::strtod(ra[r][c].c_str(), &end);
-      if (r > 0 && end && *end == 0 && !ra[r][c].empty())
-        EXPECT_NEAR(std::strtod(rb[r][c].c_str(), nullptr), x, tol) << "row " << r << " column " << c;
-      else
-        EXPECT_EQ(rb[r][c], ra[r][c]) << "row " << r << " column " << c;
-    }
-  }
-}
-
-// Two JSON values equal, numbers to `tol` relative.
-void expect_same_json(const nlohmann::json& a, const nlohmann::json& b, double tol, const std::string& where = "") {
-  ASSERT_EQ(a.type(), b.type()) << where;
-  if (a.is_object()) {
-    ASSERT_EQ(a.size(), b.size()) << where;
-    for (auto it = a.begin(); it != a.end(); ++it) {
-      ASSERT_TRUE(b.contains(it.key())) << where << "/" << it.key();
-      expect_same_json(it.value(), b.at(it.key()), tol, where + "/" + it.key());
-    }
-  } else if (a.is_array()) {
-    ASSERT_EQ(a.size(), b.size()) << where;
-    for (size_t i = 0; i < a.size(); ++i) expect_same_json(a[i], b[i], tol, where + "/" + std::to_string(i));
-  } else if (a.is_number_float()) {
-    EXPECT_NEAR(b.get<double>(), a.get<double>(), tol * std::max(1.0, std::abs(a.get<double>()))) << where;
-  } else {
-    EXPECT_EQ(b, a) << where;
-  }
-}
-
-}  // namespace
-
-// cxr eval on 2 ranks: each scores half of the images, rank 0 writes what one process writes. Here with
-// test-time augmentation (its draws are keyed to the image, not the rank) and 21 test images (11 + 10).
-// Not byte for byte: each rank's batches hold other images than one process's (4 + 4 + 3 against
-// 4 + 4 + 4 + 4 + 4 + 1), and OpenBLAS rounds a GEMM's last rows differently by how many there are (one
-// process with --batch 2 and --batch 4 differs in the 8th digit too). The same predicted classes, the
-// probabilities to 1e-6.
+// cxr eval on 2 ranks: each scores whole batches of one process's batching (dist::share_batches), rank 0
+// writes what one process writes. Here with test-time augmentation (its draws are keyed to the image, not
+// the rank) and 21 test images in batches of 4 (12 + 9). The per-image predictions CSV is the same bytes;
+// the JSON too but for the mean loss, a sum in another order (the ranks' sums added), to 1e-12.
 TEST(Distributed, EvalOnTwoRanksWritesWhatOneProcessWrites) {
   NEED_MPI();
   CliDir cli("cxr_test_dist_eval");
@@ -327,9 +286,13 @@ TEST(Distributed, EvalOnTwoRanksWritesWhatOneProcessWrites) {
                    cli.path("two.log")), 0) << read_text(cli.path("two.log"));
   const std::string one_csv = read_text(cli.path("one.csv")), two_csv = read_text(cli.path("two.csv"));
   ASSERT_FALSE(one_csv.empty());
-  expect_same_csv(one_csv, two_csv, 1e-6);
+  EXPECT_EQ(two_csv, one_csv);
   const std::string one_log = cli.log();
-  expect_same_json(cli.json("one.json"), cli.json("two.json"), 1e-6);
+  nlohmann::json one = cli.json("one.json"), two = cli.json("two.json");
+  EXPECT_NEAR(two.at("loss").get<double>(), one.at("loss").get<double>(), 1e-12);
+  one.erase("loss");
+  two.erase("loss");
+  EXPECT_EQ(two, one);
   // Rank 0 prints what one process prints (the progress bar aside), rank 1 nothing.
   const std::string log = read_text(cli.path("two.log"));
   auto count = [](const std::string& text, const std::string& word) {
@@ -341,8 +304,94 @@ TEST(Distributed, EvalOnTwoRanksWritesWhatOneProcessWrites) {
   EXPECT_EQ(count(log, "metrics written to"), 1u) << log;
 }
 
-// The other commands (all but train and eval) run in one process only, for now: under mpirun they refuse (usage error, exit 2) rather
-// than run N times over and write the same files at once.
+namespace {
+
+// A value with every key named `drop` removed, at any depth (timings differ from run to run).
+nlohmann::json without_keys(nlohmann::json j, const std::vector<std::string>& drop) {
+  if (j.is_object()) {
+    for (const auto& k : drop) j.erase(k);
+    for (auto& [k, v] : j.items()) v = without_keys(v, drop);
+  } else if (j.is_array()) {
+    for (auto& v : j) v = without_keys(v, drop);
+  }
+  return j;
+}
+
+// The lines of a text that cxr wrote ("cxr ..."), without what mpirun adds.
+std::string cxr_lines(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line))
+    if (line.starts_with("cxr")) out += line + "\n";
+  return out;
+}
+
+// A command's exit status, its stdout and stderr to two files.
+int run_split(const std::string& command, const std::string& out, const std::string& err) {
+  const int rc = std::system((command + " > " + out + " 2> " + err).c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// The files of a folder (names and bytes), but for the ones named in `skip`.
+std::map<std::string, std::string> folder_bytes(const std::string& dir, const std::set<std::string>& skip) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (!skip.count(e.path().filename().string())) out[e.path().filename().string()] = read_text(e.path().string());
+  return out;
+}
+
+}  // namespace
+
+// cxr predict on 2 ranks: each predicts a contiguous share of the images, one forward each, and rank 0
+// prints every row in input order: the same bytes as one process, table and JSON, and for a missing file
+// the same error once and exit 1 (a count every rank knows, so no rank is aborted).
+TEST(Distributed, PredictOnTwoRanksPrintsWhatOneProcessPrints) {
+  NEED_MPI();
+  CliDir cli("cxr_test_dist_predict");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 4 --val 1 --test 2"), 0) << cli.log();
+  ASSERT_EQ(cli.run(std::string(kTrain) + "--data " + cli.path("d") + " --epochs 1 --out " + cli.path("r")), 0) << cli.log();
+  const std::string predict = "predict --model " + cli.path("r/best.safetensors") + " " + cli.path("d/test") + " ";
+  for (const std::string& extra : std::vector<std::string>{"", "--json " + cli.path("missing.png")}) {
+    const int rc1 = run_split(std::string(CXR_BINARY) + " --threads 1 " + predict + extra, cli.path("out1"), cli.path("err1"));
+    const int rc2 = run_split(mpirun_command(2, predict + extra), cli.path("out2"), cli.path("err2"));
+    const std::string out1 = read_text(cli.path("out1")), out2 = read_text(cli.path("out2"));
+    EXPECT_EQ(rc1, extra.empty() ? 0 : 1) << read_text(cli.path("err1"));
+    EXPECT_EQ(rc2, rc1) << read_text(cli.path("err2"));
+    EXPECT_GT(std::count(out1.begin(), out1.end(), '\n'), 6) << out1;  // 6 test images and a header
+    EXPECT_EQ(out2, out1);
+    EXPECT_EQ(cxr_lines(read_text(cli.path("err2"))), read_text(cli.path("err1")));  // mpirun adds its own
+  }
+}
+
+// cxr explain on 2 ranks: each explains whole batches of one process's batching and writes those images'
+// files; rank 0 writes explanations.json for the whole run. Every file the same bytes as one process's,
+// explanations.json too but for its timings.
+TEST(Distributed, ExplainOnTwoRanksWritesWhatOneProcessWrites) {
+  NEED_MPI();
+  CliDir cli("cxr_test_dist_explain");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 6 --val 1 --test 3"), 0) << cli.log();
+  ASSERT_EQ(cli.run(std::string(kTrain) + "--data " + cli.path("d") + " --epochs 2 --out " + cli.path("r")), 0) << cli.log();
+  // 9 test images in batches of 2: 5 batches, 3 on rank 0 (6 images) and 2 on rank 1 (3 images).
+  const std::string explain = "explain --model " + cli.path("r/best.safetensors") + " --class all --save-raw --batch 2 " +
+                              cli.path("d/test") + " --out ";
+  ASSERT_EQ(cli.run(explain + cli.path("one")), 0) << cli.log();
+  ASSERT_EQ(mpirun(2, explain + cli.path("two"), cli.path("two.log")), 0) << read_text(cli.path("two.log"));
+  const auto one = folder_bytes(cli.path("one"), {"explanations.json"});
+  const auto two = folder_bytes(cli.path("two"), {"explanations.json"});
+  // 9 images x 3 classes x overlay, heatmap, panel and guided PNGs, raw and guided .npy
+  EXPECT_EQ(one.size(), 9u * 3u * 6u);
+  ASSERT_EQ(two.size(), one.size());
+  for (const auto& [name, bytes] : one) {
+    ASSERT_TRUE(two.count(name)) << name;
+    EXPECT_TRUE(two.at(name) == bytes) << name << " differs";
+  }
+  const std::vector<std::string> timings = {"seconds", "seconds_total"};
+  EXPECT_EQ(without_keys(cli.json("two/explanations.json"), timings),
+            without_keys(cli.json("one/explanations.json"), timings));
+}
+
+// The commands that do not share their work out (synth, info, summary, ...) refuse under mpirun (usage
+// error, exit 2) rather than run N times over and write the same files at once.
 TEST(Distributed, OtherCommandsRefuseToRunOnSeveralRanks) {
   NEED_MPI();
   CliDir cli("cxr_test_dist_refuse");

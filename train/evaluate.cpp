@@ -118,7 +118,8 @@ DatasetPredictions predict_dataset_sharded(Model& model, const data::Dataset& ds
                                            const image::AugmentParams& augment, int views, const std::string& label,
                                            dist::Comm& comm) {
   if (comm.size() == 1) return predict_dataset_tta(model, ds, opt, augment, views, label);
-  const dist::Range mine = dist::share(ds.size(), comm.rank(), comm.size());
+  // Whole batches of one process's batching: the same GEMMs over the same rows, so the same bytes.
+  const dist::Range mine = dist::share_batches(ds.size(), opt.batch_size, comm.rank(), comm.size());
   data::Dataset part = ds;
   part.samples.assign(ds.samples.begin() + mine.begin, ds.samples.begin() + mine.end);
   data::LoaderOptions o = opt;

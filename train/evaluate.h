@@ -30,8 +30,8 @@ data::LoaderOptions inference_loader_options(const ModelConfig& model, const ima
 DatasetPredictions predict_dataset(Model& model, const data::Dataset& ds, const data::LoaderOptions& opt,
                                    const std::string& label = "", int64_t epoch = 0);
 
-// Data parallel (mpirun, dist/): each rank of `comm` predicts its contiguous share of `ds` (dist::share) with
-// predict_dataset_tta, and rank 0 gets the predictions of the whole set in dataset order, as one process
+// Data parallel (mpirun, dist/): each rank of `comm` predicts its contiguous share of `ds` in whole batches of
+// opt.batch_size (dist::share_batches) with predict_dataset_tta, and rank 0 gets the predictions of the whole set in dataset order, as one process
 // makes them (the loss: the mean over every image); the other ranks get an empty result. With one rank, it
 // is predict_dataset_tta.
 DatasetPredictions predict_dataset_sharded(Model& model, const data::Dataset& ds, const data::LoaderOptions& opt,

@@ -118,10 +118,11 @@ void reseed_dropouts(Model& m, uint64_t seed, int epoch, int64_t step, int64_t f
     }
 }
 
-// Data parallel: this rank's share of a validation set (contiguous, dist::share).
-data::Dataset shard_of(const data::Dataset& ds, const dist::Comm& comm) {
+// Data parallel: this rank's share of a validation set, in whole batches of one process's validation
+// (dist::share_batches), so each image's prediction is the one one process makes.
+data::Dataset shard_of(const data::Dataset& ds, int64_t batch, const dist::Comm& comm) {
   if (comm.size() == 1) return ds;
-  const dist::Range r = dist::share(ds.size(), comm.rank(), comm.size());
+  const dist::Range r = dist::share_batches(ds.size(), batch, comm.rank(), comm.size());
   data::Dataset out = ds;
   out.samples.assign(ds.samples.begin() + r.begin, ds.samples.begin() + r.end);
   return out;
@@ -397,7 +398,7 @@ void share_between_ranks(Run& r) {
       if (p->requires_grad()) trainable.push_back(p);
     r.reducer = std::make_unique<GradReducer>(comm, trainable, kBucketBytes);
   }
-  r.val_shard = shard_of(r.data.val, comm);
+  r.val_shard = shard_of(r.data.val, r.vo.batch_size, comm);
 }
 
 // Set-up, in an order that refuses a bad run early: the model's options before the data is scanned, and
