@@ -83,7 +83,13 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   app.add_flag("--sync-bn", cfg->sync_bn, "Under mpirun: batch-norm uses the statistics of the whole batch over all "
                                           "ranks (then N ranks train what one process trains), not each rank's share");
-  app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many steps (0: whole epoch)")
+  app.add_option("--accumulate", cfg->accumulate, "Gradient accumulation: one optimizer step per K batches of "
+                                                 "--batch (the update of a batch of K x --batch in the memory of "
+                                                 "one; under mpirun one allreduce per K batches)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("--profile", cfg->profile, "After each epoch, print where its training time went: compute, waiting "
+                                          "for data, waiting for the other ranks (always on under mpirun)");
+  app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many optimizer steps (0: whole epoch)")
       ->capture_default_str();
   CLI::Option* epochs_opt = app.get_option("--epochs");
   app.callback([cfg, resume_dir, epochs_opt, &app] {

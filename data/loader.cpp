@@ -321,7 +321,9 @@ bool Loader::next(Batch& out) {
       std::rethrow_exception(slot.error);
     }
     s.work_cv.notify_all();  // room for one more batch
-    if (slot.batch.size() == 0) continue;  // every file in it was bad
+    // Every file of the batch was bad: one process skips it; a shard yields it empty, since the other
+    // shards' rows of the batch go on (and data-parallel ranks must take every step together).
+    if (slot.batch.size() == 0 && s.opt.shards == 1) continue;
     out = std::move(slot.batch);
     return true;
   }

@@ -52,7 +52,9 @@ struct LoaderOptions {
   bool antialias = true;         // resize filter (see image/transform.h)
   // Data parallel (dist/): of each batch of batch_size samples, this loader builds only the rows
   // dist::share(batch size, shard, shards), so a rank decodes only the images it trains on. The epoch's
-  // order, its batches and every sample's augmentation are those of the unsharded loader.
+  // order, its batches and every sample's augmentation are those of the unsharded loader. A shard yields
+  // every batch of the epoch, empty where its share is (a last batch smaller than the shard count) or all
+  // of its files were bad (skip_bad); one loader skips a batch whose files were all bad.
   int shard = 0, shards = 1;
   // The index of dataset().samples[0] in a larger dataset this one is a part of (a rank's share of an
   // evaluation): augmentation draws are keyed to the index in the whole, so they do not depend on the split.

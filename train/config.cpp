@@ -51,6 +51,8 @@ void validate(const TrainConfig& cfg) {
   CXR_CHECK(!cfg.data.empty(), "train: training data (--data) is required");
   CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train: --epochs and --batch must be positive");
   CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
+  CXR_CHECK(cfg.accumulate >= 1, "train: --accumulate ", cfg.accumulate,
+            " must be at least 1 (the batches per optimizer step)");
   CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "train: --mixup ", cfg.mixup,
             " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
   CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "train: --swa-start ", cfg.swa_start,

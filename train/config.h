@@ -68,13 +68,19 @@ struct TrainConfig {
   bool balanced = false;
   float label_smoothing = 0.0f;
   float mixup = 0.0f;              // mixup's Beta(alpha, alpha) (train/mixup.h); 0: off
-  int64_t max_steps = 0;           // per epoch, 0: all (for quick tests)
+  int64_t max_steps = 0;           // optimizer steps per epoch, 0: all (for quick tests)
+  // Gradient accumulation: one optimizer step per `accumulate` consecutive batches of `batch`, with the
+  // gradient of all their images (each batch's loss weighted by its share of their rows): the update of a
+  // batch of accumulate x batch in the memory of one of `batch` (batch-norm still sees batches of `batch`),
+  // and under mpirun one gradient allreduce per step, so 1/accumulate of the communication per image.
+  int accumulate = 1;
   bool precise_bn = false;         // recompute batch-norm statistics before each validation (train/recalibrate.h)
   int swa_start = 0;               // average the weights of this epoch and every later one (train/swa.h); 0: off
   float swa_lr = 0.0f;             // constant learning rate from swa_start on; 0: keep the schedule
   // data parallel (mpirun): batch-norm statistics of the whole batch over the ranks (layers/batchnorm.h),
   // rather than of each rank's share
   bool sync_bn = false;
+  bool profile = false;            // print each epoch's time split: compute, waiting for data, for the other ranks
   // run
   uint64_t seed = 42;
   std::string out;                 // RUN_DIR
@@ -82,7 +88,7 @@ struct TrainConfig {
 
 // Refuses options that make no run (cxr::Error naming the option, as `cxr train` spells it): an --arch cxr
 // knows; --out and --data given; --epochs, --batch and --lr positive; --mixup 0 or positive; --swa-start an
-// epoch of the run or 0, --swa-lr >= 0 and only with --swa-start; --sync-bn and --precise-bn only with
+// epoch of the run or 0, --accumulate >= 1, --swa-lr >= 0 and only with --swa-start; --sync-bn and --precise-bn only with
 // batch-norm layers (--bn or an arch like vgg16_bn); --freeze "" or "features". It reads no files: that
 // --out holds no run yet, and that the data exists, are checked by train(), which calls this first.
 void validate(const TrainConfig& cfg);
@@ -94,6 +100,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 batch, opt, lr, momentum, weight_decay, nesterov, schedule,
                                                 plateau_factor, plateau_patience, patience, augment,
                                                 class_weights, balanced, label_smoothing, mixup, max_steps,
-                                                precise_bn, swa_start, swa_lr, sync_bn, seed, out)
+                                                accumulate, precise_bn, swa_start, swa_lr, sync_bn, profile,
+                                                seed, out)
 
 }  // namespace cxr

@@ -78,14 +78,20 @@ void GradReducer::begin() {
 void GradReducer::finish() {
   State& s = *st_;
   CXR_ASSERT(s.active, "GradReducer::finish without begin");
-  // Gradients backward never produced (no rows on this rank, or a parameter the loss does not reach)
-  // count as zero; buckets start in the same order on every rank, as MPI's collectives require.
+  // Gradients this backward did not reach (no backward: no rows on this rank in the step's last batch; a
+  // parameter the loss does not depend on) count as what the parameter holds from the step's earlier
+  // batches (--accumulate), else zero; buckets start in the same order on every rank, as MPI's collectives
+  // require.
   for (auto& b : s.buckets) {
     if (b.request) continue;
     for (size_t k = 0; k < b.params.size(); ++k)
       if (!s.got[b.params[k]]) {
-        const int64_t len = s.params[b.params[k]]->numel();
-        std::fill_n(b.flat.begin() + b.offsets[k], len, 0.0f);
+        const Variable* p = s.params[b.params[k]];
+        const Tensor& held = p->grad();
+        if (held.defined())
+          std::copy_n(held.data(), held.numel(), b.flat.begin() + b.offsets[k]);
+        else
+          std::fill_n(b.flat.begin() + b.offsets[k], p->numel(), 0.0f);
       }
     s.start(b);
   }

@@ -17,7 +17,9 @@
 //   opt.step();
 //
 // A rank with no rows this step (a last batch smaller than the rank count) calls begin() and finish()
-// without a backward: its buckets contribute zeros. Bucket sizes: docs/DISTRIBUTED.md.
+// without a backward: its buckets contribute zeros. With gradient accumulation (--accumulate K), begin()
+// comes before the step's last backward: the earlier ones add into the parameters' gradients, and what a
+// hook or finish() reduces is that sum. Bucket sizes: docs/DISTRIBUTED.md.
 #pragma once
 #include <cstdint>
 #include <memory>

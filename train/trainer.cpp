@@ -283,6 +283,9 @@ void print_set_up(const Run& r) {
                  ranks, num_threads(), cfg.batch,
                  cfg.batch % ranks == 0 ? std::to_string(cfg.batch / ranks).c_str()
                                         : str(cfg.batch / ranks, "-", cfg.batch / ranks + 1).c_str());
+  if (cfg.accumulate > 1)
+    std::fprintf(r.log, "gradient accumulation: %d batches of %d per optimizer step (updates of %d images)\n",
+                 cfg.accumulate, cfg.batch, cfg.accumulate * cfg.batch);
   if (r.parallel && cfg.mixup > 0)
     std::fprintf(r.log, "note: --mixup pairs the images within each rank's share of the batch, so this run's "
                         "blends differ from one process's\n");
@@ -445,66 +448,106 @@ bool stop_on_any_rank(dist::Comm& comm) {
   return stop > 0;
 }
 
-// One step's numbers for the whole batch, summed over the ranks.
+// One step's numbers for the whole batch (or the K batches of --accumulate K), summed over the ranks.
 struct StepSums {
-  double loss = 0;           // the whole batch's mean loss
+  double loss_sum = 0;       // each batch's mean loss times its rows
   int64_t rows = 0, right = 0;
 };
 
-// One step on this rank's rows of batch b (all of it in one process; none on a rank whose share of a short
-// last batch is empty): forward, loss, backward, the gradients summed over the ranks, the optimizer step.
-// A non-finite loss on any rank ends the progress bar and stops the run.
-StepSums train_step(Run& r, const data::Batch& b, int epoch, int64_t step, Progress& bar) {
+// Where an epoch's training time went (--profile; under mpirun always): waiting for the loader's next
+// batch, waiting in the reductions over the ranks (the step's numbers, the gradient buckets backward had
+// not finished), and the rest, computing.
+struct StepTimes {
+  double data = 0, ranks = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A non-finite loss on any rank: the progress bar ends and the run stops, keeping the last checkpoint.
+[[noreturn]] void stop_on_bad_loss(Run& r, float lv, int epoch, int64_t step, Progress& bar) {
+  bar.finish();
+  throw Error(str("loss became ", std::isfinite(lv) ? static_cast<float>(NAN) : lv, " at epoch ", epoch,
+                  " step ", step + 1, " (lr ", r.opt->lr(), "); training stopped. The last good checkpoint is kept: ",
+                  (r.st.epochs_done > 0 ? r.files.last : std::string("(none yet)")), ". Try a lower --lr or --bn."));
+}
+
+// One optimizer step over `group`: one batch, or with --accumulate K the K consecutive batches `first_batch`..
+// of the epoch. For each batch, on this rank's rows of it (all of them in one process; none on a rank whose
+// share of a short last batch is empty): dropout masks, mixup, forward, loss, backward, which adds to the
+// gradients. The last backward sums the gradients over the ranks (buckets started while it runs); then the
+// optimizer's step.
+//
+// Scaling: each rank's loss is its rows' mean; weighted by its rows' share w / W of the step's rows (over
+// the batches and the ranks), the sum of the ranks' and batches' gradients is the gradient of the mean loss
+// over all of the step's images. (The loss, not the gradients, is scaled: then a synchronised batch-norm's
+// backward, which sums over the ranks, adds terms of the same units.) Dropout rows are keyed to their place
+// in the step's rows, so --batch 8 and --batch 4 --accumulate 2 draw the same masks.
+StepSums train_step(Run& r, const std::vector<data::Batch>& group, int epoch, int64_t step, int64_t first_batch,
+                    StepTimes& times, Progress& bar) {
   const TrainConfig& cfg = r.cfg;
-  reseed_dropouts(*r.model, cfg.seed, epoch, step, b.offset);
-  // --mixup: the blend of this batch is a function of (seed, epoch, step) alone, so a resumed run
-  // draws the same ones.
-  MixedBatch mix;
-  if (cfg.mixup > 0 && b.size() > 0) {
-    Rng rng = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(step));
-    mix = mixup_batch(b.images, b.labels, cfg.mixup, rng);
+  const bool accumulating = group.size() > 1;
+  double step_rows = 0;  // W: the loss normaliser of the whole step, when it spans several batches
+  if (accumulating) {
+    for (const data::Batch& b : group) step_rows += loss_normaliser(b.labels, r.ce);
+    const auto t0 = std::chrono::steady_clock::now();
+    r.comm.allreduce_sum(&step_rows, 1);
+    times.ranks += seconds_since(t0);
   }
-  // This rank's rows: forward, loss, and how many it got right.
-  Variable logits, loss;
-  float lv = 0;
-  int64_t right = 0;
-  if (b.size() > 0) {
-    logits = (*r.model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
-    bool finite = true;
-    for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
-    loss = !finite         ? Variable(Tensor::full({}, NAN))
-           : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, r.ce)
-                           : cross_entropy(logits, b.labels, r.ce);
-    lv = loss.item();
-    const Tensor& z = logits.data();
-    const int64_t K = z.size(1);
-    for (int64_t i = 0; i < b.size(); ++i)
-      right += argmax(z.data() + i * K, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
+  StepSums s;
+  for (size_t k = 0; k < group.size(); ++k) {
+    const data::Batch& b = group[k];
+    const int64_t batch_index = first_batch + static_cast<int64_t>(k);
+    reseed_dropouts(*r.model, cfg.seed, epoch, step, static_cast<int64_t>(k) * cfg.batch + b.offset);
+    // --mixup: the blend of this batch is a function of (seed, epoch, batch) alone, so a resumed run
+    // draws the same ones.
+    MixedBatch mix;
+    if (cfg.mixup > 0 && b.size() > 0) {
+      Rng rng = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(batch_index));
+      mix = mixup_batch(b.images, b.labels, cfg.mixup, rng);
+    }
+    // This rank's rows: forward, loss, and how many it got right.
+    Variable logits, loss;
+    float lv = 0;
+    int64_t right = 0;
+    if (b.size() > 0) {
+      logits = (*r.model)(Variable(cfg.mixup > 0 ? mix.images : b.images));
+      bool finite = true;
+      for (int64_t i = 0; i < logits.numel() && finite; ++i) finite = std::isfinite(logits.data()[i]);
+      loss = !finite         ? Variable(Tensor::full({}, NAN))
+             : cfg.mixup > 0 ? mixup_cross_entropy(logits, mix, r.ce)
+                             : cross_entropy(logits, b.labels, r.ce);
+      lv = loss.item();
+      const Tensor& z = logits.data();
+      const int64_t K = z.size(1);
+      for (int64_t i = 0; i < b.size(); ++i)
+        right += argmax(z.data() + i * K, K) == (cfg.mixup > 0 ? mix.dominant(static_cast<size_t>(i)) : b.labels[i]);
+    }
+    // Summed over the ranks: the loss's normaliser, the weighted loss, non-finite losses, rows, right.
+    const double w = loss_normaliser(b.labels, r.ce);
+    double sums[5] = {w, b.size() > 0 ? lv * w : 0.0, b.size() > 0 && !std::isfinite(lv) ? 1.0 : 0.0,
+                      static_cast<double>(b.size()), static_cast<double>(right)};
+    const auto t0 = std::chrono::steady_clock::now();
+    r.comm.allreduce_sum(sums, 5);
+    times.ranks += seconds_since(t0);
+    if (sums[2] > 0) stop_on_bad_loss(r, lv, epoch, step, bar);
+    const bool last = k + 1 == group.size();
+    if (r.reducer && last) r.reducer->begin();
+    if (b.size() > 0) {
+      const double share = w / (accumulating ? step_rows : sums[0]);
+      (r.parallel || accumulating ? scale(loss, static_cast<float>(share)) : loss).backward();
+    }
+    if (r.reducer && last) {
+      r.reducer->finish();
+      times.ranks += r.reducer->take_wait_seconds();
+    }
+    s.loss_sum += (sums[0] > 0 ? sums[1] / sums[0] : 0.0) * sums[3];
+    s.rows += static_cast<int64_t>(sums[3]);
+    s.right += static_cast<int64_t>(sums[4]);
   }
-  // Summed over the ranks: the loss's normaliser, the weighted loss, non-finite losses, rows, right.
-  const double w = loss_normaliser(b.labels, r.ce);
-  double sums[5] = {w, b.size() > 0 ? lv * w : 0.0, b.size() > 0 && !std::isfinite(lv) ? 1.0 : 0.0,
-                    static_cast<double>(b.size()), static_cast<double>(right)};
-  r.comm.allreduce_sum(sums, 5);
-  if (sums[2] > 0) {
-    bar.finish();
-    throw Error(str("loss became ", std::isfinite(lv) ? static_cast<float>(NAN) : lv, " at epoch ", epoch,
-                    " step ", step + 1, " (lr ", r.opt->lr(), "); training stopped. The last good checkpoint is kept: ",
-                    (r.st.epochs_done > 0 ? r.files.last : std::string("(none yet)")), ". Try a lower --lr or --bn."));
-  }
-  // Each rank's loss is its rows' mean: weighted by its share of the batch, the sum over the ranks is
-  // the whole batch's mean loss, and the sum of the ranks' gradients the whole batch's gradient. (The
-  // loss, not the gradients, is scaled: then a synchronised batch-norm's backward, which sums over the
-  // ranks, adds terms of the same units.)
-  if (r.reducer) r.reducer->begin();
-  if (b.size() > 0) (r.parallel ? scale(loss, static_cast<float>(w / sums[0])) : loss).backward();
-  if (r.reducer) r.reducer->finish();
   r.opt->step();
   r.opt->zero_grad();
-  StepSums s;
-  s.loss = sums[0] > 0 ? sums[1] / sums[0] : 0.0;
-  s.rows = static_cast<int64_t>(sums[3]);
-  s.right = static_cast<int64_t>(sums[4]);
   return s;
 }
 
@@ -512,12 +555,13 @@ StepSums train_step(Run& r, const data::Batch& b, int epoch, int64_t step, Progr
 struct EpochTotals {
   double loss_sum = 0;       // the batch mean losses, each times its batch's rows
   int64_t seen = 0, correct = 0;
+  StepTimes times;
   std::chrono::steady_clock::time_point start;  // when the steps began: the epoch's seconds count from here
 };
 
-// The training part of an epoch: the schedule's learning rate, the steps over the loader's batches (at
-// most --max-steps) with a progress bar, then --precise-bn's batch-norm pass. A stop request on any rank
-// ends it early with g_stop set on every rank.
+// The training part of an epoch: the schedule's learning rate, the optimizer steps over the loader's batches
+// (--accumulate K of them a step; at most --max-steps steps) with a progress bar, then --precise-bn's
+// batch-norm pass. A stop request on any rank ends it early with g_stop set on every rank.
 EpochTotals train_epoch(Run& r, int epoch) {
   const TrainConfig& cfg = r.cfg;
   r.model->train();
@@ -525,17 +569,24 @@ EpochTotals train_epoch(Run& r, int epoch) {
     r.opt->set_lr(static_cast<float>(cfg.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
   if (r.swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) r.opt->set_lr(cfg.swa_lr);
   r.loader->start_epoch(epoch);
-  int64_t steps = r.loader->batches_per_epoch();
+  const size_t per_step = static_cast<size_t>(cfg.accumulate);
+  int64_t steps = (r.loader->batches_per_epoch() + cfg.accumulate - 1) / cfg.accumulate;
   if (cfg.max_steps > 0) steps = std::min(steps, cfg.max_steps);
   EpochTotals t;
   t.start = std::chrono::steady_clock::now();
   Progress bar(str("Epoch ", epoch, "/", cfg.epochs), steps, r.log);
-  int64_t step = 0;
-  data::Batch b;
-  while (step < steps && r.loader->next(b)) {
-    const StepSums s = train_step(r, b, epoch, step, bar);
+  int64_t step = 0, batches = 0;
+  std::vector<data::Batch> group;
+  while (step < steps) {
+    group.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (data::Batch b; group.size() < per_step && r.loader->next(b);) group.push_back(std::move(b));
+    t.times.data += seconds_since(t0);
+    if (group.empty()) break;
+    const StepSums s = train_step(r, group, epoch, step, batches, t.times, bar);
+    batches += static_cast<int64_t>(group.size());
     t.correct += s.right;
-    t.loss_sum += s.loss * static_cast<double>(s.rows);
+    t.loss_sum += s.loss_sum;
     t.seen += s.rows;
     ++step;
     bar.update(step, {{"loss", t.loss_sum / t.seen}, {"acc", static_cast<double>(t.correct) / t.seen}}, t.seen);
@@ -543,8 +594,8 @@ EpochTotals train_epoch(Run& r, int epoch) {
   }
   bar.finish();
   if (cfg.precise_bn && !g_stop.load())
-    recalibrate_with_progress(*r.model, *r.bn_loader, epoch, cfg.max_steps, "  batch-norm statistics", r.log,
-                              [] { return !g_stop.load(); });
+    recalibrate_with_progress(*r.model, *r.bn_loader, epoch, cfg.max_steps * cfg.accumulate,
+                              "  batch-norm statistics", r.log, [] { return !g_stop.load(); });
   if (r.parallel) stop_on_any_rank(r.comm);  // a stop that reached one rank in the batch-norm pass stops all
   return t;
 }
@@ -561,9 +612,25 @@ void save_interrupted(Run& r, int epoch) {
   r.result.interrupted = true;
 }
 
+// --profile (and every epoch under mpirun): where the epoch's time went, on rank 0. What the overlap of
+// the gradient allreduce with backward did not hide is in the wait for the other ranks, with any time they
+// took longer to compute (docs/DISTRIBUTED.md).
+void print_time_split(const Run& r, const EpochTotals& t, double validation_seconds) {
+  const double total = seconds_since(t.start);
+  const double training = total - validation_seconds;
+  const double compute = training - t.times.data - t.times.ranks;
+  std::fprintf(r.log, "  time: %.2f s training = %.2f s computing + %.2f s waiting for data", training, compute,
+               t.times.data);
+  if (r.parallel)
+    std::fprintf(r.log, " + %.2f s waiting for the other ranks (%d gradient bucket%s)", t.times.ranks,
+                 r.reducer->buckets(), r.reducer->buckets() == 1 ? "" : "s");
+  std::fprintf(r.log, "; %.2f s validation\n", validation_seconds);
+}
+
 // The validation pass (each rank validates its share of the images; the sums make the metrics of the whole
 // set) and the epoch's record: added to the history and printed as one Keras-like line.
 EpochRecord validate_epoch(Run& r, int epoch, const EpochTotals& t) {
+  const auto t_val = std::chrono::steady_clock::now();
   double val[3] = {0, 0, 0};  // loss sum, right, images read
   if (r.val_shard.size() > 0) {
     DatasetPredictions vp = predict_dataset(*r.model, r.val_shard, r.vo);
@@ -573,6 +640,7 @@ EpochRecord validate_epoch(Run& r, int epoch, const EpochTotals& t) {
     val[2] = n;
   }
   r.comm.allreduce_sum(val, 3);
+  const double validation_seconds = seconds_since(t_val);
   r.val_skipped = r.data.val.size() - static_cast<int64_t>(val[2]);  // unreadable (skip_bad)
   EpochRecord rec;
   rec.epoch = epoch;
@@ -584,9 +652,7 @@ EpochRecord validate_epoch(Run& r, int epoch, const EpochTotals& t) {
   rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t.start).count();
   r.result.history.push_back(rec);
   std::fprintf(r.log, "%s\n", format_epoch_line(rec, r.cfg.epochs).c_str());
-  if (r.reducer)  // what the overlap with backward did not hide (rank 0's; docs/DISTRIBUTED.md)
-    std::fprintf(r.log, "  gradient allreduce: %.2f s of the epoch's %.2f s spent waiting after backward "
-                        "(%d buckets)\n", r.reducer->take_wait_seconds(), rec.seconds, r.reducer->buckets());
+  if (r.parallel || r.cfg.profile) print_time_split(r, t, validation_seconds);
   std::fflush(r.log);
   return rec;
 }
