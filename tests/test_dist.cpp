@@ -124,9 +124,9 @@ TEST(GradReducer, SumsScaledGradientsInBucketsInBackwardOrder) {
   w3.zero_grad();
 
   CopiesComm comm(2);
-  // A bucket takes parameters until it holds at least 1,200 bytes: w3 (the last parameter, 200 bytes) then
+  // A bucket takes parameters until it holds at least 1,201 bytes: w3 (the last parameter, 200 bytes) then
   // w2 (1,200) fill the first; w1 the second.
-  GradReducer r(comm, {&w1, &w2, &w3}, 1200);
+  GradReducer r(comm, {&w1, &w2, &w3}, 1201);
   ASSERT_EQ(r.buckets(), 2);
   EXPECT_EQ(r.bucket_bytes(0), 350 * 4);
   EXPECT_EQ(r.bucket_bytes(1), 300 * 4);
@@ -139,6 +139,37 @@ TEST(GradReducer, SumsScaledGradientsInBucketsInBackwardOrder) {
     ASSERT_FLOAT_EQ(w2.grad()[i], g2[i]);
   }
   for (int64_t i = 0; i < 50; ++i) ASSERT_FLOAT_EQ(w3.grad()[i], g3[i]);
+}
+
+// A parameter at least as large as a bucket is a bucket of its own, reduced in its gradient's own storage
+// (no copy in and out of a bucket: VGG-16's first FC layer is 411 MB), also when backward never reached it.
+TEST(GradReducer, ReducesAParameterAsLargeAsABucketInItsOwnGradient) {
+  Rng rng(5);
+  Variable w1(random_tensor({300}, rng), true), w2(random_tensor({50}, rng), true), w3(random_tensor({400}, rng), true);
+  Tensor x = random_tensor({300}, rng);
+  auto loss_of = [&] { return add(sum(mul(w1, Variable(x))), sum(mul(w2, w2))); };  // w3 not reached
+  loss_of().backward();
+  const Tensor g1 = w1.grad().clone(), g2 = w2.grad().clone();
+  w1.zero_grad();
+  w2.zero_grad();
+  CopiesComm comm(2);
+  GradReducer r(comm, {&w1, &w2, &w3}, 1000);  // w3 (1,600 bytes) and w1 (1,200) direct, w2 packed
+  ASSERT_EQ(r.buckets(), 3);
+  EXPECT_EQ(r.bucket_bytes(0), 400 * 4);
+  EXPECT_EQ(r.bucket_bytes(1), 50 * 4);
+  EXPECT_EQ(r.bucket_bytes(2), 300 * 4);
+  r.begin();
+  scale(loss_of(), 0.5f).backward();
+  EXPECT_EQ(comm.started.size(), 2u) << "w1 and w2 start during backward";
+  const float* w1_storage = w1.grad().data();
+  r.finish();
+  EXPECT_EQ(w1.grad().data(), w1_storage) << "reduced where backward left it";
+  ASSERT_EQ(comm.started.size(), 3u);
+  EXPECT_EQ(comm.started[2], 400) << "w3, which backward never reached, at finish";
+  for (int64_t i = 0; i < 300; ++i) ASSERT_FLOAT_EQ(w1.grad()[i], g1[i]);
+  for (int64_t i = 0; i < 50; ++i) ASSERT_FLOAT_EQ(w2.grad()[i], g2[i]);
+  ASSERT_TRUE(w3.has_grad());
+  for (int64_t i = 0; i < 400; ++i) ASSERT_EQ(w3.grad()[i], 0.0f);
 }
 
 // A rank with no rows this step runs no backward: its buckets go out as zeros, and the step still ends.
