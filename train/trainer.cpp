@@ -459,6 +459,7 @@ struct StepSums {
 // not finished), and the rest, computing.
 struct StepTimes {
   double data = 0, ranks = 0;
+  std::vector<double> steps;  // each step's seconds, loading its batches included
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -580,11 +581,13 @@ EpochTotals train_epoch(Run& r, int epoch) {
   while (step < steps) {
     group.clear();
     const auto t0 = std::chrono::steady_clock::now();
+    const auto step_start = t0;
     for (data::Batch b; group.size() < per_step && r.loader->next(b);) group.push_back(std::move(b));
     t.times.data += seconds_since(t0);
     if (group.empty()) break;
     const StepSums s = train_step(r, group, epoch, step, batches, t.times, bar);
     batches += static_cast<int64_t>(group.size());
+    t.times.steps.push_back(seconds_since(step_start));
     t.correct += s.right;
     t.loss_sum += s.loss_sum;
     t.seen += s.rows;
@@ -624,7 +627,15 @@ void print_time_split(const Run& r, const EpochTotals& t, double validation_seco
   if (r.parallel)
     std::fprintf(r.log, " + %.2f s waiting for the other ranks (%d gradient bucket%s)", t.times.ranks,
                  r.reducer->buckets(), r.reducer->buckets() == 1 ? "" : "s");
-  std::fprintf(r.log, "; %.2f s validation\n", validation_seconds);
+  std::fprintf(r.log, "; %.2f s validation", validation_seconds);
+  // The median step: the first steps of a process also pay for touching its memory the first time (the
+  // storage cache keeps it after that), which the epoch's total includes and a longer run spreads out.
+  std::vector<double> steps = t.times.steps;
+  if (!steps.empty()) {
+    std::nth_element(steps.begin(), steps.begin() + steps.size() / 2, steps.end());
+    std::fprintf(r.log, "; median step %.3f s of %zu", steps[steps.size() / 2], steps.size());
+  }
+  std::fprintf(r.log, "\n");
 }
 
 // The validation pass (each rank validates its share of the images; the sums make the metrics of the whole
