@@ -420,7 +420,8 @@ TEST(Explain, WithGuidedAddsGuidedGradCam) {
   req.with_guided = true;
   auto e = explain_batch(*m, x, req)[0][0];
   ASSERT_TRUE(e.guided.defined());
-  // = guided backprop x the map upsampled, computed separately.
+  // = guided backprop x the map upsampled, computed separately (against PyTorch: test_explain_parity's
+  // ExplainParity.GuidedGradCam).
   Tensor gb = guided_backprop(*m, x, {e.class_index})[0];
   Tensor want = guided_gradcam(gb.reshape({3, 64, 64}), e.map);
   float scale = 1e-12f;
