@@ -100,7 +100,7 @@ void setup(CLI::App& app) {
   app.add_option("--predictions", o->predictions, "Also write one CSV row per image: file, label, source, "
                                                   "predicted, correct, p_<class>...");
   cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
-  app.add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", o->batch, "Batch size")->capture_default_str()->check(cxr::cli::at_least(1));
   app.add_option("--tta", o->tta, "Test-time augmentation: average each model over N views, the plain image and "
                                   "N-1 fixed draws of the xray augmentation (1: off)")
       ->capture_default_str()->check(CLI::Range(1, 64));

@@ -184,8 +184,8 @@ nlohmann::json image_record(const Run& run, const cxr::ExplainedBatch& b, size_t
 }
 
 void run(const Options& o) {
-  CXR_CHECK(o.masks.empty() || o.metrics, "--masks is read by --metrics: add --metrics");
-  CXR_CHECK(o.tile >= 32, "--tile ", o.tile, " must be at least 32");
+  cxr::cli::usage_check(!o.counterfactual || cxr::uses_gradients(o.method), "--counterfactual",
+                        cxr::str("applies to the gradient methods, not to ", cxr::method_name(o.method)));
   CXR_CHECK(!o.metrics || cxr::dist::world().size() == 1, "--metrics runs in one process only for now");
   cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
   cxr::Model& model = *lm.model;
@@ -197,14 +197,16 @@ void run(const Options& o) {
   cxr::ExplainRequest& req = run.req;
   req.method = o.method;
   if (!o.layer.empty()) req.layers = {o.layer};
-  req.classes = cxr::parse_classes(o.cls, classes, static_cast<int>(classes.size()));
+  req.classes = cxr::cli::option_value(  // parse_classes' message names --class
+      "", [&] { return cxr::parse_classes(o.cls, classes, static_cast<int>(classes.size())); });
   req.counterfactual = o.counterfactual;
   req.with_guided = !o.no_guided && req.method != cxr::CamMethod::Guided;
   req.fuse = o.fuse;
   req.scorecam_batch = o.scorecam_batch;
   req.class_names = classes;
   if (req.method != cxr::CamMethod::Guided)
-    for (const auto& l : cxr::resolve_target_layers(model, req.layers)) run.layer_names.push_back(cxr::display_name(l));
+    for (const auto& l : cxr::cli::option_value("--layer", [&] { return cxr::resolve_target_layers(model, req.layers); }))
+      run.layer_names.push_back(cxr::display_name(l));
   const std::string layers = run.layer_names.empty() ? "input" : cxr::join(run.layer_names, " + ");
   run.stems = unique_stems(run.items);
   run.tag = std::string(cxr::method_name(req.method)) + (o.counterfactual ? "_cf" : "");
@@ -366,22 +368,26 @@ void setup(CLI::App& app) {
   app.add_option("--class", o->cls, "Class to explain: pred (the predicted one), all, or names / indices "
                                     "separated by commas")->capture_default_str();
   app.add_flag("--counterfactual", o->counterfactual, "Explain what speaks AGAINST the class (negated gradients)");
-  app.add_option("--colormap", o->colormap, "jet | turbo | inferno | gray")->capture_default_str();
+  app.add_option("--colormap", o->colormap, "jet | turbo | inferno | gray")->capture_default_str()
+      ->check(cxr::cli::parsed_by(cxr::parse_colormap));
   app.add_option("--alpha", o->alpha, "Heatmap weight in the overlay, 0..1")->capture_default_str()
       ->check(CLI::Range(0.0f, 1.0f));
-  app.add_option("--upsample", o->upsample, "Map to image: bilinear | nearest | bicubic")->capture_default_str();
+  app.add_option("--upsample", o->upsample, "Map to image: bilinear | nearest | bicubic")->capture_default_str()
+      ->check(cxr::cli::parsed_by(cxr::parse_upsample));
   app.add_flag("--save-raw", o->save_raw, "Also save the raw signed map at layer resolution as .npy (float32)");
-  app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(cxr::cli::at_least(1));
   cxr::cli::add_fuse_option(app, o->fuse);
   app.add_option("--scorecam-batch", o->scorecam_batch, "Masked images per forward in Score-CAM")
-      ->capture_default_str();
+      ->capture_default_str()->check(cxr::cli::at_least(1));
   app.add_flag("--no-guided", o->no_guided, "Skip guided backprop (the panel's 4th tile; saves a backward pass)");
   app.add_flag("--no-panel", o->no_panel, "Do not write the panel PNGs");
-  app.add_option("--tile", o->tile, "Panel tile height in pixels")->capture_default_str();
-  app.add_flag("--metrics", o->metrics, "Also measure the explanations (deletion / insertion, AD / IC, pointing "
+  app.add_option("--tile", o->tile, "Panel tile height in pixels")->capture_default_str()
+      ->check(cxr::cli::at_least(32));
+  CLI::Option* metrics = app.add_flag("--metrics", o->metrics, "Also measure the explanations (deletion / insertion, AD / IC, pointing "
                                         "game, energy share, shortcut finder) into metrics.json");
   app.add_option("--masks", o->masks, "For --metrics: folder of mask images matched by file name; with lesion/ "
-                                      "and lung/ sub-folders (cxr synth's OUT/masks) both are used");
+                                      "and lung/ sub-folders (cxr synth's OUT/masks) both are used")
+      ->needs(metrics);
   app.add_option("--mask-kind", o->mask_kind, "What a plain --masks folder holds: lesion | lung")
       ->check(CLI::IsMember({"lesion", "lung"}))
       ->capture_default_str();

@@ -30,19 +30,21 @@ void setup(CLI::App& app) {
   app.add_option("--image", o->image, "Image file (PNG or JPEG)")->required();
   app.add_option("--layers", o->layers, "Comma-separated layer names or aliases, or all (default: the last ReLU "
                                         "of each conv block)");
-  app.add_option("--max-channels", o->max_channels, "Channels per grid (the first ones)")->capture_default_str();
+  app.add_option("--max-channels", o->max_channels, "Channels per grid (the first ones)")->capture_default_str()
+      ->check(cxr::cli::at_least(1));
   app.add_option("--cell", o->min_cell, "Minimum cell size in pixels")->capture_default_str();
-  app.add_option("--colormap", o->colormap, "jet | turbo | inferno | gray")->capture_default_str();
+  app.add_option("--colormap", o->colormap, "jet | turbo | inferno | gray")->capture_default_str()
+      ->check(cxr::cli::parsed_by(cxr::parse_colormap));
   app.add_option("--out", o->out, "Output folder")->required();
   app.callback([o] {
-    CXR_CHECK(o->max_channels >= 1, "--max-channels ", o->max_channels, " must be at least 1");
     cxr::GridOptions go;
     go.max_channels = o->max_channels;
     go.min_cell = std::max(1, o->min_cell);
     go.colormap = cxr::parse_colormap(o->colormap);
     cxr::io::LoadedModel lm = cxr::io::load_model_file(o->model, o->arch, o->normalize, o->external_classes);
     const auto& mc = lm.meta.model;
-    std::vector<cxr::LayerInfo> layers = cxr::feature_layers(*lm.model, o->layers);
+    std::vector<cxr::LayerInfo> layers =
+        cxr::cli::option_value("--layers", [&] { return cxr::feature_layers(*lm.model, o->layers); });
     cxr::image::Image img = cxr::image::load_image(o->image);
     cxr::Tensor x = cxr::data::preprocess_image(img.pixels, mc.input_size, mc.in_channels, lm.norm);
     std::vector<cxr::Tensor> acts =

@@ -34,9 +34,6 @@ struct Options {
 void run(Options o) {
   o.r.faithfulness = !o.no_faithfulness;
   o.r.progress = true;
-  CXR_CHECK(o.r.samples >= 0, "--samples ", o.r.samples, " must not be negative");
-  CXR_CHECK(o.r.xai_images >= 0, "--xai-images ", o.r.xai_images, " must not be negative");
-  CXR_CHECK(o.r.thumb >= 32, "--thumb ", o.r.thumb, " must be at least 32");
   // The page replaces --out: never one of the files it reads, nor a file that is not a page already (a
   // slip of `--out runs/x/best.safetensors` would otherwise destroy the model).
   const fs::path out(o.out);
@@ -105,16 +102,18 @@ void setup(CLI::App& app) {
   app.add_option("--compare-metrics", o->r.compare_metrics_json,
                  "More `cxr xai-eval --json` files (other methods or layers): a table compares them with the main "
                  "metrics");
-  app.add_option("--samples", o->r.samples, "Images in the gallery")->capture_default_str();
+  app.add_option("--samples", o->r.samples, "Images in the gallery")->capture_default_str()
+      ->check(cxr::cli::at_least(0));
   app.add_option("--xai-images", o->r.xai_images,
                  "Images (evenly spaced over the split) for the explanation metrics computed here (0: none)")
-      ->capture_default_str();
+      ->capture_default_str()->check(cxr::cli::at_least(0));
   app.add_flag("--no-faithfulness", o->no_faithfulness,
                "Computed metrics without deletion / insertion / AD / IC (the slow part)");
   cxr::cli::add_method_option(app, o->r.method, "Explanation method for the gallery and computed metrics");
   app.add_option("--layer", o->r.layer, "Their target layer, e.g. relu4_3 (default: the last conv block's ReLU)");
-  app.add_option("--batch", o->r.batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--thumb", o->r.thumb, "Thumbnail side in pixels")->capture_default_str();
+  app.add_option("--batch", o->r.batch, "Images per forward pass")->capture_default_str()->check(cxr::cli::at_least(1));
+  app.add_option("--thumb", o->r.thumb, "Thumbnail side in pixels")->capture_default_str()
+      ->check(cxr::cli::at_least(32));
   app.add_option("--title", o->r.title, "Page title (default: Training report: <run folder>)");
   app.add_option("--out", o->out, "The HTML file to write")->required();
   app.callback([o] { run(*o); });

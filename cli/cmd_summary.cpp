@@ -69,8 +69,8 @@ void run_summary(const SummaryOptions& o) {
 
 cxr::cli::Register reg{"summary", "Print a model's layers, output shapes, parameters and MACs", 55, [](CLI::App& app) {
   auto o = std::make_shared<SummaryOptions>();
-  auto* model = app.add_option("--model", o->model, "A checkpoint: summarise the model its metadata describes")
-                    ->check(CLI::ExistingFile);
+  // A missing checkpoint is a runtime error (exit 1, as for every command), found when it is read.
+  auto* model = app.add_option("--model", o->model, "A checkpoint: summarise the model its metadata describes");
   std::vector<CLI::Option*> arch_opts = {
       app.add_option("--arch", o->arch, "vgg11 | vgg13 | vgg16 | vgg19 | seedcnn, each also as <arch>_bn")
           ->capture_default_str()->check(cxr::cli::known_model_name()),

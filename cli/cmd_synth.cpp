@@ -45,10 +45,10 @@ cxr::cli::Register reg{"synth", "Generate synthetic chest X-ray phantoms with lu
   app.add_option("--size", a->o.size, "Image side in pixels (>= 32)")->capture_default_str()
       ->check(CLI::Range(32, 8192));
   app.add_option("--count", a->count, "Images per class in EVERY split (default: train 300, val 60, test 60)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--train", a->train, "Images per class in train (overrides --count)")->check(CLI::NonNegativeNumber);
-  app.add_option("--val", a->val, "Images per class in val (overrides --count)")->check(CLI::NonNegativeNumber);
-  app.add_option("--test", a->test, "Images per class in test (overrides --count)")->check(CLI::NonNegativeNumber);
+      ->check(cxr::cli::at_least(0));
+  app.add_option("--train", a->train, "Images per class in train (overrides --count)")->check(cxr::cli::at_least(0));
+  app.add_option("--val", a->val, "Images per class in val (overrides --count)")->check(cxr::cli::at_least(0));
+  app.add_option("--test", a->test, "Images per class in test (overrides --count)")->check(cxr::cli::at_least(0));
   app.add_option("--seed", a->o.seed, "Random seed (same seed, same images)")->capture_default_str();
   app.add_option("--difficulty", a->o.difficulty,
                  "0..1: higher lowers lesion contrast and adds distractors (vessel crowding, breast and nipple "

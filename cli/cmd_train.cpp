@@ -36,8 +36,8 @@ void setup(CLI::App& app) {
   app.add_option("--dropout", cfg->dropout, "Dropout in the classifier")->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   app.add_option("--epochs", cfg->epochs, "Epochs (with --resume: a new total)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--batch", cfg->batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(cxr::cli::at_least(1));
+  app.add_option("--batch", cfg->batch, "Batch size")->capture_default_str()->check(cxr::cli::at_least(1));
   // --opt and --schedule: parsed into TrainConfig's enums here, once (the check runs before the function).
   app.add_option_function<std::string>("--opt", [cfg](const std::string& s) { cfg->opt = cxr::parse_optimizer(s); },
                                        "adam | adamw | sgd")
@@ -105,6 +105,8 @@ void setup(CLI::App& app) {
       r = cxr::resume(*resume_dir, epochs_opt->count() > 0 ? cfg->epochs : 0);
     } else {
       if (cfg->data.empty() || cfg->out.empty()) throw CLI::RequiredError("--data and --out");
+      // The options' own checks (--lr > 0, --swa-lr needs --swa-start, ...): usage errors, before any data.
+      cxr::cli::option_value("", [&] { cxr::validate(*cfg); });
       r = cxr::train(*cfg);
     }
     if (r.interrupted) throw CLI::RuntimeError(cxr::interrupt_exit_code());

@@ -38,12 +38,13 @@ void run(const Options& o) {
   cxr::data::Dataset ds = cxr::data::open_dataset(o.data, {lm.meta.classes});
   const std::string split = cxr::data::resolve_split(ds, o.split);
   if (split != "all") ds = cxr::data::select_split(ds, split);
-  CXR_CHECK(o.limit >= 0, "--limit ", o.limit, " must not be negative");
-  CXR_CHECK(o.sanity_images >= 1, "--sanity-images ", o.sanity_images, " must be at least 1");
 
   cxr::XaiOptions opt;
   opt.request.method = o.method;
-  if (!o.layer.empty()) opt.request.layers = {o.layer};
+  if (!o.layer.empty()) {
+    opt.request.layers = {o.layer};
+    cxr::cli::option_value("--layer", [&] { cxr::resolve_target_layers(*lm.model, opt.request.layers); });
+  }
   opt.request.class_names = lm.meta.classes;
   opt.target = o.target;
   opt.normalisation = lm.norm;
@@ -94,15 +95,17 @@ void setup(CLI::App& app) {
   app.add_option("--target", o->target, "Class to explain: pred (predicted) | true (the label)")
       ->check(CLI::IsMember({"pred", "true"}))
       ->capture_default_str();
-  app.add_option("--limit", o->limit, "Only N images, evenly spaced over the dataset (0: all)")->capture_default_str();
+  app.add_option("--limit", o->limit, "Only N images, evenly spaced over the dataset (0: all)")->capture_default_str()
+      ->check(cxr::cli::at_least(0));
   app.add_option("--batch", o->batch, "Images explained per forward")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--steps", o->steps, "Deletion / insertion steps")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--score-batch", o->score_batch, "Perturbed images per forward")->capture_default_str();
+      ->check(cxr::cli::at_least(1));
+  app.add_option("--steps", o->steps, "Deletion / insertion steps")->capture_default_str()->check(cxr::cli::at_least(1));
+  app.add_option("--score-batch", o->score_batch, "Perturbed images per forward")->capture_default_str()
+      ->check(cxr::cli::at_least(1));
   app.add_option("--deletion-baseline", o->deletion_baseline, "What deleted pixels become: zeros | blur")
-      ->capture_default_str();
+      ->capture_default_str()->check(cxr::cli::parsed_by(cxr::parse_baseline));
   app.add_option("--insertion-baseline", o->insertion_baseline, "What insertion starts from: zeros | blur")
-      ->capture_default_str();
+      ->capture_default_str()->check(cxr::cli::parsed_by(cxr::parse_baseline));
   app.add_flag("--no-faithfulness", o->no_faithfulness, "Skip deletion / insertion / AD / IC (the slow part)");
   app.add_option("--masks", o->masks,
                  "Folder of mask images matched by file name (stem, optional _mask / -mask); "
@@ -111,9 +114,10 @@ void setup(CLI::App& app) {
       ->check(CLI::IsMember({"lesion", "lung"}))
       ->capture_default_str();
   app.add_flag("--sanity", o->sanity, "Also run the cascading-randomisation sanity check");
-  app.add_option("--sanity-images", o->sanity_images, "Images for the sanity check")->capture_default_str();
+  app.add_option("--sanity-images", o->sanity_images, "Images for the sanity check")->capture_default_str()
+      ->check(cxr::cli::at_least(1));
   app.add_option("--seed", o->seed, "Seed of the sanity check's random weights")->capture_default_str();
-  app.add_option("--top", o->top, "Flagged images to list")->capture_default_str();
+  app.add_option("--top", o->top, "Flagged images to list")->capture_default_str()->check(cxr::cli::at_least(0));
   app.add_option("--json", o->json, "Also write the whole report (per image too) as JSON to this file");
   app.callback([o] { run(*o); });
 }

@@ -6,7 +6,13 @@
 //
 // A callback reports failure by throwing (cxr::Error for bad input or runtime trouble): main() prints
 // "cxr <command>: error: <message>" on one line and exits 1. Usage errors exit 2 with the usage.
-// Exit codes: 0 ok, 1 runtime error, 2 usage error.
+// Exit codes: 0 ok, 1 runtime error, 2 usage error:
+//   2  an argument that is wrong in itself: an unknown name (method, class, layer, colormap, split), a
+//      number out of range, options that do not go together. Whether CLI11 finds it while parsing (the
+//      checks on the options below) or the command once it has opened what the argument refers to (a
+//      --class or --layer that the model does not have: option_value), it is the same mistake.
+//   1  what the arguments name fails: a missing or unreadable file, data that do not fit the model, a
+//      run that cannot go on.
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -16,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "data/dataset.h"
 #include "explain/cam.h"
 
@@ -58,6 +65,42 @@ CLI::Validator enum_transformer(Parse parse) {
       "");
 }
 
+// A check that accepts the values `parse` accepts (parse throws cxr::Error naming the known ones), for a
+// name option kept as text: a bad value is a usage error with parse's message.
+template <typename Parse>
+CLI::Validator parsed_by(Parse parse) {
+  return CLI::Validator(
+      [parse](const std::string& v) -> std::string {
+        try {
+          parse(v);
+          return "";
+        } catch (const cxr::Error& e) {
+          return e.what();
+        }
+      },
+      "");
+}
+
+// For an argument that can only be checked once the command has opened what it refers to (a --class or
+// --layer against the model's): returns check(), with the cxr::Error it throws turned into a usage error
+// (exit 2) of `option` (none: the message names it). Internal errors stay what they are.
+template <typename Check>
+decltype(auto) option_value(const std::string& option, Check&& check) {
+  try {
+    return check();
+  } catch (const cxr::InternalError&) {
+    throw;
+  } catch (const cxr::Error& e) {
+    if (option.empty()) throw CLI::ValidationError(e.what());
+    throw CLI::ValidationError(option, e.what());
+  }
+}
+
+// Options that do not go together, found by the command: a usage error (exit 2) naming the option.
+inline void usage_check(bool ok, const std::string& option, const std::string& why) {
+  if (!ok) throw CLI::ValidationError(option, why);
+}
+
 // --method, parsed once here into the enum the explain library takes: any name parse_method knows (any
 // case, aliases such as grad-cam++), else a usage error listing them. The help lists the names.
 inline CLI::Option* add_method_option(CLI::App& app, cxr::CamMethod& method, const std::string& help) {
@@ -88,6 +131,19 @@ inline void add_external_model_options(CLI::App& app, std::string& arch, std::st
                                        "e.g. COVID19,NORMAL,PNEUMONIA (default class0, class1, ...)")
       ->delimiter(',')
       ->allow_extra_args(false);  // one comma-separated value: the words after it are images, not classes
+}
+
+// A number >= lowest, with a plain message ("--batch: -3 is below 1"; CLI11's Range / PositiveNumber name
+// their upper bound, 1.8e308 for a double).
+inline CLI::Validator at_least(double lowest) {
+  return CLI::Validator(
+      [lowest](const std::string& v) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(v, x)) return "'" + v + "' is not a number";
+        if (x >= lowest) return "";
+        return v + " is below " + cxr::str(lowest);
+      },
+      cxr::str(">= ", lowest));
 }
 
 // v as a whole number, when all of it is one (the validators below read their values through it).

@@ -45,7 +45,13 @@ std::vector<LayerInfo> feature_layers(Model& model, const std::string& spec) {
       if (l.section == "features" || l.section == "avgpool") out.push_back(l);
     return out;
   }
-  if (!spec.empty()) return resolve_target_layers(model, {spec});
+  if (!spec.empty()) {
+    out = resolve_target_layers(model, {spec});
+    for (const LayerInfo& l : out)
+      CXR_CHECK(l.section == "features" || l.section == "avgpool", "layer ", display_name(l), " has no channels "
+                "to draw: choose a layer of features (conv*, relu*, pool*) or avgpool");
+    return out;
+  }
   // The last ReLU before each max-pool.
   const LayerInfo* last_relu = nullptr;
   for (const LayerInfo& l : table) {

@@ -28,7 +28,8 @@ int64_t grid_channels(int64_t channels, const GridOptions& options);
 int64_t grid_columns(int64_t shown);
 
 // "all": every layer of features plus avgpool (the 4-D outputs); "" (default): the last ReLU of each conv
-// block (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 in VGG-16); else a comma list of names or aliases.
+// block (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 in VGG-16); else a comma list of names or aliases of
+// layers in features or avgpool (throws for others, e.g. the classifier's, which have no channel maps).
 std::vector<LayerInfo> feature_layers(Model& model, const std::string& spec);
 
 // One no-grad forward of x [1, C, S, S] recording the outputs of `layers` (each [C, h, w]).

@@ -38,8 +38,9 @@ TEST(Cli, ThreadsBeforeOrAfterTheCommandName) {
   EXPECT_EQ(cli.log().rfind("cxr summary: --threads", 0), 0u) << cli.log();
 }
 
-// Options the model cannot be built with are usage errors (exit 2) that name the option, found before the
-// data is read (here there is none) and before the run folder is made; <arch>_bn means --bn, as elsewhere.
+// Options the model cannot be built with, and the trainer's own checks of its options, are usage errors
+// (exit 2) that name the option, found before the data is read (here there is none) and before the run
+// folder is made; <arch>_bn means --bn, as elsewhere.
 TEST(Cli, TrainRefusesBadModelOptionsFirst) {
   CliDir cli("cxr_test_cli_train_options");
   const std::string out = cli.path("run");
@@ -50,7 +51,8 @@ TEST(Cli, TrainRefusesBadModelOptionsFirst) {
   for (const Case& c : {Case{"--size 70", "cxr train: --size: 70 is not a multiple of 32"},
                         Case{"--arch vgg17", "unknown model 'vgg17'"}, Case{"--head gap512", "--head: gap512"},
                         Case{"--width 0", "--width: Value 0 not in range"},
-                        Case{"--epochs 0", "--epochs: Value 0 not in range"}}) {
+                        Case{"--epochs 0", "--epochs: 0 is below 1"},
+                        Case{"--lr -1", "cxr train: --lr must be positive"}}) {
     EXPECT_EQ(cxr_test::run_cxr(train + c.args, cli.path("log.txt")), 2) << c.args << "\n" << cli.log();
     EXPECT_NE(cli.log().find(c.says), std::string::npos) << c.args << "\n" << cli.log();
     EXPECT_EQ(cli.log().find("no-such-data"), std::string::npos) << c.args << ": read the data first\n" << cli.log();

@@ -149,11 +149,12 @@ TEST(ExplainHand, GradCamMatchesClosedForm) {
     // map: ReLU then min-max
     double lo = 1e30, hi = -1e30;
     for (double v : raw) lo = std::min(lo, std::max(v, 0.0)), hi = std::max(hi, std::max(v, 0.0));
+    // The case has contrast after the ReLU (else the map would be flagged degenerate and all zeros).
+    ASSERT_GT(hi, lo) << "image " << n << ": a flat map tests no min-max";
+    EXPECT_FALSE(e.degenerate) << e.degenerate_reason;
     std::vector<double> map(16);
     for (int i = 0; i < 16; ++i) map[i] = (std::max(raw[i], 0.0) - lo) / (hi - lo);
-    if (hi > lo) {
-      expect_near_tensor(e.map, map, 1e-5, "gradcam map");
-    }
+    expect_near_tensor(e.map, map, 1e-5, "gradcam map");
     // probability: softmax of the hand logits
     double den = 0;
     for (float l : r.logits) den += std::exp(double(l) - r.logits[pred]);
@@ -420,7 +421,8 @@ TEST(Explain, WithGuidedAddsGuidedGradCam) {
   req.with_guided = true;
   auto e = explain_batch(*m, x, req)[0][0];
   ASSERT_TRUE(e.guided.defined());
-  // = guided backprop x the map upsampled, computed separately.
+  // = guided backprop x the map upsampled, computed separately (against PyTorch: test_explain_parity's
+  // ExplainParity.GuidedGradCam).
   Tensor gb = guided_backprop(*m, x, {e.class_index})[0];
   Tensor want = guided_gradcam(gb.reshape({3, 64, 64}), e.map);
   float scale = 1e-12f;
@@ -820,16 +822,22 @@ TEST(ExplainCli, MethodsLayersAndErrors) {
   EXPECT_EQ(fx.run(base + "--method eigencam --upsample bicubic " + fx.image), 0) << fx.log();
   EXPECT_EQ(fx.run(base + "--method gradcam --counterfactual " + fx.image), 0) << fx.log();
   EXPECT_TRUE(fs::exists(fx.dir / "o2" / "scan_NORMAL_layercam_overlay.png"));
-  // Errors, with a message that says what is wrong: an unknown method is a usage error (2, checked as the
-  // arguments are read); a layer or class the model does not have, a runtime error (1).
+  // Arguments wrong in themselves are usage errors (2), each with a message that says what is wrong: an
+  // unknown method (checked as the arguments are read), a layer or class the model does not have (checked
+  // once the model is read), options that do not go together.
   EXPECT_EQ(fx.run(base + "--method occlusion " + fx.image), 2);
   EXPECT_NE(fx.log().find("unknown explanation method 'occlusion'"), std::string::npos) << fx.log();
-  EXPECT_EQ(fx.run(base + "--layer relu9_9 " + fx.image), 1);
-  EXPECT_NE(fx.log().find("unknown layer 'relu9_9'"), std::string::npos) << fx.log();
-  EXPECT_EQ(fx.run(base + "--class FLU " + fx.image), 1);
-  EXPECT_EQ(fx.run(base + "--method eigencam --counterfactual " + fx.image), 1);
-  EXPECT_EQ(fx.run(base + "--masks " + fx.dir.string() + " " + fx.image), 1);
-  EXPECT_NE(fx.log().find("--masks is read by --metrics"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--layer relu9_9 " + fx.image), 2);
+  EXPECT_NE(fx.log().find("--layer: unknown layer 'relu9_9'"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--class FLU " + fx.image), 2);
+  EXPECT_NE(fx.log().find("--class 'FLU': unknown class"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--method eigencam --counterfactual " + fx.image), 2);
+  EXPECT_NE(fx.log().find("--counterfactual: applies to the gradient methods, not to eigencam"), std::string::npos)
+      << fx.log();
+  EXPECT_EQ(fx.run(base + "--masks " + fx.dir.string() + " " + fx.image), 2);
+  EXPECT_NE(fx.log().find("--masks requires --metrics"), std::string::npos) << fx.log();
+  EXPECT_EQ(fx.run(base + "--colormap plasma " + fx.image), 2);
+  EXPECT_NE(fx.log().find("unknown colormap 'plasma'"), std::string::npos) << fx.log();
   // An unreadable file among good ones: the good ones are explained, the run exits 1 naming the bad file.
   cxr::write_file_atomic((fx.dir / "imgs" / "broken.png").string(), std::string("not a png"));
   EXPECT_EQ(fx.run(base + fx.image + " " + (fx.dir / "imgs" / "broken.png").string()), 1);
@@ -880,5 +888,7 @@ TEST(ExplainCli, FeaturesWritesOneGridPerLayer) {
       << fx.log();
   for (const char* l : {"relu1_1", "relu2_1", "relu3_2", "relu4_2", "relu5_2"})
     EXPECT_TRUE(fs::exists(out + "/scan_" + l + ".png")) << l;
-  EXPECT_EQ(fx.run("features --model " + fx.ckpt + " --image " + fx.image + " --layers fc1 --out " + out), 1);
+  // A layer without channel maps is a usage error (2), found once the model is read.
+  EXPECT_EQ(fx.run("features --model " + fx.ckpt + " --image " + fx.image + " --layers fc1 --out " + out), 2);
+  EXPECT_NE(fx.log().find("--layers: layer classifier.0 (fc1) has no channels to draw"), std::string::npos) << fx.log();
 }

@@ -1,6 +1,7 @@
 // explain/ against PyTorch 1.13: every raw map of tests/fixtures/gradcam.bin, computed there with forward and
 // tensor hooks on a torchvision-layout VGG-11-BN at width 1/16 (see make_gradcam_fixtures.py for the exact
-// definitions), must match cxr's to a relative error of 1e-4 (max |difference| / max |reference|).
+// definitions), must match cxr's to a relative error of 1e-4 (max |difference| / max |reference|). Its three
+// images are predicted as three different classes, so each image's own class choice is tested too.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -71,16 +72,23 @@ Tensor stack_raw(const std::vector<std::vector<Explanation>>& r, size_t slot, bo
 
 }  // namespace
 
-TEST(ExplainParity, LogitsMatch) {
+TEST(ExplainParity, LogitsMatchAndEachImageExplainsItsOwnClass) {
   auto m = load_net();
-  Tensor probs;
-  ExplainRequest req;
-  auto r = explain_batch(*m, fixture()["x"], req, &probs);
-  const Tensor& logits = fixture()["logits"];
+  const Tensor& x = fixture()["x"];
+  {
+    NoGradGuard ng;
+    const double err = rel_error((*m)(Variable(x)).data(), fixture()["logits"]);
+    EXPECT_LE(err, kTol) << "logits";
+  }
+  // The fixture's images predict classes 0, 1 and 2 (make_gradcam_fixtures.py sees to it), so explaining
+  // "the predicted class" must pick each image's own.
   const Tensor& pred = fixture()["pred"];
+  ASSERT_EQ(pred.numel(), 3);
+  for (int64_t n = 0; n < 3; ++n) ASSERT_EQ(pred[n], static_cast<float>(n)) << "the fixture's image " << n;
+  auto r = explain_batch(*m, x, ExplainRequest{});
   for (int64_t n = 0; n < 3; ++n) {
-    EXPECT_EQ(r[n][0].class_index, static_cast<int>(pred[n]));
-    EXPECT_NEAR(r[n][0].score, logits[n * 3 + r[n][0].class_index], 1e-4);
+    EXPECT_EQ(r[n][0].class_index, n);
+    EXPECT_NEAR(r[n][0].score, fixture()["logits"][n * 3 + n], 1e-4);
   }
 }
 
@@ -165,5 +173,22 @@ TEST(ExplainParity, GuidedBackprop) {
   Capture cap = capture(*m, fixture()["x"], {default_target_layer(*m)}, {}, opt);
   const double err2 = rel_error(cap.input_gradients[0], fixture()["guided.pred"]);
   std::printf("guided backprop (split at relu5_2): relative error %.3g\n", err2);
+  EXPECT_LE(err2, kTol);
+}
+
+TEST(ExplainParity, GuidedGradCam) {
+  auto m = load_net();
+  ExplainRequest req;
+  req.method = CamMethod::GuidedGradCAM;
+  auto r = explain_batch(*m, fixture()["x"], req);
+  const double err = rel_error(stack_raw(r, 0, /*guided=*/true), fixture()["guided_gradcam.pred"]);
+  std::printf("guided Grad-CAM: relative error %.3g\n", err);
+  EXPECT_LE(err, kTol);
+  // The same product where another method asks for it alongside its own map (the panels' fourth tile).
+  req.method = CamMethod::GradCAM;
+  req.with_guided = true;
+  r = explain_batch(*m, fixture()["x"], req);
+  const double err2 = rel_error(stack_raw(r, 0, /*guided=*/true), fixture()["guided_gradcam.pred"]);
+  std::printf("Grad-CAM with guided: relative error %.3g\n", err2);
   EXPECT_LE(err2, kTol);
 }

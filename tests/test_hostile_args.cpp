@@ -87,7 +87,7 @@ TEST_F(HostileArgs, EveryCommandFailsCleanly) {
       {"features --model {M} --image {T}/missing.png --out {T}/o3", 1, "missing.png", "{T}/o3"},
       {"xai-eval --model {M} --data {T}/missing", 1, "missing", ""},
       {"report --run {T}/missing --out {T}/r.html", 1, "missing", "{T}/r.html"},
-      {"summary --model {T}/missing.safetensors", 2, "missing.safetensors", ""},
+      {"summary --model {T}/missing.safetensors", 1, "missing.safetensors", ""},
       {"train --resume {T}/missing", 1, "missing", ""},
       // a folder where a file belongs, a file where a model or a folder belongs
       {"eval --model {T}/empty --data {D}", 1, "empty", ""},
@@ -108,7 +108,8 @@ TEST_F(HostileArgs, EveryCommandFailsCleanly) {
       {"train --data {D} --epochs -1 --out {T}/o6", 2, "--epochs", "{T}/o6"},
       {"train --data {D} --batch 0 --out {T}/o7", 2, "--batch", "{T}/o7"},
       {"train --data {D} --batch 99999999999999999999 --out {T}/o8", 2, "--batch", "{T}/o8"},
-      {"train --data {D} --lr -1 --out {T}/o9", 1, "--lr", "{T}/o9"},
+      {"train --data {D} --lr -1 --out {T}/o9", 2, "--lr", "{T}/o9"},
+      {"train --data {D} --swa-lr 0.1 --out {T}/o17", 2, "--swa-lr needs --swa-start", "{T}/o17"},
       {"train --data {D} --width 1e30 --out {T}/o10", 2, "--width", "{T}/o10"},
       {"train --data {D} --size 33 --out {T}/o11", 2, "--size", "{T}/o11"},
       {"synth --out {T}/o12 --size -5", 2, "--size", "{T}/o12"},
@@ -118,12 +119,27 @@ TEST_F(HostileArgs, EveryCommandFailsCleanly) {
       {"xai-eval --model {M} --data {D} --steps -2", 2, "--steps", ""},
       {"summary --arch vgg11 --width -1", 2, "--width", ""},
       {"summary --arch vgg11 --size 0", 2, "--size", ""},
+      {"explain --model {M} --out {T}/o18 --tile 8 {D}/test", 2, "--tile: 8 is below 32", "{T}/o18"},
+      {"xai-eval --model {M} --data {D} --limit -1", 2, "--limit: -1 is below 0", ""},
+      {"features --model {M} --image '{T}/scan ünïcødé 1.png' --max-channels 0 --out {T}/o19", 2, "--max-channels",
+       "{T}/o19"},
+      {"report --run {R} --thumb 8 --out {T}/r3.html", 2, "--thumb", "{T}/r3.html"},
+      {"report --run {R} --samples -1 --out {T}/r4.html", 2, "--samples", "{T}/r4.html"},
       {"info --threads 99999999999 {M}", 2, "--threads", ""},
       // unknown names
       {"explain --model {M} --out {T}/o15 --method nope {D}/test", 2, "nope", "{T}/o15"},
-      // a layer name is checked against the model in the file, so it is a runtime error
-      {"explain --model {M} --out {T}/o16 --layer nope {D}/test", 1, "unknown layer 'nope'", "{T}/o16"},
       {"eval --model {M} --data {D} --split nope", 2, "nope", ""},
+      {"explain --model {M} --out {T}/o20 --colormap nope {D}/test", 2, "unknown colormap 'nope'", "{T}/o20"},
+      {"xai-eval --model {M} --data {D} --deletion-baseline nope", 2, "unknown baseline 'nope'", ""},
+      // names checked against the model in the file: still the argument's mistake, a usage error
+      {"explain --model {M} --out {T}/o16 --layer nope {D}/test", 2, "unknown layer 'nope'", "{T}/o16"},
+      {"explain --model {M} --out {T}/o21 --class nope {D}/test", 2, "--class 'nope': unknown class", "{T}/o21"},
+      {"xai-eval --model {M} --data {D} --layer nope", 2, "unknown layer 'nope'", ""},
+      {"features --model {M} --image '{T}/scan ünïcødé 1.png' --layers fc1 --out {T}/o22", 2, "fc1", "{T}/o22"},
+      // options that do not go together
+      {"explain --model {M} --out {T}/o23 --method eigencam --counterfactual {D}/test", 2, "--counterfactual",
+       "{T}/o23"},
+      {"explain --model {M} --out {T}/o24 --masks {D} {D}/test", 2, "--masks requires --metrics", "{T}/o24"},
   };
   for (const Case& c : cases) {
     const std::string args = fill(c.args, dir.string());

@@ -5,8 +5,10 @@
 // every parameter and of the input. Ops that are correct alone can still be wired wrongly together (a
 // transposed gradient that happens to be square, a stride forgotten in backward): this catches that.
 //
-// Finite differences cross relu and max-pool kinks now and then; a smaller step (1e-3 rather than 1e-2)
-// keeps those crossings rare and their effect below the tolerance.
+// Finite differences cross ReLU and max-pool kinks: gradcheck halves the step until two differences agree.
+// A first-layer weight moves every position of its channel, so at any step some of them switch: that
+// blurs the reference of conv1.weight by about 1% of its largest entry, and its smaller entries are
+// compared to 2% of the largest (scale_floor) instead of 1%.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -64,10 +66,13 @@ static void check_network(const NetConfig& cfg) {
     return reshape(cross_entropy(h, cfg.targets, cfg.ce), {1});
   };
   GradcheckOptions opt;
-  opt.eps = 1e-3f;
+  opt.scale_floor = 2e-2f;
   opt.max_checks = 150;
-  double worst = gradcheck(net, values, std::vector<bool>(values.size(), true), opt);
-  std::printf("[ network  ] input %s: worst gradcheck error %.3g\n", to_string(cfg.input).c_str(), worst);
+  const GradcheckResult r = gradcheck(net, values, std::vector<bool>(values.size(), true), opt);
+  std::printf("[ network  ] input %s: worst gradcheck error %.3g; %lld entries compared (a zero would pass in %lld), "
+              "%lld on kinks left out\n",
+              to_string(cfg.input).c_str(), r.worst, static_cast<long long>(r.checked), static_cast<long long>(r.blind),
+              static_cast<long long>(r.kinks));
 }
 
 TEST(NetworkGradcheck, StridedPaddedNonSquareBatch) {

@@ -16,7 +16,9 @@
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "layers/modules.h"
+#include "io/json_file.h"
 #include "train/evaluate.h"
+#include "train/run_files.h"
 #include "train/recalibrate.h"
 #include "train/trainer.h"
 
@@ -128,6 +130,31 @@ std::string edited_manifest(const std::string& name, const std::function<void(st
   return dir + "/manifest.csv";
 }
 
+// Both checkpoints hold the same tensors, bit for bit.
+void expect_same_weights(const std::string& a_path, const std::string& b_path) {
+  auto a = io::load_safetensors(a_path);
+  auto b = io::load_safetensors(b_path);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const Tensor &x = a.tensors[i].value, &y = b.tensors[i].value;
+    ASSERT_EQ(x.numel(), y.numel()) << a.tensors[i].name;
+    for (int64_t j = 0; j < x.numel(); ++j)
+      ASSERT_EQ(x[j], y[j]) << a.tensors[i].name << "[" << j << "] differs after resume";
+  }
+}
+
+// The plateau counter after each epoch of a history, as the trainer keeps it: epochs since the best
+// val_loss (a strictly lower one is better). [k] is the count after epoch k + 1.
+std::vector<int> bad_epochs_of(const std::vector<EpochRecord>& history) {
+  std::vector<int> bad;
+  double best = INFINITY;
+  for (const EpochRecord& e : history) {
+    if (e.val_loss < best) best = e.val_loss;
+    bad.push_back(e.val_loss == best ? 0 : bad.empty() ? 1 : bad.back() + 1);
+  }
+  return bad;
+}
+
 }  // namespace
 
 TEST(Train, TinySyntheticTaskIsLearnt) {
@@ -213,15 +240,7 @@ TEST(Train, ResumeGivesTheSameWeights) {
     train(part, quiet());
     TrainResult r = resume(part.out, 3, quiet());
     EXPECT_EQ(r.history.size(), 3u);
-    auto a = io::load_safetensors(full.out + "/last.safetensors");
-    auto b = io::load_safetensors(part.out + "/last.safetensors");
-    ASSERT_EQ(a.tensors.size(), b.tensors.size());
-    for (size_t i = 0; i < a.tensors.size(); ++i) {
-      const Tensor &x = a.tensors[i].value, &y = b.tensors[i].value;
-      ASSERT_EQ(x.numel(), y.numel()) << a.tensors[i].name;
-      for (int64_t j = 0; j < x.numel(); ++j)
-        ASSERT_EQ(x[j], y[j]) << a.tensors[i].name << "[" << j << "] differs after resume";
-    }
+    expect_same_weights(full.out + "/last.safetensors", part.out + "/last.safetensors");
     auto ha = read_history_csv(full.out + "/history.csv"), hb = read_history_csv(part.out + "/history.csv");
     EXPECT_EQ(ha.back().val_loss, hb.back().val_loss);
     // The checkpoint holds the batch-norm statistics validation used (recalibrated ones with --precise-bn).
@@ -232,6 +251,64 @@ TEST(Train, ResumeGivesTheSameWeights) {
     // A second train() into a finished run's folder refuses instead of overwriting it.
     EXPECT_THROW(train(part, quiet()), Error);
   }
+}
+
+// A run interrupted while the plateau counter counts: the resumed run must cut the learning rate, and stop
+// early, at the epochs the uninterrupted run does, with the same weights. (ResumeGivesTheSameWeights stops
+// where nothing is pending: a resume that restarted the counter would pass it.) Each case asserts that the
+// interruption falls where its event is pending.
+TEST(Train, ResumeKeepsAPendingPlateauDrop) {
+  TrainConfig full = small_config(fresh_dir("cxr_train_plateau_full"));
+  full.epochs = 8;
+  full.lr = 2e-2f;  // large steps: val_loss soon stops improving
+  full.plateau_patience = 2;
+  const TrainResult whole = train(full, quiet());
+  ASSERT_EQ(whole.history.size(), 8u);
+  // The first epoch k after which a drop is pending (an odd count) and happens after k + 1, with an epoch
+  // left to train at the lower rate.
+  const std::vector<int> bad = bad_epochs_of(whole.history);
+  int k = 0;
+  for (int e = 1; e + 2 <= full.epochs && !k; ++e)
+    if (bad[e - 1] % 2 == 1 && bad[e] == bad[e - 1] + 1) k = e;
+  ASSERT_GT(k, 0) << "no epoch of the run has a plateau drop pending: a larger --lr or more epochs";
+  ASSERT_LT(whole.history[k + 1].lr, whole.history[k].lr) << "the uninterrupted run cut lr after epoch " << k + 1;
+
+  TrainConfig part = full;
+  part.out = fresh_dir("cxr_train_plateau_part");
+  part.epochs = k;
+  train(part, quiet());
+  EXPECT_EQ(run_state_from_json(io::read_json_file(part.out + "/state.json"), "state.json").bad_epochs, bad[k - 1]);
+  EXPECT_EQ(resume(part.out, full.epochs, quiet()).history.size(), 8u);
+  // Both histories as written (the resumed run's first epochs come back from its history.csv).
+  const auto ha = read_history_csv(full.out + "/history.csv"), hb = read_history_csv(part.out + "/history.csv");
+  ASSERT_EQ(ha.size(), hb.size());
+  for (size_t e = 0; e < ha.size(); ++e) EXPECT_EQ(hb[e].lr, ha[e].lr) << "epoch " << e + 1;
+  expect_same_weights(full.out + "/last.safetensors", part.out + "/last.safetensors");
+}
+
+TEST(Train, ResumeKeepsAPendingEarlyStop) {
+  TrainConfig full = small_config(fresh_dir("cxr_train_stop_full"));
+  full.epochs = 12;
+  full.lr = 2e-2f;
+  full.schedule = LrSchedule::none;  // only the early-stopping counter
+  full.patience = 2;
+  const TrainResult whole = train(full, quiet());
+  ASSERT_TRUE(whole.early_stopped) << "12 epochs without two non-improving ones in a row";
+  // Interrupted one epoch before the stop: one epoch without improvement counted, one to come.
+  const int k = static_cast<int>(whole.history.size()) - 1;
+  ASSERT_GE(k, 2);
+
+  TrainConfig part = full;
+  part.out = fresh_dir("cxr_train_stop_part");
+  part.epochs = k;
+  const TrainResult first = train(part, quiet());
+  ASSERT_FALSE(first.early_stopped);
+  EXPECT_EQ(run_state_from_json(io::read_json_file(part.out + "/state.json"), "state.json").bad_epochs, 1);
+  const TrainResult resumed = resume(part.out, full.epochs, quiet());
+  EXPECT_TRUE(resumed.early_stopped);
+  EXPECT_EQ(resumed.history.size(), whole.history.size());
+  EXPECT_EQ(resumed.best_epoch, whole.best_epoch);
+  expect_same_weights(full.out + "/last.safetensors", part.out + "/last.safetensors");
 }
 
 TEST(Train, SwaIsTheMeanOfTheEpochsWeightsAndResumesExactly) {

@@ -47,21 +47,20 @@ void from_json(const nlohmann::json& j, LrSchedule& s) { s = parse_schedule(j.ge
 void validate(const TrainConfig& cfg) {
   const ModelConfig named = config_from_name(cfg.arch, {});  // "vgg16_bn" is vgg16 with batch_norm
   const bool batch_norm = cfg.batch_norm || named.batch_norm;
-  CXR_CHECK(!cfg.out.empty(), "train: an output folder (--out) is required");
-  CXR_CHECK(!cfg.data.empty(), "train: training data (--data) is required");
-  CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train: --epochs and --batch must be positive");
-  CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train: --lr must be positive");
-  CXR_CHECK(cfg.accumulate >= 1, "train: --accumulate ", cfg.accumulate,
-            " must be at least 1 (the batches per optimizer step)");
-  CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "train: --mixup ", cfg.mixup,
+  CXR_CHECK(!cfg.out.empty(), "an output folder (--out) is required");
+  CXR_CHECK(!cfg.data.empty(), "training data (--data) is required");
+  CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "--epochs and --batch must be positive");
+  CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "--lr must be positive");
+  CXR_CHECK(cfg.accumulate >= 1, "--accumulate ", cfg.accumulate, " must be at least 1 (the batches per optimizer step)");
+  CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "--mixup ", cfg.mixup,
             " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
-  CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "train: --swa-start ", cfg.swa_start,
+  CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "--swa-start ", cfg.swa_start,
             " must be an epoch of the run (1-", cfg.epochs, "), or 0 (off)");
-  CXR_CHECK(cfg.swa_lr >= 0 && std::isfinite(cfg.swa_lr), "train: --swa-lr ", cfg.swa_lr, " must be >= 0");
-  CXR_CHECK(cfg.swa_lr == 0 || cfg.swa_start > 0, "train: --swa-lr needs --swa-start");
-  CXR_CHECK(!cfg.sync_bn || batch_norm, "train: --sync-bn synchronises batch-norm layers, and this ", named.arch,
+  CXR_CHECK(cfg.swa_lr >= 0 && std::isfinite(cfg.swa_lr), "--swa-lr ", cfg.swa_lr, " must be >= 0");
+  CXR_CHECK(cfg.swa_lr == 0 || cfg.swa_start > 0, "--swa-lr needs --swa-start");
+  CXR_CHECK(!cfg.sync_bn || batch_norm, "--sync-bn synchronises batch-norm layers, and this ", named.arch,
             " has none: add --bn, or leave --sync-bn out");
-  CXR_CHECK(!cfg.precise_bn || batch_norm, "train: --precise-bn recomputes batch-norm statistics, and this ",
+  CXR_CHECK(!cfg.precise_bn || batch_norm, "--precise-bn recomputes batch-norm statistics, and this ",
             named.arch, " has no batch-norm layers: add --bn, or leave --precise-bn out");
   CXR_CHECK(cfg.freeze.empty() || cfg.freeze == "features", "--freeze: unknown part '", cfg.freeze,
             "' (use features)");
