@@ -187,10 +187,13 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
   // The explanation request, with its layer names resolved once (errors surface before any work).
   const ExplainRequest& req = opt.request;
   std::string layer = "input";
+  std::vector<std::string> layer_names;
   if (req.method != CamMethod::Guided) {
     layer.clear();
-    for (const LayerInfo& l : resolve_target_layers(model, req.layers))
+    for (const LayerInfo& l : resolve_target_layers(model, req.layers)) {
       layer += (layer.empty() ? "" : " + ") + display_name(l);
+      layer_names.push_back(l.name);
+    }
   }
 
   // One row per chosen image, in order; explained batch by batch (explain/pipeline.h).
@@ -262,6 +265,7 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
   XaiReport report = make_report(std::move(rows), dataset.class_names, opt);
   report.model = model.name();
   report.method = req.method;
+  report.layers = std::move(layer_names);
   report.layer = layer;
   report.input_size = S;
   report.shortcut_band = opt.shortcut.band >= 0 ? opt.shortcut.band : default_shortcut_band(S);
@@ -355,6 +359,7 @@ nlohmann::json to_json(const XaiReport& r) {
       {"tool", "cxr xai-eval"},
       {"model", r.model},
       {"method", method_name(r.method)},
+      {"layers", r.layers},
       {"layer", r.layer},
       {"target", r.target},
       {"classes", r.class_names},

@@ -85,8 +85,13 @@ struct LocalizationSummary {
 };
 
 struct XaiReport {
-  std::string model, layer, target;
+  std::string model, target;
   CamMethod method = CamMethod::GradCAM;
+  // The target layers: their names (LayerInfo::name, "features.32"), what resolve_target_layers takes back,
+  // and the display string ("features.32 (relu4_3) + features.22 (relu4_1)"), for people. Guided
+  // backpropagation explains the input: no layers, layer "input".
+  std::vector<std::string> layers;
+  std::string layer;
   std::vector<std::string> class_names;
   FaithfulnessOptions faithfulness_options;
   int shortcut_band = 0;  // pixels at the input size

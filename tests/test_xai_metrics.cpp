@@ -698,6 +698,9 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   ASSERT_EQ(r.rows.size(), 6u);
   EXPECT_EQ(r.failed, 0);
   EXPECT_EQ(r.method, CamMethod::GradCAM);
+  // relu4_2 of torchvision's vgg11 numbering: the name a report resolves, and the display string.
+  EXPECT_EQ(r.layers, std::vector<std::string>{"features.14"});
+  EXPECT_EQ(r.layer, "features.14 (relu4_2)");
   EXPECT_EQ(r.shortcut_band, data::marker_band_px(64));
   int64_t with_faith = 0, lesion_scored = 0;
   for (const auto& row : r.rows) {
@@ -729,6 +732,7 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   EXPECT_TRUE(j["faithfulness"].contains("deletion_auc"));
   EXPECT_TRUE(j["shortcut"].contains("ranking"));
   EXPECT_TRUE(j.contains("sanity"));
+  EXPECT_EQ(j["layers"], nlohmann::json::array({"features.14"}));
   const std::string table = format_report(r);
   EXPECT_NE(table.find("Shortcut finder"), std::string::npos);
   // --target true explains the labels; limit.
