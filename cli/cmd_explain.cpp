@@ -204,9 +204,12 @@ void run(const Options& o) {
   req.fuse = o.fuse;
   req.scorecam_batch = o.scorecam_batch;
   req.class_names = classes;
+  std::vector<std::string> layer_ids;  // "features.32": metrics.json keeps them beside the display names
   if (req.method != cxr::CamMethod::Guided)
-    for (const auto& l : cxr::cli::option_value("--layer", [&] { return cxr::resolve_target_layers(model, req.layers); }))
+    for (const auto& l : cxr::cli::option_value("--layer", [&] { return cxr::resolve_target_layers(model, req.layers); })) {
       run.layer_names.push_back(cxr::display_name(l));
+      layer_ids.push_back(l.name);
+    }
   const std::string layers = run.layer_names.empty() ? "input" : cxr::join(run.layer_names, " + ");
   run.stems = unique_stems(run.items);
   run.tag = std::string(cxr::method_name(req.method)) + (o.counterfactual ? "_cf" : "");
@@ -306,6 +309,7 @@ void run(const Options& o) {
     cxr::XaiReport rep = cxr::make_report(std::move(metric_rows), classes, xopt);
     rep.model = model.name();
     rep.method = req.method;
+    rep.layers = layer_ids;
     rep.layer = layers;
     rep.input_size = model.config().input_size;
     rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::default_shortcut_band(rep.input_size);

@@ -53,27 +53,24 @@ void run(Options o) {
   std::printf("  test accuracy   %s (macro-F1 %s, %d images, %s split)\n", cxr::report::fmt_pct(d.eval.accuracy).c_str(),
               cxr::report::fmt_fixed(d.eval.macro_f1, 3).c_str(), d.eval.count, d.split.c_str());
   // What the explanation metrics measured: "guided-gradcam at features.32 (relu4_3)".
-  auto what = [](const nlohmann::json& x) {
-    return x.value("method", std::string("?")) + " at " + x.value("layer", std::string("?"));
-  };
+  auto what = [](const cxr::XaiReport& x) { return std::string(cxr::method_name(x.method)) + " at " + x.layer; };
   std::printf("  pointing game   %s\n",
-              std::isfinite(pg) ? (cxr::report::fmt_pct(pg) + " of lesions hit by the map's peak (" + what(d.xai) + ")").c_str()
+              std::isfinite(pg) ? (cxr::report::fmt_pct(pg) + " of lesions hit by the map's peak (" + what(*d.xai) + ")").c_str()
                                 : "n/a");
   if (fl >= 0) {
     // Flagged / explained per source, over every explained image (not only the thumbnails drawn).
     std::map<std::string, std::pair<int, int>> by_source;
-    for (const auto& r : d.xai.value("rows", nlohmann::json::array())) {
-      const std::string src = r.value("source", std::string());
-      auto& [flagged, total] = by_source[src.empty() ? "unknown source" : src];
+    for (const cxr::XaiImageRow& r : d.xai->rows) {
+      auto& [flagged, total] = by_source[r.source.empty() ? "unknown source" : r.source];
       ++total;
-      if (r.contains("shortcut") && r["shortcut"].value("flagged", false)) ++flagged;
+      if (r.shortcut.flagged) ++flagged;
     }
     std::string sources;
     for (const auto& [s, n] : by_source)
       if (n.first > 0)
         sources += (sources.empty() ? "" : ", ") + s + " " + std::to_string(n.first) + " of " + std::to_string(n.second);
-    std::printf("  shortcut finder %lld of %d explained images flagged%s\n", static_cast<long long>(fl),
-                d.xai.value("images", 0), sources.empty() ? "" : (" (by source: " + sources + ")").c_str());
+    std::printf("  shortcut finder %lld of %zu explained images flagged%s\n", static_cast<long long>(fl),
+                d.xai->rows.size(), sources.empty() ? "" : (" (by source: " + sources + ")").c_str());
   } else {
     std::printf("  shortcut finder n/a\n");
   }
@@ -81,7 +78,7 @@ void run(Options o) {
     const auto& x = d.xai_compare[i];
     std::printf("  compared        %s: pointing game %s, %lld flagged\n", what(x).c_str(),
                 cxr::report::fmt_pct(cxr::report::lesion_pointing_game(x)).c_str(),
-                static_cast<long long>(cxr::report::shortcut_flagged_count(x)));
+                static_cast<long long>(x.flagged));
   }
   for (const auto& n : d.notes) std::printf("  note: %s\n", n.c_str());
 }

@@ -85,8 +85,15 @@ struct LocalizationSummary {
 };
 
 struct XaiReport {
-  std::string model, layer, target;
+  std::string model, target;
   CamMethod method = CamMethod::GradCAM;
+  // The target layers: their names (LayerInfo::name, "features.32"), what resolve_target_layers takes back,
+  // and the display string ("features.32 (relu4_3) + features.22 (relu4_1)"), for people; the display
+  // string is never parsed back. Guided backpropagation explains the input: no layers, layer "input".
+  // A file written before the names were recorded reads back with no layers and only the display string
+  // (`cxr report` then draws its images at its own --layer, and says so on the page).
+  std::vector<std::string> layers;
+  std::string layer;
   std::vector<std::string> class_names;
   FaithfulnessOptions faithfulness_options;
   int shortcut_band = 0;  // pixels at the input size
@@ -127,6 +134,12 @@ std::vector<int64_t> evaluation_subset(int64_t size, int64_t limit);
 std::map<std::string, MaskFolder> resolve_mask_folders(const std::string& dir, const std::string& kind);
 
 nlohmann::json to_json(const XaiReport& r);
+// Its inverse, for the files `cxr report` reads back: to_json(xai_report_from_json(to_json(r))) equals
+// to_json(r), where to_json's nulls (numbers that are not finite) read back as NaN. What to_json derives is
+// not read back ("pointing_tolerance" from input_size, the "flagged" list from the ranking and the rows),
+// nor the keys the commands add ("checkpoint", "data", ...). Throws cxr::Error naming what is missing or
+// wrong and where ("'rows[3].label' is a number (2), expected a string"); the caller adds the file's name.
+XaiReport xai_report_from_json(const nlohmann::json& j);
 // A readable summary: faithfulness, localisation table per class, flagged images (up to `top`), sanity.
 std::string format_report(const XaiReport& r, int top = 10);
 

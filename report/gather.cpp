@@ -188,45 +188,49 @@ void compute_xai(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, co
   xo.limit = o.xai_images;  // evenly spaced: datasets are listed class by class
   const int64_t n = static_cast<int64_t>(evaluation_subset(ds.size(), xo.limit).size());
   if (o.progress) std::printf("Explanation metrics on %lld images\n", static_cast<long long>(n));
-  const XaiReport r = evaluate_explanations(*lm.model, ds, xo);
-  d.xai = to_json(r);
+  d.xai = evaluate_explanations(*lm.model, ds, xo);
   d.xai_source = "computed with the checkpoint on " + std::to_string(n) + " of " + std::to_string(ds.size()) +
                  " images (evenly spaced)";
 }
 
+// The shortcut finder's flagged images, most suspect first, and the first few drawn with the method and
+// layers whose maps the metrics scored.
 void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const data::Dataset& ds, const ReportOptions& o) {
-  if (d.xai.is_null() || !d.xai.contains("shortcut")) return;
+  if (!d.xai) return;
+  const XaiReport& x = *d.xai;
   std::map<std::string, std::string> source_of;
   for (const auto& s : ds.samples) source_of[s.path] = s.source;
-  std::vector<std::string> paths;
-  std::vector<int> targets;
-  for (const auto& f : d.xai["shortcut"].value("flagged", nlohmann::json::array())) {
+  auto name = [&](int c) {
+    return c >= 0 && static_cast<size_t>(c) < x.class_names.size() ? x.class_names[static_cast<size_t>(c)] : "";
+  };
+  for (size_t i : x.shortcut_ranking) {
+    const XaiImageRow& row = x.rows[i];
+    if (!row.shortcut.flagged) continue;
     FlaggedItem it;
-    it.path = f.value("file", std::string());
-    it.label = f["label"].is_string() ? f["label"].get<std::string>() : "";
-    it.target = f["target"].is_string() ? f["target"].get<std::string>() : "";
-    it.suspect = json_num(f, "suspect");
-    it.border = json_num(f, "border");
-    it.outside_lung = json_num(f, "outside_lung");
+    it.path = row.path;
+    it.label = name(row.label);
+    it.target = name(row.target);
+    it.suspect = row.shortcut.suspect;
+    it.border = row.shortcut.border;
+    it.outside_lung = row.shortcut.outside_lung;
     if (auto s = source_of.find(it.path); s != source_of.end()) it.source = s->second;
     d.flagged.push_back(it);
   }
-  // Draw the maps the metrics scored: their method and layer (an xai-eval JSON names the layer as
-  // "features.32 (relu4_3)", several joined by " + "; the torch names resolve).
-  ReportOptions drawn = o;
-  if (d.xai.contains("method") && d.xai["method"].is_string()) drawn.method = parse_method(d.xai["method"].get<std::string>());
-  if (d.xai.contains("layer") && d.xai["layer"].is_string() && drawn.method != CamMethod::Guided) {
-    std::string names, spec = d.xai["layer"].get<std::string>();
-    for (size_t start = 0; start < spec.size();) {
-      size_t end = spec.find(" + ", start);
-      if (end == std::string::npos) end = spec.size();
-      const std::string one = spec.substr(start, end - start);
-      names += (names.empty() ? "" : "+") + one.substr(0, one.find(" ("));
-      start = end + 3;
-    }
-    drawn.layer = names;
-  }
   const size_t n = std::min(d.flagged.size(), static_cast<size_t>(std::max(0, o.flagged_thumbnails)));
+  // Draw the maps the metrics scored: their method and layers, by name (several joined with '+', as --layer).
+  ReportOptions drawn = o;
+  drawn.method = x.method;
+  if (x.method != CamMethod::Guided) {
+    if (!x.layers.empty())
+      drawn.layer = join(x.layers, "+");
+    else if (n > 0)  // a file from before the names were recorded: its display string is not parsed apart
+      d.notes.push_back(d.xai_source + " records its target layers only as display text (written by an older cxr "
+                        "xai-eval): its flagged images are drawn at " +
+                        (o.layer.empty() ? std::string("the default layer") : "--layer " + o.layer) +
+                        ", not necessarily at " + x.layer + " (run xai-eval again to record them)");
+  }
+  std::vector<std::string> paths;
+  std::vector<int> targets;
   for (size_t i = 0; i < n; ++i) {
     paths.push_back(d.flagged[i].path);
     targets.push_back(std::max(0, class_of(d.classes, d.flagged[i].target)));
@@ -240,22 +244,32 @@ void flagged_thumbnails(ReportData& d, io::LoadedModel& lm, const data::Dataset&
       [&](size_t, const std::string& msg) { d.notes.push_back("flagged image not drawn: " + msg); });
 }
 
+// A `cxr xai-eval --json` file read back; its errors start with the file's name.
+XaiReport read_xai_file(const std::string& path) {
+  const nlohmann::json j = read_json_file(path, "`cxr xai-eval --json` output");
+  try {
+    return xai_report_from_json(j);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
 }  // namespace
 
-double lesion_pointing_game(const nlohmann::json& xai) {
-  if (!xai.is_object() || !xai.contains("localization")) return NAN;
-  const auto& loc = xai["localization"];
-  if (!loc.contains("lesion") || !loc["lesion"].contains("all")) return NAN;
-  return json_num(loc["lesion"]["all"], "pointing_game");
+const LocalizationSummary* localization_of(const XaiReport& xai, const std::string& kind, const std::string& group) {
+  const auto k = xai.localization.find(kind);
+  if (k == xai.localization.end()) return nullptr;
+  const auto g = k->second.find(group);
+  return g == k->second.end() ? nullptr : &g->second;
 }
 
-int64_t shortcut_flagged_count(const nlohmann::json& xai) {
-  if (!xai.is_object() || !xai.contains("shortcut")) return -1;
-  return xai["shortcut"].value("flagged_count", int64_t(-1));
+double lesion_pointing_game(const XaiReport& xai) {
+  const LocalizationSummary* s = localization_of(xai, "lesion", "all");
+  return s ? s->pointing : NAN;
 }
 
-double ReportData::pointing_game() const { return lesion_pointing_game(xai); }
-int64_t ReportData::flagged_count() const { return shortcut_flagged_count(xai); }
+double ReportData::pointing_game() const { return xai ? lesion_pointing_game(*xai) : NAN; }
+int64_t ReportData::flagged_count() const { return xai ? xai->flagged : -1; }
 
 std::vector<size_t> pick_gallery(const std::vector<int>& labels, const std::vector<int>& predicted,
                                  const std::vector<float>& confidence, int n) {
@@ -458,18 +472,11 @@ ReportData gather_report(const ReportOptions& o) {
     d.eval_source = o.eval_json;
   }
   if (!o.metrics_json.empty()) {
-    d.xai = read_json_file(o.metrics_json, "`cxr xai-eval --json` output");
-    CXR_CHECK(d.xai.is_object() && d.xai.contains("faithfulness"), o.metrics_json,
-              ": not the JSON `cxr xai-eval --json` writes (no faithfulness section)");
+    d.xai = read_xai_file(o.metrics_json);
     d.xai_source = o.metrics_json;
   }
-  std::vector<nlohmann::json> compare;
-  for (const auto& path : o.compare_metrics_json) {
-    nlohmann::json j = read_json_file(path, "`cxr xai-eval --json` output");
-    CXR_CHECK(j.is_object() && j.contains("faithfulness") && j.contains("method"), path,
-              ": not the JSON `cxr xai-eval --json` writes (no method or faithfulness section)");
-    compare.push_back(std::move(j));
-  }
+  std::vector<XaiReport> compare;
+  for (const auto& path : o.compare_metrics_json) compare.push_back(read_xai_file(path));
 
   // Test metrics and the per-image predictions the gallery picks from.
   const bool need_predictions = o.eval_json.empty() || (o.explanations_dir.empty() && o.samples > 0);
@@ -497,9 +504,9 @@ ReportData gather_report(const ReportOptions& o) {
   }
   for (size_t i = 0; i < compare.size(); ++i) {
     if (d.xai_compare.empty()) {
-      CXR_CHECK(d.xai.is_object(), o.compare_metrics_json[i], ": a comparison needs the main explanation metrics "
-                                                              "too (--metrics, or --xai-images > 0)");
-      d.xai_compare.push_back(d.xai);
+      CXR_CHECK(d.xai.has_value(), o.compare_metrics_json[i], ": a comparison needs the main explanation metrics "
+                                                                "too (--metrics, or --xai-images > 0)");
+      d.xai_compare.push_back(*d.xai);
     }
     d.xai_compare.push_back(std::move(compare[i]));
   }

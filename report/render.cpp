@@ -95,9 +95,10 @@ std::string basename(const std::string& path) {
   return b.empty() ? path : b;
 }
 
-double jnum(const nlohmann::json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return NAN;
-  return j[key].get<double>();
+// A class of an explanation report by its index, as the report names it; a dash when unknown.
+std::string xai_class(const XaiReport& x, int k) {
+  return k >= 0 && static_cast<size_t>(k) < x.class_names.size() ? x.class_names[static_cast<size_t>(k)]
+                                                                  : "\xE2\x80\x93";
 }
 
 // A JSON value as a table cell string (strings without quotes).
@@ -156,16 +157,12 @@ void header(Html& h, const ReportData& d) {
   tile(h, "Macro-F1", fmt_fixed(d.eval.macro_f1, 3), std::to_string(d.eval.classes.size()) + " classes");
   const double pg = d.pointing_game();
   std::string pg_hint = "Grad-CAM peak on the lesion";
-  if (d.xai.is_object() && d.xai.contains("localization") && d.xai["localization"].contains("lesion") &&
-      d.xai["localization"]["lesion"].contains("all")) {
-    const auto& a = d.xai["localization"]["lesion"]["all"];
-    pg_hint = std::to_string(a.value("hits", 0)) + " of " + std::to_string(a.value("scored", 0)) + " lesions hit";
-  }
+  if (const LocalizationSummary* a = d.xai ? localization_of(*d.xai, "lesion", "all") : nullptr)
+    pg_hint = std::to_string(a->hits) + " of " + std::to_string(a->scored) + " lesions hit";
   tile(h, "Pointing game", fmt_pct(pg), std::isfinite(pg) ? pg_hint : "no lesion masks scored");
   const int64_t fl = d.flagged_count();
   std::string fl_hint = "evidence on border markers";
-  if (d.xai.is_object() && d.xai.contains("images"))
-    fl_hint = "of " + std::to_string(d.xai.value("images", 0)) + " explained images";
+  if (d.xai) fl_hint = "of " + std::to_string(d.xai->rows.size()) + " explained images";
   tile(h, "Shortcut flags", fl >= 0 ? std::to_string(fl) : "\xE2\x80\x93", fl >= 0 ? fl_hint : "not computed");
   int best = 0;
   for (size_t i = 0; i < d.history.size(); ++i)
@@ -357,29 +354,26 @@ void methods_compared(Html& h, const ReportData& d) {
         "<th class=\"n\">lesion: pointing game</th><th class=\"n\">lesion: energy share</th>"
         "<th class=\"n\">deletion AUC</th><th class=\"n\">insertion AUC</th><th class=\"n\">Average Drop %</th>"
         "<th class=\"n\">shortcut flags</th><th class=\"n\">marker images flagged</th></tr></thead><tbody>");
-  for (const auto& x : d.xai_compare) {
-    const auto les = x.contains("localization") && x["localization"].contains("lesion") &&
-                             x["localization"]["lesion"].contains("all")
-                         ? x["localization"]["lesion"]["all"]
-                         : nlohmann::json();
-    const auto f = x.value("faithfulness", nlohmann::json::object());
-    const bool faith = f.value("images", 0) > 0;
+  for (const XaiReport& x : d.xai_compare) {
+    const LocalizationSummary* les = localization_of(x, "lesion", "all");
+    const FaithfulnessSummary& f = x.faithfulness;
+    const bool faith = f.images > 0;
+    // Over every row of the file (failed and flat ones too), not XaiReport::marker_images.
     int64_t markers = 0, marker_flags = 0;
-    for (const auto& r : x.value("rows", nlohmann::json::array())) {
-      if (r.value("source", std::string()) != "synth-marker") continue;
+    for (const XaiImageRow& r : x.rows) {
+      if (r.source != "synth-marker") continue;
       ++markers;
-      if (r.contains("shortcut") && r["shortcut"].value("flagged", false)) ++marker_flags;
+      if (r.shortcut.flagged) ++marker_flags;
     }
-    const int64_t flags = shortcut_flagged_count(x);
-    h.open("tr").element("td", jtext(x.value("method", nlohmann::json("?"))))
-        .element("td", jtext(x.value("layer", nlohmann::json("?"))))
-        .element("td", std::to_string(x.value("images", 0)), {{"class", "n"}})
+    h.open("tr").element("td", method_name(x.method))
+        .element("td", x.layer)
+        .element("td", std::to_string(x.rows.size()), {{"class", "n"}})
         .element("td", fmt_pct(lesion_pointing_game(x)), {{"class", "n"}})
-        .element("td", fmt_pct(jnum(les, "energy_share")), {{"class", "n"}})
-        .element("td", faith ? fmt_fixed(jnum(f, "deletion_auc"), 3) : "\xE2\x80\x93", {{"class", "n"}})
-        .element("td", faith ? fmt_fixed(jnum(f, "insertion_auc"), 3) : "\xE2\x80\x93", {{"class", "n"}})
-        .element("td", faith ? fmt_fixed(jnum(f, "average_drop"), 1) : "\xE2\x80\x93", {{"class", "n"}})
-        .element("td", flags >= 0 ? std::to_string(flags) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", fmt_pct(les ? les->energy : NAN), {{"class", "n"}})
+        .element("td", faith ? fmt_fixed(f.deletion_auc, 3) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", faith ? fmt_fixed(f.insertion_auc, 3) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", faith ? fmt_fixed(f.average_drop, 1) : "\xE2\x80\x93", {{"class", "n"}})
+        .element("td", std::to_string(x.flagged), {{"class", "n"}})
         .element("td", markers > 0 ? std::to_string(marker_flags) + " of " + std::to_string(markers) : "\xE2\x80\x93",
                  {{"class", "n"}})
         .close("tr");
@@ -392,36 +386,35 @@ void methods_compared(Html& h, const ReportData& d) {
 
 void xai_section(Html& h, const ReportData& d) {
   h.open("section", {{"class", "card"}, {"id", "xai"}}).element("h2", "Can the explanations be trusted?");
-  if (!d.xai.is_object()) {
+  if (!d.xai) {
     h.element("p", "Explanation metrics were not computed for this report.", {{"class", "lead"}});
     h.close("section");
     return;
   }
-  const auto& x = d.xai;
+  const XaiReport& x = *d.xai;
   h.element("p",
-            jtext(x.value("method", nlohmann::json("?"))) + " at " + jtext(x.value("layer", nlohmann::json("?"))) +
-                ", explaining the " + (x.value("target", std::string("pred")) == "true" ? "true" : "predicted") +
-                " class of " + std::to_string(x.value("images", 0)) + " images (" +
-                std::to_string(x.value("degenerate", 0)) + " flat maps, " + std::to_string(x.value("failed", 0)) +
+            std::string(method_name(x.method)) + " at " + x.layer + ", explaining the " +
+                (x.target == "true" ? "true" : "predicted") + " class of " + std::to_string(x.rows.size()) +
+                " images (" + std::to_string(x.degenerate) + " flat maps, " + std::to_string(x.failed) +
                 " failed). Source: " + d.xai_source + ".",
             {{"class", "lead"}});
   methods_compared(h, d);
-  const auto f = x.value("faithfulness", nlohmann::json::object());
-  if (f.value("images", 0) > 0) {
+  const FaithfulnessSummary& f = x.faithfulness;
+  if (f.images > 0) {
     h.element("h3", "Faithfulness: does the confidence depend on the highlighted pixels?");
     h.open("div", {{"class", "metrics"}});
-    metric(h, "deletion AUC (lower is better)", fmt_fixed(jnum(f, "deletion_auc"), 3));
-    metric(h, "insertion AUC (higher is better)", fmt_fixed(jnum(f, "insertion_auc"), 3));
-    metric(h, "Average Drop % (lower is better)", fmt_fixed(jnum(f, "average_drop"), 1));
-    metric(h, "Increase in Confidence % (higher)", fmt_fixed(jnum(f, "increase_in_confidence"), 1));
+    metric(h, "deletion AUC (lower is better)", fmt_fixed(f.deletion_auc, 3));
+    metric(h, "insertion AUC (higher is better)", fmt_fixed(f.insertion_auc, 3));
+    metric(h, "Average Drop % (lower is better)", fmt_fixed(f.average_drop, 1));
+    metric(h, "Increase in Confidence % (higher)", fmt_fixed(f.increase_in_confidence, 1));
     h.close("div");
     // Mean deletion / insertion curves over the images that have them.
     std::vector<double> del, ins;
     int n = 0;
-    for (const auto& r : x.value("rows", nlohmann::json::array())) {
-      if (!r.contains("faithfulness")) continue;
-      const auto dl = r["faithfulness"].value("deletion", std::vector<double>{});
-      const auto il = r["faithfulness"].value("insertion", std::vector<double>{});
+    for (const XaiImageRow& r : x.rows) {
+      if (!r.faithfulness) continue;
+      const std::vector<float>& dl = r.faithfulness->deletion;
+      const std::vector<float>& il = r.faithfulness->insertion;
       if (dl.empty() || dl.size() != il.size()) continue;
       if (del.empty()) del.assign(dl.size(), 0.0), ins.assign(il.size(), 0.0);
       if (dl.size() != del.size()) continue;
@@ -446,15 +439,14 @@ void xai_section(Html& h, const ReportData& d) {
       h.open("figure").raw(line_chart_svg(cp))
           .element("figcaption", "Mean deletion and insertion curves over " + std::to_string(n) +
                                      " images (deletion: pixels set to the " +
-                                     jtext(f.value("deletion_baseline", nlohmann::json("zeros"))) +
+                                     baseline_name(x.faithfulness_options.deletion_baseline) +
                                      " baseline; insertion: starting from a " +
-                                     jtext(f.value("insertion_baseline", nlohmann::json("blur"))) + " copy)")
+                                     baseline_name(x.faithfulness_options.insertion_baseline) + " copy)")
           .close("figure");
     }
   }
   h.element("h3", "Localisation: does the map point at the lesion?");
-  const auto loc = x.value("localization", nlohmann::json::object());
-  if (loc.empty()) {
+  if (x.localization.empty()) {
     h.element("p", "No lesion or lung masks were available for these images.", {{"class", "meta"}});
   } else {
     std::vector<std::string> groups = {"all"};
@@ -463,30 +455,29 @@ void xai_section(Html& h, const ReportData& d) {
           "<th class=\"n\">lesion: energy share</th><th class=\"n\">lung: pointing game</th>"
           "<th class=\"n\">lung: energy share</th></tr></thead><tbody>");
     for (const auto& g : groups) {
-      const auto les = loc.contains("lesion") && loc["lesion"].contains(g) ? loc["lesion"][g] : nlohmann::json();
-      const auto lun = loc.contains("lung") && loc["lung"].contains(g) ? loc["lung"][g] : nlohmann::json();
-      if (les.is_null() && lun.is_null()) continue;
+      const LocalizationSummary* les = localization_of(x, "lesion", g);
+      const LocalizationSummary* lun = localization_of(x, "lung", g);
+      if (!les && !lun) continue;
       h.open("tr").element("td", g == "all" ? "all" : "true " + g);
-      h.element("td", fmt_pct(jnum(les, "pointing_game")), {{"class", "n"}});
-      h.element("td", les.is_object() ? std::to_string(les.value("hits", 0)) + " / " + std::to_string(les.value("scored", 0))
-                                      : "\xE2\x80\x93",
+      h.element("td", fmt_pct(les ? les->pointing : NAN), {{"class", "n"}});
+      h.element("td", les ? std::to_string(les->hits) + " / " + std::to_string(les->scored) : "\xE2\x80\x93",
                 {{"class", "n"}});
-      h.element("td", fmt_pct(jnum(les, "energy_share")), {{"class", "n"}});
-      h.element("td", fmt_pct(jnum(lun, "pointing_game")), {{"class", "n"}});
-      h.element("td", fmt_pct(jnum(lun, "energy_share")), {{"class", "n"}}).close("tr");
+      h.element("td", fmt_pct(les ? les->energy : NAN), {{"class", "n"}});
+      h.element("td", fmt_pct(lun ? lun->pointing : NAN), {{"class", "n"}});
+      h.element("td", fmt_pct(lun ? lun->energy : NAN), {{"class", "n"}}).close("tr");
     }
     h.raw("</tbody></table>");
     h.element("p", "Pointing game: the map's maximum lies on the mask (within " +
-                       std::to_string(x.value("pointing_tolerance", 0)) +
+                       std::to_string(default_pointing_tolerance(x.input_size)) +
                        " px at the model input). Energy share: the part of the map inside the mask. Images without a "
                        "lesion (NORMAL) are not scored on lesions.",
               {{"class", "meta"}});
   }
-  if (x.contains("sanity") && x["sanity"].is_object()) {
+  if (x.sanity) {
     h.element("h3", "Sanity check (cascading randomisation)");
-    const bool passed = x["sanity"].value("passed", false);
+    const bool passed = x.sanity->passed;
     h.open("p").element("span", passed ? "passed" : "FAILED", {{"class", passed ? "pill ok" : "pill bad"}})
-        .text(" " + x["sanity"].value("verdict", std::string()))
+        .text(" " + x.sanity->verdict)
         .close("p");
   }
   h.close("section");
@@ -494,17 +485,17 @@ void xai_section(Html& h, const ReportData& d) {
 
 void shortcuts(Html& h, const ReportData& d) {
   h.open("section", {{"class", "card"}, {"id", "shortcuts"}}).element("h2", "Shortcut finder");
-  if (!d.xai.is_object() || !d.xai.contains("shortcut")) {
+  if (!d.xai) {
     h.element("p", "Not computed.", {{"class", "lead"}}).close("section");
     return;
   }
-  const auto& sc = d.xai["shortcut"];
+  const XaiReport& x = *d.xai;
   h.element("p",
             "Images whose explanation sits outside the lungs in the border band (" +
-                std::to_string(sc.value("band", 0)) +
+                std::to_string(x.shortcut_band) +
                 " px at the model input), where burned-in markers and text live: a model that reads them has "
                 "learnt a shortcut, not the disease. " +
-                std::to_string(sc.value("flagged_count", 0)) + " of " + std::to_string(d.xai.value("images", 0)) +
+                std::to_string(x.flagged) + " of " + std::to_string(x.rows.size()) +
                 " explained images are flagged.",
             {{"class", "lead"}});
   if (!d.flagged.empty()) {
@@ -528,20 +519,18 @@ void shortcuts(Html& h, const ReportData& d) {
     h.close("div");
   }
   // The ranking's top rows, flagged or not.
-  const auto ranking = sc.value("ranking", nlohmann::json::array());
-  if (!ranking.empty()) {
+  if (!x.shortcut_ranking.empty()) {
     h.element("h3", "Most suspect images");
     h.raw("<table><thead><tr><th>file</th><th>true</th><th>explained</th><th class=\"n\">suspect share</th>"
           "<th class=\"n\">border</th><th class=\"n\">outside lungs</th><th>flagged</th></tr></thead><tbody>");
-    for (size_t i = 0; i < ranking.size() && i < 10; ++i) {
-      const auto& r = ranking[i];
-      const std::string file = r.value("file", std::string());
-      h.open("tr").open("td").element("span", basename(file), {{"class", "mono"}, {"title", file}}).close("td");
-      h.element("td", jtext(r.value("label", nlohmann::json()))).element("td", jtext(r.value("target", nlohmann::json())));
-      h.element("td", fmt_pct(jnum(r, "suspect")), {{"class", "n"}}).element("td", fmt_pct(jnum(r, "border")), {{"class", "n"}});
-      h.element("td", fmt_pct(jnum(r, "outside_lung")), {{"class", "n"}});
+    for (size_t i = 0; i < x.shortcut_ranking.size() && i < 10; ++i) {
+      const XaiImageRow& r = x.rows[x.shortcut_ranking[i]];
+      h.open("tr").open("td").element("span", basename(r.path), {{"class", "mono"}, {"title", r.path}}).close("td");
+      h.element("td", xai_class(x, r.label)).element("td", xai_class(x, r.target));
+      h.element("td", fmt_pct(r.shortcut.suspect), {{"class", "n"}}).element("td", fmt_pct(r.shortcut.border), {{"class", "n"}});
+      h.element("td", fmt_pct(r.shortcut.outside_lung), {{"class", "n"}});
       h.open("td");
-      if (r.value("flagged", false)) h.element("span", "flagged", {{"class", "pill bad"}});
+      if (r.shortcut.flagged) h.element("span", "flagged", {{"class", "pill bad"}});
       h.close("td").close("tr");
     }
     h.raw("</tbody></table>");

@@ -25,6 +25,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 
 #include "core/version.h"
 #include "explain/cam.h"
+#include "explain/xai_report.h"
 #include "io/checkpoint.h"
 #include "models/summary.h"
 #include "train/history.h"
@@ -103,9 +105,9 @@ struct ReportData {
   std::vector<GalleryItem> gallery;  // in display order: mistakes first
   std::string gallery_source, gallery_method, gallery_layer;
 
-  nlohmann::json xai;              // cxr::to_json(XaiReport) (null when absent)
+  std::optional<XaiReport> xai;    // computed here, or read from --metrics (xai_report_from_json)
   std::string xai_source;
-  std::vector<nlohmann::json> xai_compare;  // the main metrics first, then compare_metrics_json's (when given)
+  std::vector<XaiReport> xai_compare;  // the main metrics first, then compare_metrics_json's (when given)
   std::vector<FlaggedItem> flagged;
 
   // Headline numbers (NaN / -1 when unknown).
@@ -113,9 +115,11 @@ struct ReportData {
   int64_t flagged_count() const;
 };
 
-// The same two numbers of any `cxr xai-eval --json` report (NaN / -1 when it has none).
-double lesion_pointing_game(const nlohmann::json& xai);
-int64_t shortcut_flagged_count(const nlohmann::json& xai);
+// A localisation summary of a report (kind "lesion" | "lung", group "all" or a class name); nullptr when no
+// image had that mask.
+const LocalizationSummary* localization_of(const XaiReport& xai, const std::string& kind, const std::string& group);
+// The pointing game on the lesion masks over all images (NaN when none was scored).
+double lesion_pointing_game(const XaiReport& xai);
 
 ReportData gather_report(const ReportOptions& options);
 std::string render_report(const ReportData& data);

@@ -12,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/threading.h"
 #include "data/dataset.h"
+#include "error_of.h"
 #include "explain/sha256.h"
 #include "image/image.h"
 #include "report/html.h"
@@ -266,8 +267,8 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   EXPECT_GE(source_class.size(), 4u);  // synth's classes, the marker's COVID19, the evil one
   EXPECT_EQ(count_of(html, "<td class=\"sub\">"), source_class.size());
   // Explanation metrics were computed on all test images, with masks.
-  ASSERT_TRUE(d.xai.is_object());
-  EXPECT_EQ(d.xai.value("images", 0), fx.test_images);
+  ASSERT_TRUE(d.xai.has_value());
+  EXPECT_EQ(d.xai->rows.size(), static_cast<size_t>(fx.test_images));
   EXPECT_NE(html.find("Pointing game"), std::string::npos);
   // History values appear in the training section text (epoch 3 had the lowest val_loss, 0.7).
   EXPECT_NE(html.find("lowest validation loss 0.7000 at epoch 3"), std::string::npos);
@@ -285,7 +286,8 @@ TEST(Report, WholeReportOverAHandMadeRun) {
 
   // Reading metrics from files instead gives the same headline numbers.
   cxr::write_file_atomic(fx.root + "/eval.json", to_json(d.eval).dump());
-  cxr::write_file_atomic(fx.root + "/xai.json", d.xai.dump());
+  const nlohmann::json xai = to_json(*d.xai);
+  cxr::write_file_atomic(fx.root + "/xai.json", xai.dump());
   ReportOptions o2 = o;
   o2.eval_json = fx.root + "/eval.json";
   o2.metrics_json = fx.root + "/xai.json";
@@ -296,9 +298,32 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   EXPECT_EQ(d2.flagged_count(), d.flagged_count());
   EXPECT_EQ(d2.eval_source, o2.eval_json);
   EXPECT_EQ(d2.gallery.size(), 2u);
+  ASSERT_EQ(d2.flagged.size(), d.flagged.size());
+  for (size_t i = 0; i < d.flagged.size(); ++i) EXPECT_EQ(d2.flagged[i].path, d.flagged[i].path) << i;
+  for (const auto& n : d2.notes) EXPECT_EQ(n.find("target layers"), std::string::npos) << n;
+  // A file from before the layers' names were recorded: its flagged images are drawn at the report's own
+  // layer, and the page says so (the display string is not parsed apart). One image flagged by hand, to draw.
+  nlohmann::json old = xai;
+  old.erase("layers");
+  for (auto& r : old["rows"])
+    if (r.contains("shortcut")) {  // an explained image, in the ranking
+      r["shortcut"]["flagged"] = true;
+      break;
+    }
+  cxr::write_file_atomic(fx.root + "/xai_old.json", old.dump());
+  ReportOptions o_old = o2;
+  o_old.metrics_json = fx.root + "/xai_old.json";
+  const ReportData d_old = write_report(o_old, fx.root + "/out/report_old.html");
+  EXPECT_TRUE(d_old.xai->layers.empty());
+  ASSERT_EQ(d_old.flagged.size(), d.flagged.size() + 1);
+  EXPECT_FALSE(d_old.flagged[0].overlay_uri.empty());
+  bool noted = false;
+  for (const auto& n : d_old.notes)
+    noted = noted || n.find("records its target layers only as display text") != std::string::npos;
+  EXPECT_TRUE(noted);
 
   // A second method's metrics: one comparison row each, with its own numbers and its marker flags.
-  nlohmann::json other = d.xai;
+  nlohmann::json other = xai;
   other["method"] = "hirescam";
   other["localization"]["lesion"]["all"]["pointing_game"] = 0.1234;
   int markers = 0;
@@ -326,6 +351,14 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not_xai.json"), std::string::npos) << e.what();
   }
+  // A malformed one: the file's name, then what is wrong and where.
+  nlohmann::json broken = xai;
+  broken["rows"][0]["probability"] = "high";
+  cxr::write_file_atomic(fx.root + "/broken_xai.json", broken.dump());
+  o2.compare_metrics_json = {};
+  o2.metrics_json = fx.root + "/broken_xai.json";
+  EXPECT_EQ(error_of([&] { write_report(o2, fx.root + "/out/report5.html"); }),
+            fx.root + "/broken_xai.json: 'rows[0].probability' is a string, expected a number or null");
   fs::remove_all(fx.root);
 }
 

@@ -2,7 +2,7 @@
 // answers are known by construction and on a hand-computed 2x2 case, AD / IC by hand, pointing game and
 // energy share, masks and the mask matcher, Spearman by hand (ties), the cascading-randomisation sanity
 // check on a tiny VGG (maps change, weights come back bit for bit, a model-blind map fails), the shortcut
-// finder on synthetic marker images, the dataset report and `cxr xai-eval`.
+// finder on synthetic marker images, the dataset report, its JSON read back, and `cxr xai-eval`.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -12,12 +12,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include <nlohmann/json.hpp>
 
 #include "core/rng.h"
 #include "data/synth.h"
+#include "error_of.h"
 #include "explain/metrics.h"
 #include "image/image.h"
 #include "image/transform.h"
@@ -698,6 +700,9 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   ASSERT_EQ(r.rows.size(), 6u);
   EXPECT_EQ(r.failed, 0);
   EXPECT_EQ(r.method, CamMethod::GradCAM);
+  // relu4_2 of torchvision's vgg11 numbering: the name a report resolves, and the display string.
+  EXPECT_EQ(r.layers, std::vector<std::string>{"features.14"});
+  EXPECT_EQ(r.layer, "features.14 (relu4_2)");
   EXPECT_EQ(r.shortcut_band, data::marker_band_px(64));
   int64_t with_faith = 0, lesion_scored = 0;
   for (const auto& row : r.rows) {
@@ -729,6 +734,7 @@ TEST(XaiReport, EvaluatesASyntheticDatasetWithManifestMasks) {
   EXPECT_TRUE(j["faithfulness"].contains("deletion_auc"));
   EXPECT_TRUE(j["shortcut"].contains("ranking"));
   EXPECT_TRUE(j.contains("sanity"));
+  EXPECT_EQ(j["layers"], nlohmann::json::array({"features.14"}));
   const std::string table = format_report(r);
   EXPECT_NE(table.find("Shortcut finder"), std::string::npos);
   // --target true explains the labels; limit.
@@ -780,6 +786,129 @@ TEST(XaiReport, MakeReportAggregatesPerClass) {
   ASSERT_EQ(r.shortcut_ranking.size(), 3u);
   EXPECT_EQ(r.shortcut_ranking[0], 1u);
   EXPECT_EQ(r.faithfulness.images, 3);
+}
+
+// The report `cxr report` reads back from a file is the one xai-eval wrote: through the file's text, to_json of
+// what is read is what was written, and what the JSON holds in another form (class names, the ranking as
+// dataset indices, NaN as null) comes back as the values it stood for.
+TEST(XaiReport, JsonReadsBackAsTheSameReport) {
+  SynthFixture fx;
+  data::Dataset ds = data::open_dataset((fx.dir / "synth").string());
+  data::Sample missing = ds.samples[0], unlabelled = ds.samples[1];
+  missing.path = (fx.dir / "missing.png").string();
+  unlabelled.label = -1;
+  unlabelled.source.clear();
+  ds.samples.push_back(missing);
+  ds.samples.push_back(unlabelled);
+  auto m = tiny_vgg();
+  XaiOptions opt;
+  opt.request.layers = {"relu4_2+relu5_2"};
+  opt.faithfulness.steps = 4;
+  opt.sanity_images = 2;
+  const XaiReport r = evaluate_explanations(*m, ds, opt);
+  ASSERT_EQ(r.failed, 1);
+  ASSERT_TRUE(r.sanity.has_value());
+  ASSERT_TRUE(r.markers_known);
+  ASSERT_FALSE(r.localization.empty());
+  const nlohmann::json j = to_json(r);
+  const XaiReport back = xai_report_from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(to_json(back).dump(), j.dump());
+  EXPECT_EQ(back.method, CamMethod::GradCAM);
+  EXPECT_EQ(back.layers, (std::vector<std::string>{"features.14", "features.19"}));  // torchvision's vgg11
+  EXPECT_EQ(back.shortcut_ranking, r.shortcut_ranking);
+  EXPECT_EQ(back.faithfulness_options.blur_sigma, 0.0f);  // the default, written as the sigma it stands for
+  ASSERT_EQ(back.rows.size(), r.rows.size());
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const XaiImageRow &a = r.rows[i], &b = back.rows[i];
+    EXPECT_EQ(b.label, a.label) << i;
+    EXPECT_EQ(b.target, a.target) << i;
+    EXPECT_EQ(b.shortcut.with_lungs, a.shortcut.with_lungs) << i;
+    EXPECT_EQ(b.lesion.pointing.distance, a.lesion.pointing.distance) << i;  // infinite where not scored
+    ASSERT_EQ(b.faithfulness.has_value(), a.faithfulness.has_value()) << i;
+    if (a.faithfulness) {
+      EXPECT_EQ(b.faithfulness->target, a.faithfulness->target) << i;
+      EXPECT_EQ(b.faithfulness->deletion, a.faithfulness->deletion) << i;
+    }
+  }
+  EXPECT_EQ(back.rows.back().label, -1);
+  EXPECT_FALSE(back.rows[back.rows.size() - 2].error.empty());
+
+  // Rows no model gives here: a flat map, a lesion the map has no peak on, shares that are NaN; a guided
+  // report (no layers), a blur sigma of its own.
+  std::vector<XaiImageRow> rows(3);
+  rows[0].path = "flat.png";
+  rows[0].label = rows[0].target = 1;
+  rows[0].degenerate = true;
+  rows[0].degenerate_reason = "constant map";
+  rows[1].path = "nopeak.png";
+  rows[1].label = rows[1].target = 0;
+  rows[1].lesion.available = true;
+  rows[1].lesion.pointing.scored = true;
+  rows[1].lesion.pointing.distance = INFINITY;
+  rows[1].lesion.energy = NAN;
+  rows[1].shortcut.border = rows[1].shortcut.suspect = rows[1].shortcut.outside_lung = NAN;
+  rows[2].path = "broken.png";
+  rows[2].error = "broken.png: cannot decode";
+  XaiOptions o;
+  o.request.method = CamMethod::Guided;
+  o.faithfulness.blur_sigma = 2.5f;
+  XaiReport h = make_report(rows, {"A", "B"}, o);
+  h.layer = "input";
+  const nlohmann::json hj = to_json(h);
+  const XaiReport hb = xai_report_from_json(nlohmann::json::parse(hj.dump()));
+  EXPECT_EQ(to_json(hb).dump(), hj.dump());
+  EXPECT_EQ(hb.method, CamMethod::Guided);
+  EXPECT_TRUE(hb.layers.empty());
+  EXPECT_EQ(hb.faithfulness_options.blur_sigma, 2.5f);
+  EXPECT_EQ(hb.rows[0].degenerate_reason, "constant map");
+  EXPECT_EQ(hb.rows[1].lesion.pointing.y, -1);
+  EXPECT_EQ(hb.rows[1].lesion.pointing.distance, INFINITY);
+  EXPECT_TRUE(std::isnan(hb.rows[1].lesion.energy));
+  EXPECT_TRUE(std::isnan(hb.rows[1].shortcut.suspect));
+  EXPECT_EQ(hb.rows[2].error, "broken.png: cannot decode");
+  EXPECT_EQ(hb.shortcut_ranking, (std::vector<size_t>{1}));
+}
+
+TEST(XaiReport, MalformedJsonIsAnErrorNamingWhatAndWhere) {
+  std::vector<XaiImageRow> rows(2);
+  for (int i = 0; i < 2; ++i) {
+    rows[static_cast<size_t>(i)].index = i;
+    rows[static_cast<size_t>(i)].path = str("img", i, ".png");
+    rows[static_cast<size_t>(i)].label = rows[static_cast<size_t>(i)].target = i;
+  }
+  const nlohmann::json good = to_json(make_report(rows, {"A", "B"}, {}));
+  ASSERT_EQ(good["shortcut"]["ranking"].size(), 2u);
+  auto error = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json b = good;
+    edit(b);
+    return error_of([&] { xai_report_from_json(b); });
+  };
+  EXPECT_EQ(error([](nlohmann::json& b) { b.erase("rows"); }),
+            "not the JSON `cxr xai-eval --json` writes (no rows / faithfulness / shortcut)");
+  EXPECT_EQ(error([](nlohmann::json& b) { b = nlohmann::json::array(); }),
+            "not the JSON `cxr xai-eval --json` writes (no rows / faithfulness / shortcut)");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["rows"] = "none"; }), "'rows' is a string, expected an array");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["rows"][1]["label"] = 3; }),
+            "'rows[1].label' is a number (3), expected a string");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["rows"][0]["target"] = "C"; }),
+            "'rows[0].target' is 'C', not one of the classes (A, B)");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["rows"][0].erase("lesion"); }), "'rows[0].lesion' is missing");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["rows"][1]["shortcut"]["flagged"] = 1; }),
+            "'rows[1].shortcut.flagged' is a number (1), expected true or false");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["localization"]["lesion"]["all"] = {{"scored", -2}}; }),
+            "'localization.lesion.all.scored' is -2, expected a whole number from 0 to 9223372036854775807");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["input_size"] = 1e300; }),
+            "'input_size' is a number (1e+300), expected a whole number from 0 to 2147483647");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["rows"][0]["probability"] = 1e300; }),
+            "'rows[0].probability' is 1e+300, out of a float's range");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["method"] = "occlusion"; }).rfind("'method': unknown explanation method", 0),
+            0u);
+  EXPECT_EQ(error([](nlohmann::json& b) { b["images"] = 3; }), "'images' is 3 but 'rows' holds 2");
+  EXPECT_EQ(error([](nlohmann::json& b) { b["shortcut"]["ranking"][1] = b["shortcut"]["ranking"][0]; }),
+            str("'shortcut.ranking[1]' (index ", good["shortcut"]["ranking"][0]["index"].get<int64_t>(),
+                ", file '", good["shortcut"]["ranking"][0]["file"].get<std::string>(),
+                "') is not one of the explained rows, or one listed before"));
+  EXPECT_EQ(error([](nlohmann::json& b) { b["sanity"] = {{"passed", true}}; }), "'sanity.verdict' is missing");
 }
 
 TEST(XaiEvalCli, WritesTableAndJson) {

@@ -12,6 +12,7 @@
 #include "../jpeg_writer.h"
 #include "core/atomic_file.h"
 #include "explain/npy.h"
+#include "explain/xai_report.h"
 #include "image/png.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -209,6 +210,45 @@ int main(int argc, char** argv) {
           R"("classes":[{"name":"A","precision":0.6,"recall":1,"f1":0.75,"roc_auc":0.9,"support":2,)"
           R"("roc":{"fpr":[0,0.5,1],"tpr":[0,1,1]}},{"name":"B","support":2}],)"
           R"("per_source":{"x":{"correct":3,"total":4,"confusion":[[2,0],[1,1]]}}})");
+  {  // every kind of row to_json writes, a few hundred bytes each (the harness reads up to 8 kB)
+    std::vector<XaiImageRow> rows(3);
+    rows[0].index = 0;
+    rows[0].path = "a.png";
+    rows[0].source = "synth-marker";
+    rows[0].label = rows[0].target = rows[0].predicted = 0;
+    rows[0].probability = 0.75f;
+    FaithfulnessRow f;
+    f.deletion = {0.75f, 0.25f, 0.0f};
+    f.insertion = {0.1f, 0.5f, 0.75f};
+    f.deletion_auc = 0.3125;
+    f.insertion_auc = 0.46;
+    rows[0].faithfulness = f;
+    rows[0].lesion.available = rows[0].lung.available = true;
+    rows[0].lesion.pointing = {true, true, 3, 4, 1.5};
+    rows[0].lesion.energy = 0.4;
+    rows[0].lung.energy = NAN;
+    rows[0].shortcut = {0.6, 0.7, 0.65, true, true, true};
+    rows[1].index = 1;
+    rows[1].path = "b.png";
+    rows[1].label = 1;
+    rows[1].degenerate = true;
+    rows[1].degenerate_reason = "constant map";
+    rows[2].index = 2;
+    rows[2].path = "c.png";
+    rows[2].error = "c.png: cannot decode";
+    XaiReport r = make_report(rows, {"A", "B"}, {});
+    r.model = "vgg11";
+    r.layers = {"features.14"};
+    r.layer = "features.14 (relu4_2)";
+    r.input_size = 32;
+    r.shortcut_band = 10;
+    SanityResult sr;
+    sr.steps = {{"classifier.0", 1, {0.5, NAN}, {0.5, 0.25}, 0.5, 0.375}};
+    sr.units = sr.half = 1;
+    sr.verdict = "PASS";
+    r.sanity = sr;
+    put("run_folder", "xai.json", std::string(1, '\4') + to_json(r).dump());
+  }
 
   // --- .npy
   put("npy", "2d.npy", encode_npy(ramp({2, 3})));
