@@ -186,7 +186,6 @@ nlohmann::json image_record(const Run& run, const cxr::ExplainedBatch& b, size_t
 void run(const Options& o) {
   cxr::cli::usage_check(!o.counterfactual || cxr::uses_gradients(o.method), "--counterfactual",
                         cxr::str("applies to the gradient methods, not to ", cxr::method_name(o.method)));
-  CXR_CHECK(!o.metrics || cxr::dist::world().size() == 1, "--metrics runs in one process only for now");
   cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
   cxr::Model& model = *lm.model;
   const auto& classes = lm.meta.classes;
@@ -301,11 +300,12 @@ void run(const Options& o) {
     degenerate = static_cast<int>(cxr::dist::sum_over_ranks(comm, degenerate));
     explained = static_cast<int>(cxr::dist::sum_over_ranks(comm, explained));
     masks_ambiguous = cxr::dist::sum_over_ranks(comm, masks_ambiguous);
+    if (o.metrics) metric_rows = cxr::gather_rows(comm, std::move(metric_rows), classes, xopt);
   }
   const double total = seconds_since(t_start);
 
   std::string metrics_file;
-  if (o.metrics) {
+  if (o.metrics && comm.is_root()) {
     cxr::XaiReport rep = cxr::make_report(std::move(metric_rows), classes, xopt);
     rep.model = model.name();
     rep.method = req.method;
@@ -319,7 +319,7 @@ void run(const Options& o) {
     jm["checkpoint"] = o.model;
     jm["checkpoint_sha256"] = sha;
     metrics_file = (fs::path(o.out) / "metrics.json").string();
-    if (comm.is_root()) cxr::write_file_atomic(metrics_file, jm.dump(2) + "\n");
+    cxr::write_file_atomic(metrics_file, jm.dump(2) + "\n");
     std::printf("\n%s", cxr::format_report(rep).c_str());
     if (masks_ambiguous)
       std::fprintf(stderr, "cxr explain: warning: %lld mask(s) matched several files equally well and were left out\n",

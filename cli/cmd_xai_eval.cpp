@@ -8,7 +8,8 @@
 // AUC, its share of Average Drop / Increase in Confidence, pointing game and energy share on the lesion and
 // lung masks when there are any (manifest columns lung_mask / lesion_mask, as `cxr synth` writes, or a
 // --masks folder matched by file name), and the shortcut finder's border / outside-lung shares. Prints a
-// table of aggregates and the flagged images; --json writes everything, per image too.
+// table of aggregates and the flagged images; --json writes everything, per image too. Under mpirun the
+// images are shared out over the ranks and rank 0 writes what one process writes.
 #include <algorithm>
 #include <cstdio>
 
@@ -17,6 +18,7 @@
 #include "cli/command.h"
 #include "core/atomic_file.h"
 #include "data/dataset.h"
+#include "dist/gather_json.h"
 #include "explain/metrics.h"
 #include "io/model_file.h"
 
@@ -64,7 +66,14 @@ void run(const Options& o) {
   const int64_t n = o.limit > 0 ? std::min(o.limit, ds.size()) : ds.size();
   std::printf("%s (%s split), evaluating %lld image%s\n", ds.summary().c_str(), split.c_str(),
               static_cast<long long>(n), n == 1 ? "" : "s");
-  cxr::XaiReport r = cxr::evaluate_explanations(*lm.model, ds, opt);
+  // Under mpirun each rank explains its share; rank 0 gets the whole report, prints and writes it.
+  cxr::dist::Comm& comm = cxr::dist::world();
+  cxr::XaiReport r = cxr::evaluate_explanations(*lm.model, ds, opt, &comm);
+  const int64_t failed = cxr::dist::sum_over_ranks(comm, comm.is_root() ? r.failed : 0);
+  if (!comm.is_root()) {
+    if (failed) throw cxr::dist::AllRanksError("");  // rank 0 says it
+    return;
+  }
   std::printf("\n%s", cxr::format_report(r, o.top).c_str());
   std::printf("%.1f s\n", r.seconds);
   if (r.mask_ambiguous)
@@ -80,7 +89,8 @@ void run(const Options& o) {
   }
   for (const auto& row : r.rows)
     if (!row.error.empty()) std::fprintf(stderr, "cxr xai-eval: error: %s\n", row.error.c_str());
-  if (r.failed) throw cxr::Error(cxr::str(r.failed, " image(s) could not be evaluated (see the errors above)"));
+  if (failed)
+    throw cxr::dist::AllRanksError(cxr::str(failed, " image(s) could not be evaluated (see the errors above)"));
 }
 
 void setup(CLI::App& app) {
@@ -124,6 +134,6 @@ void setup(CLI::App& app) {
 
 cxr::cli::Register reg{"xai-eval",
                        "Explanation metrics: deletion/insertion, AD/IC, pointing game, shortcut finder, sanity check",
-                       65, setup};
+                       65, setup, cxr::cli::Ranks::shared};
 
 }  // namespace

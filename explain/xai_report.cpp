@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "core/argmax.h"
 #include "core/progress.h"
 #include "core/strings.h"
@@ -170,7 +172,19 @@ std::map<std::string, MaskFolder> resolve_mask_folders(const std::string& dir, c
   return out;
 }
 
-XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, const XaiOptions& opt) {
+std::vector<XaiImageRow> gather_rows(dist::Comm& comm, std::vector<XaiImageRow> mine,
+                                     const std::vector<std::string>& class_names, const XaiOptions& opt) {
+  if (comm.size() == 1) return mine;
+  const std::vector<std::string> parts = comm.gather(to_json(make_report(std::move(mine), class_names, opt)).dump());
+  std::vector<XaiImageRow> all;
+  for (const std::string& text : parts) {
+    XaiReport r = xai_report_from_json(nlohmann::json::parse(text));
+    for (XaiImageRow& row : r.rows) all.push_back(std::move(row));
+  }
+  return all;
+}
+
+XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, const XaiOptions& opt, dist::Comm* comm) {
   const auto t0 = std::chrono::steady_clock::now();
   CXR_CHECK(opt.target == "pred" || opt.target == "true", "target '", opt.target, "': must be pred or true");
   CXR_CHECK(opt.batch >= 1, "batch ", opt.batch, " must be at least 1");
@@ -218,11 +232,19 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
   Tensor sanity_images;
   std::vector<int> sanity_classes;
   int64_t sanity_have = 0;
+  // This rank's items: all of them in one process.
+  const int ranks = comm ? comm->size() : 1;
+  const dist::Range mine =
+      dist::share_batches(static_cast<int64_t>(items.size()), opt.batch, comm ? comm->rank() : 0, ranks);
+  const size_t first = static_cast<size_t>(mine.begin);
+  const std::vector<ImageToExplain> my_items(items.begin() + mine.begin, items.begin() + mine.end);
   std::optional<Progress> bar;
-  if (opt.progress) bar.emplace("Evaluating explanations", total, stdout);
+  if (opt.progress)
+    bar.emplace(ranks > 1 ? "Evaluating explanations (rank 0's share)" : "Evaluating explanations", mine.size(), stdout);
   explain_images(
-      model, items, po,
+      model, my_items, po,
       [&](ExplainedBatch& b) {
+        for (ExplainedImage& im : b.images) im.index += first;  // into rows
         const int64_t ng = static_cast<int64_t>(b.images.size());
         std::vector<Tensor> les, lu;
         std::vector<Explanation> ex;
@@ -257,8 +279,25 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
         }
         if (bar) bar->update(static_cast<int64_t>(b.end), {}, static_cast<int64_t>(b.end));
       },
-      [&](size_t i, const std::string& message) { rows[i].error = message; });
+      [&](size_t i, const std::string& message) { rows[first + i].error = message; });
   if (bar) bar->finish();
+  if (ranks > 1) {
+    std::vector<XaiImageRow> own(std::make_move_iterator(rows.begin() + mine.begin),
+                                 std::make_move_iterator(rows.begin() + mine.end));
+    if (!comm->is_root()) {  // its rows go to rank 0; it keeps them too, for its count of failures
+      gather_rows(*comm, own, dataset.class_names, opt);
+      XaiReport part;
+      part.rows = std::move(own);
+      for (const XaiImageRow& r : part.rows) part.failed += r.error.empty() ? 0 : 1;
+      double a = static_cast<double>(ambiguous);
+      comm->allreduce_sum(&a, 1);
+      return part;
+    }
+    rows = gather_rows(*comm, std::move(own), dataset.class_names, opt);
+    double a = static_cast<double>(ambiguous);
+    comm->allreduce_sum(&a, 1);
+    ambiguous = static_cast<int64_t>(a);
+  }
 
   XaiReport report = make_report(std::move(rows), dataset.class_names, opt);
   report.model = model.name();

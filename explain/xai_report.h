@@ -29,6 +29,7 @@
 
 #include "core/tensor.h"
 #include "data/dataset.h"
+#include "dist/comm.h"
 #include "explain/cam.h"
 #include "explain/faithfulness.h"
 #include "explain/localization.h"
@@ -112,7 +113,13 @@ struct XaiReport {
   double seconds = 0.0;
 };
 
-XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, const XaiOptions& options);
+// Under mpirun (`comm` of several ranks): each rank explains whole batches of one process's batching
+// (dist::share_batches), rank 0 gathers the rows, makes the report and runs the sanity check on the first
+// images of its share; it returns what one process returns, byte for byte as JSON (but for `seconds`)
+// whenever rank 0's share holds the sanity check's images. The other ranks return their own rows only,
+// unaggregated (their `failed` counts only those: sum it over the ranks).
+XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, const XaiOptions& options,
+                                dist::Comm* comm = nullptr);
 
 // The metrics of explanations a caller already has (e.g. `cxr explain --metrics`): images [N, C, S, S]
 // preprocessed, one Explanation per image, masks per image ([S, S] binary from load_mask / prepare_mask, or
@@ -120,6 +127,10 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
 std::vector<XaiImageRow> evaluate_batch(Model& model, const Tensor& images, const std::vector<Explanation>& ex,
                                         const std::vector<Tensor>& lesion_masks, const std::vector<Tensor>& lung_masks,
                                         const XaiOptions& options);
+// Data parallel: rank 0 gets every rank's rows in rank order (through their JSON, which keeps every number
+// exactly); the other ranks an empty vector. One rank: `mine` as it is.
+std::vector<XaiImageRow> gather_rows(dist::Comm& comm, std::vector<XaiImageRow> mine,
+                                     const std::vector<std::string>& class_names, const XaiOptions& options);
 // Aggregates of rows (the report's summary fields; rows are moved in).
 XaiReport make_report(std::vector<XaiImageRow> rows, const std::vector<std::string>& class_names,
                       const XaiOptions& options);

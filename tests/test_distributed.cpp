@@ -411,12 +411,20 @@ TEST(Distributed, ExplainOnTwoRanksWritesWhatOneProcessWrites) {
   ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 6 --val 1 --test 3"), 0) << cli.log();
   ASSERT_EQ(cli.run(std::string(kTrain) + "--data " + cli.path("d") + " --epochs 2 --out " + cli.path("r")), 0) << cli.log();
   // 9 test images in batches of 2: 5 batches, 3 on rank 0 (6 images) and 2 on rank 1 (3 images).
-  const std::string explain = "explain --model " + cli.path("r/best.safetensors") + " --class all --save-raw --batch 2 " +
-                              cli.path("d/test") + " --out ";
+  // The test split's rows of the manifest: its lesion and lung mask columns feed --metrics.
+  {
+    std::istringstream all(read_text(cli.path("d/manifest.csv")));
+    std::ofstream test(cli.path("d/test.csv"));
+    std::string line;
+    for (int row = 0; std::getline(all, line); ++row)
+      if (row == 0 || line.find(",test,") != std::string::npos) test << line << "\n";
+  }
+  const std::string explain = "explain --model " + cli.path("r/best.safetensors") + " --class all --save-raw --metrics "
+                              "--batch 2 " + cli.path("d/test.csv") + " --out ";
   ASSERT_EQ(cli.run(explain + cli.path("one")), 0) << cli.log();
   ASSERT_EQ(mpirun(2, explain + cli.path("two"), cli.path("two.log")), 0) << read_text(cli.path("two.log"));
-  const auto one = folder_bytes(cli.path("one"), {"explanations.json"});
-  const auto two = folder_bytes(cli.path("two"), {"explanations.json"});
+  const auto one = folder_bytes(cli.path("one"), {"explanations.json", "metrics.json"});
+  const auto two = folder_bytes(cli.path("two"), {"explanations.json", "metrics.json"});
   // 9 images x 3 classes x overlay, heatmap, panel and guided PNGs, raw and guided .npy
   EXPECT_EQ(one.size(), 9u * 3u * 6u);
   ASSERT_EQ(two.size(), one.size());
@@ -427,6 +435,35 @@ TEST(Distributed, ExplainOnTwoRanksWritesWhatOneProcessWrites) {
   const std::vector<std::string> timings = {"seconds", "seconds_total"};
   EXPECT_EQ(without_keys(cli.json("two/explanations.json"), timings),
             without_keys(cli.json("one/explanations.json"), timings));
+  const nlohmann::json metrics = cli.json("one/metrics.json");
+  ASSERT_EQ(metrics.at("rows").size(), 9u * 3u);  // a row per image and class
+  EXPECT_EQ(without_keys(cli.json("two/metrics.json"), timings), without_keys(metrics, timings));
+}
+
+// cxr xai-eval on 2 ranks, with the sanity check (on rank 0, after the rows are gathered) and an image
+// that cannot be read: the same JSON as one process but for the time it took, the same error once, exit 1.
+TEST(Distributed, XaiEvalOnTwoRanksWritesWhatOneProcessWrites) {
+  NEED_MPI();
+  CliDir cli("cxr_test_dist_xai");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 6 --val 1 --test 3"), 0) << cli.log();
+  ASSERT_EQ(cli.run(std::string(kTrain) + "--data " + cli.path("d") + " --epochs 2 --out " + cli.path("r")), 0) << cli.log();
+  // One test image cut short: its row holds the error, on whichever rank's share it falls.
+  std::vector<std::string> normal;
+  for (const auto& e : fs::directory_iterator(cli.path("d/test/NORMAL"))) normal.push_back(e.path().string());
+  std::sort(normal.begin(), normal.end());
+  ASSERT_EQ(normal.size(), 3u);
+  fs::resize_file(normal[1], 100);
+  const std::string xai = "xai-eval --model " + cli.path("r/best.safetensors") + " --data " + cli.path("d") +
+                          " --split test --batch 2 --steps 4 --sanity --sanity-images 2 --json ";
+  EXPECT_EQ(run_split(std::string(CXR_BINARY) + " --threads 1 " + xai + cli.path("one.json"), cli.path("out1"), cli.path("err1")), 1);
+  EXPECT_EQ(run_split(mpirun_command(2, xai + cli.path("two.json")), cli.path("out2"), cli.path("err2")), 1)
+      << read_text(cli.path("err2"));
+  EXPECT_EQ(cxr_lines(read_text(cli.path("err2"))), read_text(cli.path("err1")));
+  const nlohmann::json one = cli.json("one.json");
+  ASSERT_EQ(one.at("rows").size(), 9u);
+  EXPECT_EQ(one.at("failed"), 1);
+  ASSERT_TRUE(one.contains("sanity"));
+  EXPECT_EQ(without_keys(cli.json("two.json"), {"seconds"}), without_keys(one, {"seconds"}));
 }
 
 // The commands that do not share their work out (synth, info, summary, ...) refuse under mpirun (usage
