@@ -77,6 +77,7 @@ struct Run {
   cxr::io::LoadedModel& lm;
   cxr::ExplainRequest req;
   std::vector<std::string> layer_names;  // display names; empty for guided backprop (the input)
+  std::vector<std::string> layer_ids;    // "features.32": metrics.json keeps them beside the display names
   std::vector<Item> items;
   std::vector<std::string> stems;        // unique file-name stems, one per item
   std::string tag;                       // method, with _cf for counterfactuals
@@ -183,13 +184,12 @@ nlohmann::json image_record(const Run& run, const cxr::ExplainedBatch& b, size_t
   return ji;
 }
 
-void run(const Options& o) {
+// The options, read into the request and the names of what will be written.
+Run make_run(const Options& o, cxr::io::LoadedModel& lm) {
   cxr::cli::usage_check(!o.counterfactual || cxr::uses_gradients(o.method), "--counterfactual",
                         cxr::str("applies to the gradient methods, not to ", cxr::method_name(o.method)));
-  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
-  cxr::Model& model = *lm.model;
   const auto& classes = lm.meta.classes;
-  Run run{o, lm, {}, {}, cxr::data::expand_image_inputs(o.inputs), {}, "", {}};
+  Run run{o, lm, {}, {}, {}, cxr::data::expand_image_inputs(o.inputs), {}, "", {}};
   run.style.colormap = cxr::parse_colormap(o.colormap);
   run.style.upsample = cxr::parse_upsample(o.upsample);
   run.style.alpha = o.alpha;
@@ -203,137 +203,118 @@ void run(const Options& o) {
   req.fuse = o.fuse;
   req.scorecam_batch = o.scorecam_batch;
   req.class_names = classes;
-  std::vector<std::string> layer_ids;  // "features.32": metrics.json keeps them beside the display names
   if (req.method != cxr::CamMethod::Guided)
-    for (const auto& l : cxr::cli::option_value("--layer", [&] { return cxr::resolve_target_layers(model, req.layers); })) {
+    for (const auto& l : cxr::cli::option_value("--layer", [&] { return cxr::resolve_target_layers(*lm.model, req.layers); })) {
       run.layer_names.push_back(cxr::display_name(l));
-      layer_ids.push_back(l.name);
+      run.layer_ids.push_back(l.name);
     }
-  const std::string layers = run.layer_names.empty() ? "input" : cxr::join(run.layer_names, " + ");
   run.stems = unique_stems(run.items);
   run.tag = std::string(cxr::method_name(req.method)) + (o.counterfactual ? "_cf" : "");
+  return run;
+}
 
-  cxr::ExplainPipelineOptions po;
-  po.request = req;
-  po.normalisation = lm.norm;
-  po.batch = o.batch;
-  po.masks = o.metrics;
-  if (!o.masks.empty()) po.mask_folders = cxr::resolve_mask_folders(o.masks, o.mask_kind);
-  // Under mpirun, this rank's images: whole batches of one process's batching, so the same forwards.
-  cxr::dist::Comm& comm = cxr::dist::world();
-  const cxr::dist::Range mine = cxr::dist::share_batches(static_cast<int64_t>(run.items.size()), o.batch,
-                                                         comm.rank(), comm.size());
-  const size_t first = static_cast<size_t>(mine.begin);
-  std::vector<cxr::ImageToExplain> inputs;
-  for (int64_t i = mine.begin; i < mine.end; ++i) {
-    const Item& it = run.items[static_cast<size_t>(i)];
-    inputs.push_back({it.path, -1, it.lesion_mask, it.lung_mask});
-  }
-  cxr::XaiOptions xopt;
-  xopt.request = req;
-  xopt.target = o.cls;
-  xopt.normalisation = lm.norm;
+// "relu5_3 (features.29)", several joined by " + "; "input" for guided backprop.
+std::string layers_shown(const Run& run) {
+  return run.layer_names.empty() ? "input" : cxr::join(run.layer_names, " + ");
+}
 
-  if (comm.is_root()) fs::create_directories(o.out);
-  comm.barrier();  // every rank writes its images' files there
-  std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), model.name().c_str(),
-              cxr::method_name(req.method), layers.c_str(), o.cls.c_str(), run.items.size(), run.items.size() == 1 ? "" : "s",
-              o.out.c_str());
-  const std::string sha = cxr::sha256_file(o.model);
+// What the batches give: explanations.json's image records, the metrics rows, and the counts.
+struct Outcome {
   nlohmann::json images = nlohmann::json::array();
   std::vector<cxr::XaiImageRow> metric_rows;
   int64_t masks_ambiguous = 0;
   int failed = 0, degenerate = 0, explained = 0;
-  cxr::Progress bar(comm.size() > 1 ? "Explaining (rank 0's share)" : "Explaining", mine.size(), stdout);
-  const auto t_start = std::chrono::steady_clock::now();
+};
 
-  cxr::explain_images(
-      model, inputs, po,
-      [&](cxr::ExplainedBatch& b) {
-        for (cxr::ExplainedImage& im : b.images) im.index += first;  // into run.items
-        if (o.metrics && !b.images.empty()) measure_batch(run, model, b, xopt, metric_rows);
-        // Draw and save, in parallel over (image, explanation) pairs.
-        std::vector<std::pair<size_t, size_t>> jobs;
-        for (size_t g = 0; g < b.images.size(); ++g)
-          for (size_t k = 0; k < b.images[g].explanations.size(); ++k) jobs.push_back({g, k});
-        std::vector<nlohmann::json> job_json(jobs.size());
-        std::vector<double> draw_s(b.images.size(), 0.0);
+// One explained batch: measured (--metrics), drawn and saved in parallel over (image, explanation) pairs,
+// and recorded; write errors and flat maps reported on stderr.
+void save_batch(const Run& run, cxr::ExplainedBatch& b, const cxr::XaiOptions& xopt, Outcome& out) {
+  if (run.o.metrics && !b.images.empty()) measure_batch(run, *run.lm.model, b, xopt, out.metric_rows);
+  std::vector<std::pair<size_t, size_t>> jobs;
+  for (size_t g = 0; g < b.images.size(); ++g)
+    for (size_t k = 0; k < b.images[g].explanations.size(); ++k) jobs.push_back({g, k});
+  std::vector<nlohmann::json> job_json(jobs.size());
+  std::vector<double> draw_s(b.images.size(), 0.0);
 #pragma omp parallel for schedule(dynamic)
-        for (size_t j = 0; j < jobs.size(); ++j) {
-          const auto t0 = std::chrono::steady_clock::now();
-          const auto [g, k] = jobs[j];
-          job_json[j] = save_explanation(run, b.images[g], b.images[g].explanations[k]);
-          const double dt = seconds_since(t0);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto [g, k] = jobs[j];
+    job_json[j] = save_explanation(run, b.images[g], b.images[g].explanations[k]);
+    const double dt = seconds_since(t0);
 #pragma omp atomic
-          draw_s[g] += dt;
-        }
-        for (size_t g = 0; g < b.images.size(); ++g) {
-          masks_ambiguous += b.images[g].masks_ambiguous;
-          nlohmann::json ji = image_record(run, b, g, draw_s[g]);
-          for (size_t j = 0; j < jobs.size(); ++j) {
-            if (jobs[j].first != g) continue;
-            if (job_json[j].contains("error")) {
-              std::fprintf(stderr, "\ncxr explain: error: %s\n", job_json[j]["error"].get<std::string>().c_str());
-              ++failed;
-            }
-            if (job_json[j]["degenerate"].get<bool>()) {
-              ++degenerate;
-              std::fprintf(stderr, "\ncxr explain: warning: %s, class %s: flat map (%s); drawn grey, not as a heatmap\n",
-                           run.items[b.images[g].index].path.c_str(), job_json[j]["class"].get<std::string>().c_str(),
-                           job_json[j]["degenerate_reason"].get<std::string>().c_str());
-            }
-            ++explained;
-            ji["explanations"].push_back(job_json[j]);
-          }
-          images.push_back(ji);
-        }
-        bar.update(static_cast<int64_t>(b.end), {}, static_cast<int64_t>(b.end));
-      },
-      [&](size_t, const std::string& message) {
-        std::fprintf(stderr, "\ncxr explain: error: %s\n", message.c_str());
-        ++failed;
-      });
-  bar.finish();
-  if (comm.size() > 1) {  // rank 0 writes the whole run's records and counts
-    images = cxr::dist::gather_arrays(comm, images);
-    failed = static_cast<int>(cxr::dist::sum_over_ranks(comm, failed));
-    degenerate = static_cast<int>(cxr::dist::sum_over_ranks(comm, degenerate));
-    explained = static_cast<int>(cxr::dist::sum_over_ranks(comm, explained));
-    masks_ambiguous = cxr::dist::sum_over_ranks(comm, masks_ambiguous);
-    if (o.metrics) metric_rows = cxr::gather_rows(comm, std::move(metric_rows), classes, xopt);
+    draw_s[g] += dt;
   }
-  const double total = seconds_since(t_start);
-
-  std::string metrics_file;
-  if (o.metrics && comm.is_root()) {
-    cxr::XaiReport rep = cxr::make_report(std::move(metric_rows), classes, xopt);
-    rep.model = model.name();
-    rep.method = req.method;
-    rep.layers = layer_ids;
-    rep.layer = layers;
-    rep.input_size = model.config().input_size;
-    rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::default_shortcut_band(rep.input_size);
-    rep.mask_ambiguous = masks_ambiguous;
-    rep.seconds = total;
-    nlohmann::json jm = cxr::to_json(rep);
-    jm["checkpoint"] = o.model;
-    jm["checkpoint_sha256"] = sha;
-    metrics_file = (fs::path(o.out) / "metrics.json").string();
-    cxr::write_file_atomic(metrics_file, jm.dump(2) + "\n");
-    std::printf("\n%s", cxr::format_report(rep).c_str());
-    if (masks_ambiguous)
-      std::fprintf(stderr, "cxr explain: warning: %lld mask(s) matched several files equally well and were left out\n",
-                   static_cast<long long>(masks_ambiguous));
+  for (size_t g = 0; g < b.images.size(); ++g) {
+    out.masks_ambiguous += b.images[g].masks_ambiguous;
+    nlohmann::json ji = image_record(run, b, g, draw_s[g]);
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (jobs[j].first != g) continue;
+      if (job_json[j].contains("error")) {
+        std::fprintf(stderr, "\ncxr explain: error: %s\n", job_json[j]["error"].get<std::string>().c_str());
+        ++out.failed;
+      }
+      if (job_json[j]["degenerate"].get<bool>()) {
+        ++out.degenerate;
+        std::fprintf(stderr, "\ncxr explain: warning: %s, class %s: flat map (%s); drawn grey, not as a heatmap\n",
+                     run.items[b.images[g].index].path.c_str(), job_json[j]["class"].get<std::string>().c_str(),
+                     job_json[j]["degenerate_reason"].get<std::string>().c_str());
+      }
+      ++out.explained;
+      ji["explanations"].push_back(job_json[j]);
+    }
+    out.images.push_back(ji);
   }
+}
 
+// Under mpirun: rank 0 gets every rank's records and rows in input order; every rank the counts.
+void gather(cxr::dist::Comm& comm, const Run& run, const cxr::XaiOptions& xopt, Outcome& out) {
+  if (comm.size() == 1) return;
+  out.images = cxr::dist::gather_arrays(comm, out.images);
+  out.failed = static_cast<int>(cxr::dist::sum_over_ranks(comm, out.failed));
+  out.degenerate = static_cast<int>(cxr::dist::sum_over_ranks(comm, out.degenerate));
+  out.explained = static_cast<int>(cxr::dist::sum_over_ranks(comm, out.explained));
+  out.masks_ambiguous = cxr::dist::sum_over_ranks(comm, out.masks_ambiguous);
+  if (run.o.metrics) out.metric_rows = cxr::gather_rows(comm, std::move(out.metric_rows), run.lm.meta.classes, xopt);
+}
+
+// --metrics: the report of the rows, to OUT/metrics.json and the terminal; returns the file's path.
+std::string write_metrics(const Run& run, Outcome& out, const cxr::XaiOptions& xopt, const std::string& sha,
+                          double seconds) {
+  const cxr::Model& model = *run.lm.model;
+  cxr::XaiReport rep = cxr::make_report(std::move(out.metric_rows), run.lm.meta.classes, xopt);
+  rep.model = model.name();
+  rep.method = run.req.method;
+  rep.layers = run.layer_ids;
+  rep.layer = layers_shown(run);
+  rep.input_size = model.config().input_size;
+  rep.shortcut_band = xopt.shortcut.band >= 0 ? xopt.shortcut.band : cxr::default_shortcut_band(rep.input_size);
+  rep.mask_ambiguous = out.masks_ambiguous;
+  rep.seconds = seconds;
+  nlohmann::json jm = cxr::to_json(rep);
+  jm["checkpoint"] = run.o.model;
+  jm["checkpoint_sha256"] = sha;
+  const std::string file = (fs::path(run.o.out) / "metrics.json").string();
+  cxr::write_file_atomic(file, jm.dump(2) + "\n");
+  std::printf("\n%s", cxr::format_report(rep).c_str());
+  if (out.masks_ambiguous)
+    std::fprintf(stderr, "cxr explain: warning: %lld mask(s) matched several files equally well and were left out\n",
+                 static_cast<long long>(out.masks_ambiguous));
+  return file;
+}
+
+// OUT/explanations.json: the run's settings, its checkpoint, and every image's record.
+void write_manifest(const Run& run, const Outcome& out, const std::string& sha, const std::string& metrics_file,
+                    double seconds) {
+  const Options& o = run.o;
+  const cxr::io::LoadedModel& lm = run.lm;
   nlohmann::json manifest = {
       {"tool", "cxr explain"},
       {"checkpoint", o.model},
       {"checkpoint_sha256", sha},
-      {"model", model.name()},
+      {"model", lm.model->name()},
       {"model_config", lm.meta.model},
-      {"classes", classes},
-      {"method", cxr::method_name(req.method)},
+      {"classes", lm.meta.classes},
+      {"method", cxr::method_name(run.req.method)},
       {"counterfactual", o.counterfactual},
       {"layers", run.layer_names},
       {"fuse", run.layer_names.size() > 1 ? nlohmann::json(cxr::fuse_name(o.fuse)) : nlohmann::json()},
@@ -341,24 +322,77 @@ void run(const Options& o) {
       {"colormap", o.colormap},
       {"alpha", o.alpha},
       {"upsample", o.upsample},
-      {"input_size", model.config().input_size},
+      {"input_size", lm.model->config().input_size},
       {"normalisation", lm.norm.name},
       {"batch", o.batch},
       {"threads", omp_get_max_threads()},
-      {"images", images},
-      {"explanations", explained},
-      {"degenerate", degenerate},
-      {"failed", failed},
+      {"images", out.images},
+      {"explanations", out.explained},
+      {"degenerate", out.degenerate},
+      {"failed", out.failed},
       {"metrics", metrics_file.empty() ? nlohmann::json() : nlohmann::json("metrics.json")},
-      {"seconds_total", total}};
-  if (comm.is_root()) cxr::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
-  std::printf("%d explanation%s of %zu image%s in %.2f s (%.3f s/image)%s; manifest %s\n", explained,
-              explained == 1 ? "" : "s", images.size(), images.size() == 1 ? "" : "s", total,
-              images.empty() ? 0.0 : total / static_cast<double>(images.size()),
-              degenerate ? cxr::str(", ", degenerate, " flat (flagged)").c_str() : "",
+      {"seconds_total", seconds}};
+  cxr::write_file_atomic((fs::path(o.out) / "explanations.json").string(), manifest.dump(2) + "\n");
+}
+
+// Under mpirun each rank explains whole batches of one process's batching (the same forwards) and saves
+// those images' files; rank 0 writes explanations.json and metrics.json for the whole run.
+void run(const Options& o) {
+  cxr::io::LoadedModel lm = cxr::io::load_model_file(o.model, o.arch, o.normalize, o.external_classes);
+  const Run run = make_run(o, lm);
+  cxr::dist::Comm& comm = cxr::dist::world();
+  const cxr::dist::Range mine = cxr::dist::share_batches(static_cast<int64_t>(run.items.size()), o.batch,
+                                                         comm.rank(), comm.size());
+  std::vector<cxr::ImageToExplain> inputs;
+  for (int64_t i = mine.begin; i < mine.end; ++i) {
+    const Item& it = run.items[static_cast<size_t>(i)];
+    inputs.push_back({it.path, -1, it.lesion_mask, it.lung_mask});
+  }
+  cxr::ExplainPipelineOptions po;
+  po.request = run.req;
+  po.normalisation = lm.norm;
+  po.batch = o.batch;
+  po.masks = o.metrics;
+  if (!o.masks.empty()) po.mask_folders = cxr::resolve_mask_folders(o.masks, o.mask_kind);
+  cxr::XaiOptions xopt;
+  xopt.request = run.req;
+  xopt.target = o.cls;
+  xopt.normalisation = lm.norm;
+
+  if (comm.is_root()) fs::create_directories(o.out);
+  comm.barrier();  // every rank writes its images' files there
+  std::printf("%s: %s, %s at %s, classes %s, %zu image%s -> %s\n", o.model.c_str(), lm.model->name().c_str(),
+              cxr::method_name(run.req.method), layers_shown(run).c_str(), o.cls.c_str(), run.items.size(), run.items.size() == 1 ? "" : "s", o.out.c_str());
+  const std::string sha = cxr::sha256_file(o.model);
+  Outcome out;
+  cxr::Progress bar(comm.size() > 1 ? "Explaining (rank 0's share)" : "Explaining", mine.size(), stdout);
+  const auto t_start = std::chrono::steady_clock::now();
+  cxr::explain_images(
+      *lm.model, inputs, po,
+      [&](cxr::ExplainedBatch& b) {
+        for (cxr::ExplainedImage& im : b.images) im.index += static_cast<size_t>(mine.begin);  // into run.items
+        save_batch(run, b, xopt, out);
+        bar.update(static_cast<int64_t>(b.end), {}, static_cast<int64_t>(b.end));
+      },
+      [&](size_t, const std::string& message) {
+        std::fprintf(stderr, "\ncxr explain: error: %s\n", message.c_str());
+        ++out.failed;
+      });
+  bar.finish();
+  gather(comm, run, xopt, out);
+  const double total = seconds_since(t_start);
+
+  if (comm.is_root()) {
+    const std::string metrics_file = o.metrics ? write_metrics(run, out, xopt, sha, total) : "";
+    write_manifest(run, out, sha, metrics_file, total);
+  }
+  const size_t n = out.images.size();
+  std::printf("%d explanation%s of %zu image%s in %.2f s (%.3f s/image)%s; manifest %s\n", out.explained,
+              out.explained == 1 ? "" : "s", n, n == 1 ? "" : "s", total, n == 0 ? 0.0 : total / static_cast<double>(n),
+              out.degenerate ? cxr::str(", ", out.degenerate, " flat (flagged)").c_str() : "",
               (fs::path(o.out) / "explanations.json").string().c_str());
-  if (failed)  // the same count on every rank
-    throw cxr::dist::AllRanksError(cxr::str(failed, " image(s) or drawing(s) failed (see the errors above)"));
+  if (out.failed)  // the same count on every rank
+    throw cxr::dist::AllRanksError(cxr::str(out.failed, " image(s) or drawing(s) failed (see the errors above)"));
 }
 
 void setup(CLI::App& app) {

@@ -10,14 +10,17 @@ namespace cxr {
 struct GradReducer::State {
   // A bucket is either several parameters' gradients packed into `flat`, or one parameter at least as large
   // as a bucket, reduced in place in its own gradient tensor (`direct`): packing 411 MB (VGG-16's first
-  // fully connected layer) would only add two passes over it.
+  // fully connected layer) would only add two passes over it. A direct bucket is reduced in pieces of at
+  // most a bucket's size: Open MPI allocates a scratch buffer the size of each reduction, and one of 411 MB
+  // is a fresh mmap every step, whose first touch (page faults) cost more than the transfer itself here;
+  // pieces of a few MB come from malloc's heap again and again.
   struct Bucket {
     std::vector<size_t> params;     // indices into State::params
     std::vector<int64_t> offsets;   // of each in `flat`
     std::vector<float> flat;
     bool direct = false;            // one parameter, reduced in its gradient's own storage
     int pending = 0;                // gradients not yet in this step
-    std::unique_ptr<dist::Request> request;
+    std::vector<std::unique_ptr<dist::Request>> requests;  // in flight (empty: not started this step)
   };
   dist::Comm* comm = nullptr;
   std::vector<Variable*> params;
@@ -26,6 +29,7 @@ struct GradReducer::State {
   std::vector<Bucket> buckets;
   bool active = false;              // between begin() and finish()
   double wait_seconds = 0;
+  int64_t piece = 0;                // floats per reduction of a direct bucket
 
   // A direct bucket's gradient, made a tensor of its own (the sum is written into it) or zeros when the
   // backward never reached it.
@@ -44,9 +48,11 @@ struct GradReducer::State {
   void start(Bucket& b) {
     if (b.direct) {
       Variable* p = params[b.params[0]];
-      b.request = comm->iallreduce_sum(own_grad(p), p->numel());
+      float* g = own_grad(p);
+      for (int64_t at = 0; at < p->numel(); at += piece)
+        b.requests.push_back(comm->iallreduce_sum(g + at, std::min(piece, p->numel() - at)));
     } else {
-      b.request = comm->iallreduce_sum(b.flat.data(), static_cast<int64_t>(b.flat.size()));
+      b.requests.push_back(comm->iallreduce_sum(b.flat.data(), static_cast<int64_t>(b.flat.size())));
     }
   }
 
@@ -60,7 +66,7 @@ struct GradReducer::State {
     }
     if (--b.pending == 0) start(b);
     for (auto& other : buckets)  // drive the reductions in flight
-      if (other.request) other.request->test();
+      for (auto& r : other.requests) r->test();
   }
 };
 
@@ -71,6 +77,7 @@ GradReducer::GradReducer(dist::Comm& comm, std::vector<Variable*> params, int64_
   const size_t n = st_->params.size();
   st_->bucket_of.assign(n, 0);
   st_->got.assign(n, false);
+  st_->piece = std::max<int64_t>(1, bucket_bytes / static_cast<int64_t>(sizeof(float)));
   // Backward completes the gradients from the last parameter to the first: fill buckets in that order.
   for (size_t k = n; k-- > 0;) {
     const int64_t numel = st_->params[k]->numel();
@@ -115,7 +122,7 @@ void GradReducer::finish() {
   // batches (--accumulate), else zero; buckets start in the same order on every rank, as MPI's collectives
   // require.
   for (auto& b : s.buckets) {
-    if (b.request) continue;
+    if (!b.requests.empty()) continue;
     for (size_t k = 0; k < b.params.size() && !b.direct; ++k)
       if (!s.got[b.params[k]]) {
         const Variable* p = s.params[b.params[k]];
@@ -129,8 +136,8 @@ void GradReducer::finish() {
   }
   const auto t0 = std::chrono::steady_clock::now();
   for (auto& b : s.buckets) {
-    b.request->wait();
-    b.request.reset();
+    for (auto& r : b.requests) r->wait();
+    b.requests.clear();
   }
   s.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& b : s.buckets) {
