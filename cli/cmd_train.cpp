@@ -87,6 +87,9 @@ void setup(CLI::App& app) {
                                                  "--batch (the update of a batch of K x --batch in the memory of "
                                                  "one; under mpirun one allreduce per K batches)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--bucket-mb", cfg->bucket_mb, "Under mpirun: gradient bucket size in MiB, each reduced while "
+                                               "backward goes on (0: one reduction after backward)")
+      ->capture_default_str();
   app.add_flag("--profile", cfg->profile, "After each epoch, print where its training time went: compute, waiting "
                                           "for data, waiting for the other ranks (always on under mpirun)");
   app.add_option("--max-steps", cfg->max_steps, "Stop each epoch after this many optimizer steps (0: whole epoch)")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where a data-parallel training step's time goes (docs/DISTRIBUTED.md, "Measured: speed"): the same
-# training steps as 1 process x 1 thread, 1 process x 2 threads and 2 ranks x 1 thread (mpirun), each run
+# training steps as 1 process x 1 thread, 1 process x 2 threads and 2 ranks x 1 thread (mpirun; also with one
+# gradient reduction after backward instead of 4 MiB buckets during it, --bucket-mb 0), each run
 # `--profile`d, alternated over REPS repetitions so that a noisy machine hits every configuration alike.
 #   scripts/bench_dist.sh [BUILD_DIR] [REPS]
 # Prints each run's "time:" line (compare the median steps: a first step also pays for touching its memory); the runs' folders go to out/bench_dist/.
@@ -20,13 +21,14 @@ full="--data $out/d --arch vgg16 --head torchvision --size 224 --batch 8 --epoch
 for model in small full; do
   opts=${!model}
   for r in $(seq "$reps"); do
-    for conf in 1x1 1x2 2x1; do
+    for conf in 1x1 1x2 2x1 2x1-one-bucket; do
       dir="$out/$model-$conf-$r"
       rm -rf "$dir"
       case $conf in
         1x1) "$cxr" --threads 1 train $opts --out "$dir" > "$dir.log" 2>&1 ;;
         1x2) "$cxr" --threads 2 train $opts --out "$dir" > "$dir.log" 2>&1 ;;
         2x1) $mpi "$cxr" --threads 1 train $opts --out "$dir" > "$dir.log" 2>&1 ;;
+        2x1-one-bucket) $mpi "$cxr" --threads 1 train $opts --bucket-mb 0 --out "$dir" > "$dir.log" 2>&1 ;;
       esac
       echo "$model $conf rep $r: $(grep '  time:' "$dir.log")"
     done

@@ -80,6 +80,9 @@ struct TrainConfig {
   // data parallel (mpirun): batch-norm statistics of the whole batch over the ranks (layers/batchnorm.h),
   // rather than of each rank's share
   bool sync_bn = false;
+  // Gradient buckets under mpirun (train/grad_reducer.h), in MiB; 0: one reduction of every gradient after
+  // backward, nothing overlapped (for measuring what the buckets hide)
+  float bucket_mb = 4.0f;
   bool profile = false;            // print each epoch's time split: compute, waiting for data, for the other ranks
   // run
   uint64_t seed = 42;
@@ -100,7 +103,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, data, val, train_sp
                                                 batch, opt, lr, momentum, weight_decay, nesterov, schedule,
                                                 plateau_factor, plateau_patience, patience, augment,
                                                 class_weights, balanced, label_smoothing, mixup, max_steps,
-                                                accumulate, precise_bn, swa_start, swa_lr, sync_bn, profile,
+                                                accumulate, precise_bn, swa_start, swa_lr, sync_bn, bucket_mb, profile,
                                                 seed, out)
 
 }  // namespace cxr

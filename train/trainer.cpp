@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "autograd/ops.h"
@@ -207,9 +208,12 @@ void remove_uncommitted_files(const RunFiles& f) {
   }
 }
 
-// Gradient buckets of data-parallel training (train/grad_reducer.h): big enough that each allreduce is
-// bandwidth-bound, small enough that the first starts while backward has most of the model still to do.
-constexpr int64_t kBucketBytes = int64_t{4} << 20;
+// Gradient buckets of data-parallel training (train/grad_reducer.h), --bucket-mb: by default 4 MiB, big
+// enough that each allreduce is bandwidth-bound, small enough that the first starts while backward has most
+// of the model still to do. 0: one bucket of everything, reduced once backward is done.
+int64_t bucket_bytes(const TrainConfig& cfg) {
+  return cfg.bucket_mb > 0 ? static_cast<int64_t>(cfg.bucket_mb * (1 << 20)) : std::numeric_limits<int64_t>::max();
+}
 
 // ---- One run -------------------------------------------------------------------------------------------
 //
@@ -399,7 +403,7 @@ void share_between_ranks(Run& r) {
     std::vector<Variable*> trainable;
     for (Variable* p : r.model->parameters())
       if (p->requires_grad()) trainable.push_back(p);
-    r.reducer = std::make_unique<GradReducer>(comm, trainable, kBucketBytes);
+    r.reducer = std::make_unique<GradReducer>(comm, trainable, bucket_bytes(cfg));
   }
   r.val_shard = shard_of(r.data.val, r.vo.batch_size, comm);
 }
