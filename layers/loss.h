@@ -1,5 +1,4 @@
-// Losses over logits [N, K] and integer targets (class indices stored as floats in a [N] tensor,
-// or a std::vector<int>).
+// Losses over logits [N, K] and integer targets (class indices, a std::vector<int> of N).
 #pragma once
 #include <vector>
 
