@@ -143,8 +143,9 @@ Tensor eigen_cam(const Tensor& A);                                     // [h, w]
 // all-zero mask and share one forward).
 std::vector<Tensor> score_cam(Model& model, const Tensor& image, const Tensor& A, const std::vector<int>& classes,
                               int batch = 32);
-// Several raw maps (any resolutions) -> one [height, width] map: each ReLU'd, upsampled (bilinear), min-max
-// scaled, then elementwise max ("max") or sum ("sum"). Degenerate layers contribute zeros.
+// Several raw maps (any resolutions) -> one [height, width] map: each ReLU'd and min-max scaled
+// (normalize_map), upsampled (bilinear), min-max scaled again (so each layer spans [0, 1] exactly), then
+// elementwise max ("max") or sum ("sum"). Degenerate layers contribute zeros.
 Tensor fuse_maps(const std::vector<Tensor>& raws, int64_t height, int64_t width, FuseMode how);
 
 }  // namespace cxr
