@@ -5,6 +5,7 @@
 //   cxr predict --model runs/synth/best.safetensors scan1.png scan2.jpg [--json]
 //   cxr predict --model runs/synth/best.safetensors scans/
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "cli/command.h"
@@ -68,7 +69,10 @@ struct Printer {
         header = true;
       }
       std::printf("%-*s %-12s", width, r["file"].get<std::string>().c_str(), r["predicted"].get<std::string>().c_str());
-      for (const auto& c : classes) std::printf(" %10.4f", r["probabilities"][c].get<float>());
+      for (const auto& c : classes) {  // JSON has no NaN: a non-finite probability comes back as null
+        const auto& v = r["probabilities"][c];
+        std::printf(" %10.4f", v.is_null() ? NAN : v.get<float>());
+      }
       std::printf("\n");
     }
   }

@@ -1,7 +1,8 @@
 // Results gathered as JSON: what a rank computed for its share of the items (one JSON value per item),
 // brought to rank 0 in rank order, which is the items' order when the shares are contiguous (dist::share,
-// dist::share_batches). Numbers survive the trip exactly: nlohmann writes the shortest text that reads back
-// as the same double, and every float is a double exactly.
+// dist::share_batches). Finite numbers survive the trip exactly: nlohmann writes the shortest text that
+// reads back as the same double, and every float is a double exactly. NaN and infinities become null, as in
+// every JSON file nlohmann writes: a reader of gathered results must take null for a non-finite number.
 #pragma once
 #include <string>
 #include <vector>

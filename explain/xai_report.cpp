@@ -307,6 +307,10 @@ XaiReport evaluate_explanations(Model& model, const data::Dataset& dataset, cons
   report.input_size = S;
   report.shortcut_band = opt.shortcut.band >= 0 ? opt.shortcut.band : default_shortcut_band(S);
   report.mask_ambiguous = ambiguous;
+  if (ranks > 1 && sanity_have < opt.sanity_images && mine.end < static_cast<int64_t>(items.size()))
+    std::fprintf(stderr, "cxr: warning: the sanity check runs on rank 0's readable images, %lld of the %d asked "
+                         "for (one process would take more from the images after them)\n",
+                 static_cast<long long>(sanity_have), opt.sanity_images);
   if (opt.sanity_images > 0 && sanity_have > 0)
     report.sanity = cascading_randomization(model, cam_map_fn(model, req, sanity_classes), sanity_images, opt.sanity);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

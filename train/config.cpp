@@ -52,8 +52,8 @@ void validate(const TrainConfig& cfg) {
   CXR_CHECK(cfg.epochs > 0 && cfg.batch > 0, "--epochs and --batch must be positive");
   CXR_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "--lr must be positive");
   CXR_CHECK(cfg.accumulate >= 1, "--accumulate ", cfg.accumulate, " must be at least 1 (the batches per optimizer step)");
-  CXR_CHECK(cfg.bucket_mb >= 0 && cfg.bucket_mb <= 4096, "--bucket-mb ", cfg.bucket_mb,
-            " must be between 0 (one reduction after backward) and 4096");
+  CXR_CHECK(cfg.bucket_mb == 0 || (cfg.bucket_mb >= 0.0625 && cfg.bucket_mb <= 4096), "--bucket-mb ", cfg.bucket_mb,
+            " must be 0 (one reduction after backward) or between 0.0625 (64 KiB) and 4096");
   CXR_CHECK(cfg.mixup >= 0 && std::isfinite(cfg.mixup), "--mixup ", cfg.mixup,
             " must be 0 (off) or the positive alpha of Beta(alpha, alpha), e.g. 0.2");
   CXR_CHECK(cfg.swa_start >= 0 && cfg.swa_start <= cfg.epochs, "--swa-start ", cfg.swa_start,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <iomanip>
 #include <sstream>
@@ -151,7 +152,11 @@ DatasetPredictions predict_dataset_sharded(Model& model, const data::Dataset& ds
       size_t k = 0;
       in >> index >> target >> k;
       std::vector<float> row(k);
-      for (float& v : row) in >> v;
+      for (float& v : row) {  // as text: strtof reads the "nan" and "inf" that operator>> refuses
+        std::string token;
+        in >> token;
+        v = std::strtof(token.c_str(), nullptr);
+      }
       all.indices.push_back(index);
       all.targets.push_back(target);
       all.probs.push_back(std::move(row));

@@ -10,10 +10,10 @@ namespace cxr {
 struct GradReducer::State {
   // A bucket is either several parameters' gradients packed into `flat`, or one parameter at least as large
   // as a bucket, reduced in place in its own gradient tensor (`direct`): packing 411 MB (VGG-16's first
-  // fully connected layer) would only add two passes over it. A direct bucket is reduced in pieces of at
-  // most a bucket's size: Open MPI allocates a scratch buffer the size of each reduction, and one of 411 MB
-  // is a fresh mmap every step, whose first touch (page faults) cost more than the transfer itself here;
-  // pieces of a few MB come from malloc's heap again and again.
+  // fully connected layer) would only add two passes over it. Every bucket is reduced in pieces (State::
+  // piece): Open MPI allocates a scratch buffer the size of each reduction, and one of 411 MB is a fresh
+  // mmap every step, whose first touch (page faults) cost more than the transfer itself here; pieces of a
+  // few MB come from malloc's heap again and again.
   struct Bucket {
     std::vector<size_t> params;     // indices into State::params
     std::vector<int64_t> offsets;   // of each in `flat`
@@ -29,7 +29,8 @@ struct GradReducer::State {
   std::vector<Bucket> buckets;
   bool active = false;              // between begin() and finish()
   double wait_seconds = 0;
-  int64_t piece = 0;                // floats per reduction of a direct bucket
+  int64_t piece = 0;                // floats per reduction: buckets are reduced in pieces of at most this
+  size_t next_start = 0;            // buckets start in index order on every rank, as MPI requires
 
   // A direct bucket's gradient, made a tensor of its own (the sum is written into it) or zeros when the
   // backward never reached it.
@@ -46,14 +47,16 @@ struct GradReducer::State {
   }
 
   void start(Bucket& b) {
-    if (b.direct) {
-      Variable* p = params[b.params[0]];
-      float* g = own_grad(p);
-      for (int64_t at = 0; at < p->numel(); at += piece)
-        b.requests.push_back(comm->iallreduce_sum(g + at, std::min(piece, p->numel() - at)));
-    } else {
-      b.requests.push_back(comm->iallreduce_sum(b.flat.data(), static_cast<int64_t>(b.flat.size())));
-    }
+    float* x = b.direct ? own_grad(params[b.params[0]]) : b.flat.data();
+    const int64_t n = b.direct ? params[b.params[0]]->numel() : static_cast<int64_t>(b.flat.size());
+    for (int64_t at = 0; at < n; at += piece) b.requests.push_back(comm->iallreduce_sum(x + at, std::min(piece, n - at)));
+  }
+
+  // Starts the buckets whose gradients are all in, in index order: a bucket waits for the ones before it,
+  // so every rank issues its reductions in the same order whatever order backward completes gradients in
+  // (a rank without a backward starts them all in finish(), in index order).
+  void start_ready() {
+    while (next_start < buckets.size() && buckets[next_start].pending == 0) start(buckets[next_start++]);
   }
 
   void on_grad(size_t i, const Tensor& g) {
@@ -64,20 +67,22 @@ struct GradReducer::State {
       const size_t k = std::find(b.params.begin(), b.params.end(), i) - b.params.begin();
       std::copy_n(g.data(), g.numel(), b.flat.data() + b.offsets[k]);
     }
-    if (--b.pending == 0) start(b);
+    --b.pending;
+    start_ready();
     for (auto& other : buckets)  // drive the reductions in flight
       for (auto& r : other.requests) r->test();
   }
 };
 
-GradReducer::GradReducer(dist::Comm& comm, std::vector<Variable*> params, int64_t bucket_bytes)
+GradReducer::GradReducer(dist::Comm& comm, std::vector<Variable*> params, int64_t bucket_bytes, int64_t piece_bytes)
     : st_(std::make_shared<State>()) {
+  CXR_ASSERT(bucket_bytes > 0 && piece_bytes > 0, "GradReducer: bucket ", bucket_bytes, ", piece ", piece_bytes);
   st_->comm = &comm;
   st_->params = std::move(params);
   const size_t n = st_->params.size();
   st_->bucket_of.assign(n, 0);
   st_->got.assign(n, false);
-  st_->piece = std::max<int64_t>(1, bucket_bytes / static_cast<int64_t>(sizeof(float)));
+  st_->piece = std::max<int64_t>(1, piece_bytes / static_cast<int64_t>(sizeof(float)));
   // Backward completes the gradients from the last parameter to the first: fill buckets in that order.
   for (size_t k = n; k-- > 0;) {
     const int64_t numel = st_->params[k]->numel();
@@ -110,6 +115,7 @@ void GradReducer::begin() {
   State& s = *st_;
   CXR_ASSERT(!s.active, "GradReducer::begin twice without finish");
   s.active = true;
+  s.next_start = 0;
   std::fill(s.got.begin(), s.got.end(), false);
   for (auto& b : s.buckets) b.pending = static_cast<int>(b.params.size());
 }
@@ -121,8 +127,8 @@ void GradReducer::finish() {
   // parameter the loss does not depend on) count as what the parameter holds from the step's earlier
   // batches (--accumulate), else zero; buckets start in the same order on every rank, as MPI's collectives
   // require.
-  for (auto& b : s.buckets) {
-    if (!b.requests.empty()) continue;
+  for (; s.next_start < s.buckets.size(); ++s.next_start) {
+    State::Bucket& b = s.buckets[s.next_start];
     for (size_t k = 0; k < b.params.size() && !b.direct; ++k)
       if (!s.got[b.params[k]]) {
         const Variable* p = s.params[b.params[k]];

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include "autograd/ops.h"
 #include "core/allocator.h"
@@ -444,6 +445,23 @@ void set_up(Run& r, const TrainConfig& cfg, bool resuming, std::FILE* log) {
   r.meta.extra["normalize"] = cfg.normalize;
 }
 
+// While alive, the model's batch-norm layers normalise with this rank's statistics only (--sync-bn off).
+class UnsyncedBatchNorm {
+ public:
+  explicit UnsyncedBatchNorm(Model& m) {
+    for (auto& l : m.layers())
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(l.module)) saved_.push_back({bn, std::exchange(bn->sync, {})});
+  }
+  ~UnsyncedBatchNorm() {
+    for (auto& [bn, sync] : saved_) bn->sync = std::move(sync);
+  }
+  UnsyncedBatchNorm(const UnsyncedBatchNorm&) = delete;
+  UnsyncedBatchNorm& operator=(const UnsyncedBatchNorm&) = delete;
+
+ private:
+  std::vector<std::pair<BatchNorm2d*, ReplicaSum>> saved_;
+};
+
 // Any rank asked to stop (Ctrl-C reaches them all, SIGTERM maybe one)? Then every rank stops.
 bool stop_on_any_rank(dist::Comm& comm) {
   double stop = g_stop.load() ? 1.0 : 0.0;
@@ -470,12 +488,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// A non-finite loss on any rank: the progress bar ends and the run stops, keeping the last checkpoint.
-[[noreturn]] void stop_on_bad_loss(Run& r, float lv, int epoch, int64_t step, Progress& bar) {
+// A non-finite loss on any rank (`ranks` of them, from the step's reduced sums): the progress bar ends and
+// the run stops, keeping the last checkpoint. Every rank knows it at once, so under mpirun no rank is aborted.
+[[noreturn]] void stop_on_bad_loss(Run& r, float lv, int ranks, int epoch, int64_t step, Progress& bar) {
   bar.finish();
-  throw Error(str("loss became ", std::isfinite(lv) ? static_cast<float>(NAN) : lv, " at epoch ", epoch,
-                  " step ", step + 1, " (lr ", r.opt->lr(), "); training stopped. The last good checkpoint is kept: ",
-                  (r.st.epochs_done > 0 ? r.files.last : std::string("(none yet)")), ". Try a lower --lr or --bn."));
+  const std::string what = r.parallel ? str("non-finite on ", ranks, " of ", r.comm.size(), " ranks")
+                                      : str(std::isfinite(lv) ? static_cast<float>(NAN) : lv);
+  throw dist::AllRanksError(str("loss became ", what, " at epoch ", epoch, " step ", step + 1, " (lr ", r.opt->lr(),
+                                "); training stopped. The last good checkpoint is kept: ",
+                                (r.st.epochs_done > 0 ? r.files.last : std::string("(none yet)")),
+                                ". Try a lower --lr or --bn."));
 }
 
 // One optimizer step over `group`: one batch, or with --accumulate K the K consecutive batches `first_batch`..
@@ -512,6 +534,18 @@ StepSums train_step(Run& r, const std::vector<data::Batch>& group, int epoch, in
       Rng rng = Rng(cfg.seed).fork(0x6d6978).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(batch_index));
       mix = mixup_batch(b.images, b.labels, cfg.mixup, rng);
     }
+    // --sync-bn: every rank meets the others in each batch-norm layer, so none may come without rows (a
+    // share whose files --skip-bad all left out).
+    if (r.parallel && cfg.sync_bn) {
+      double empty = b.size() == 0 ? 1.0 : 0.0;
+      r.comm.allreduce_sum(&empty, 1);
+      if (empty > 0) {
+        bar.finish();
+        throw dist::AllRanksError(str("--sync-bn: ", empty, " rank(s) hold no readable image of batch ", batch_index + 1,
+                                      " of epoch ", epoch, " (--skip-bad left them out), and every rank takes part in "
+                                      "each batch-norm layer: remove the unreadable images, or train without --sync-bn"));
+      }
+    }
     // This rank's rows: forward, loss, and how many it got right.
     Variable logits, loss;
     float lv = 0;
@@ -536,8 +570,12 @@ StepSums train_step(Run& r, const std::vector<data::Batch>& group, int epoch, in
     const auto t0 = std::chrono::steady_clock::now();
     r.comm.allreduce_sum(sums, 5);
     times.ranks += seconds_since(t0);
-    if (sums[2] > 0) stop_on_bad_loss(r, lv, epoch, step, bar);
+    if (sums[2] > 0) stop_on_bad_loss(r, lv, static_cast<int>(sums[2]), epoch, step, bar);
+    // A step whose images were all unreadable (--skip-bad; a rank's loader yields such a batch empty) takes
+    // no optimizer step, as one process skips the batch: every rank knows the sum.
     const bool last = k + 1 == group.size();
+    const bool any_rows = s.rows + static_cast<int64_t>(sums[3]) > 0;
+    if (last && !any_rows) break;
     if (r.reducer && last) r.reducer->begin();
     if (b.size() > 0) {
       const double share = w / (accumulating ? step_rows : sums[0]);
@@ -551,6 +589,7 @@ StepSums train_step(Run& r, const std::vector<data::Batch>& group, int epoch, in
     s.rows += static_cast<int64_t>(sums[3]);
     s.right += static_cast<int64_t>(sums[4]);
   }
+  if (s.rows == 0) return s;
   r.opt->step();
   r.opt->zero_grad();
   return s;
@@ -600,9 +639,13 @@ EpochTotals train_epoch(Run& r, int epoch) {
     if (stop_on_any_rank(r.comm)) break;
   }
   bar.finish();
-  if (cfg.precise_bn && !g_stop.load())
+  if (cfg.precise_bn && !g_stop.load()) {
+    // Every rank runs this pass over all the training images (its loader is not sharded), and each may
+    // stop it at its own moment on Ctrl-C: synchronised batch-norm would pair the ranks' reductions wrongly.
+    const UnsyncedBatchNorm unsynced(*r.model);
     recalibrate_with_progress(*r.model, *r.bn_loader, epoch, cfg.max_steps * cfg.accumulate,
                               "  batch-norm statistics", r.log, [] { return !g_stop.load(); });
+  }
   if (r.parallel) stop_on_any_rank(r.comm);  // a stop that reached one rank in the batch-norm pass stops all
   return t;
 }
