@@ -11,7 +11,7 @@ BUILD ?= build
 BUILD_TYPE ?= Release
 endif
 
-.PHONY: all build build-cxr test demo bench fixtures clean deps-build deps-test fuzz fuzz-smoke
+.PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test fuzz fuzz-smoke
 
 all: build
 
@@ -34,6 +34,13 @@ build-cxr: deps-build $(BUILD)/CMakeCache.txt
 # cores slow everything down by an order of magnitude. Tests of thread-count independence set their own.
 test: deps-test build
 	cd $(BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS)
+
+# The threaded tests (ctest label tsan) under ThreadSanitizer, clang + Archer in build-tsan/, at 2 and 4
+# threads (TSAN_THREADS): non-zero on any report (scripts/tsan.sh; docs/RELIABILITY.md, "ThreadSanitizer").
+TSAN_THREADS ?= 2 4
+test-tsan:
+	@scripts/install-deps.sh tsan
+	TSAN_THREADS="$(TSAN_THREADS)" JOBS=$(JOBS) scripts/tsan.sh
 
 demo: build-cxr
 	scripts/demo.sh $(BUILD)
@@ -62,4 +69,4 @@ fuzz-smoke:
 	FUZZ_SECONDS=10 JOBS=$(JOBS) scripts/fuzz.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-nompi
+	rm -rf build build-asan build-fuzz build-nompi build-tsan
