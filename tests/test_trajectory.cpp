@@ -388,3 +388,40 @@ TEST(Trajectory, MixupLossIsPyTorchs) {
   EXPECT_LE(el, 1e-6);
   EXPECT_LE(eg, 1e-5);
 }
+
+// Dropout's two modes, as PyTorch's: in training each element is zeroed or scaled by 1 / (1 - p), in eval
+// it is left alone. The masks are each framework's own draws, so the test compares what a mask does:
+// where both kept an element, the same value; the share dropped, within 5 sigma of p.
+TEST(Trajectory, DropoutTrainAndEvalModesArePyTorchs) {
+  const Fixture& f = fixture();
+  const Tensor& x = f["dropout.x"];  // [40, 25]
+  ModelConfig c = config();
+  c.head = "gap256";  // classifier: Linear ReLU Dropout Linear
+  c.dropout = 0.3f;
+  auto m = make_model(c);
+  auto* drop = dynamic_cast<Dropout*>(&m->classifier->at(2));
+  ASSERT_TRUE(drop);
+  NoGradGuard ng;
+  m->train();  // the model's mode reaches its dropout layer
+  const Tensor y = (*drop)(Variable(x)).data();
+  const Tensor& want = f["dropout.train"];
+  int64_t dropped = 0, both_kept = 0;
+  double worst = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (y[i] == 0.0f) {
+      ++dropped;
+      continue;
+    }
+    if (want[i] == 0.0f) continue;
+    ++both_kept;
+    worst = std::max(worst, std::abs(static_cast<double>(y[i]) - want[i]) / std::abs(want[i]));
+  }
+  const double n = static_cast<double>(x.numel()), share = dropped / n;
+  std::printf("[ trajectory ] dropout: kept values %.2e (%lld kept by both), dropped %.3f (p = 0.3)\n", worst,
+              static_cast<long long>(both_kept), share);
+  EXPECT_LE(worst, 2.4e-7);  // x / (1 - p) against x * (1 / (1 - p)): at most two roundings apart
+  EXPECT_GT(both_kept, 300);
+  EXPECT_NEAR(share, 0.3, 5 * std::sqrt(0.3 * 0.7 / n));
+  m->eval();
+  EXPECT_EQ(relative_error((*drop)(Variable(x)).data(), f["dropout.eval"]), 0.0);
+}
