@@ -56,6 +56,7 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/make_gradcam_fixtures.py
 	/usr/bin/python3 tests/fixtures/make_vgg_names.py
 	/usr/bin/python3 tests/fixtures/make_interop_fixtures.py
+	/usr/bin/python3 tests/fixtures/make_trajectory_fixtures.py
 
 # libFuzzer targets of every parser that reads outside bytes (tests/fuzz), clang + ASan + UBSan in build-fuzz/:
 # each runs FUZZ_SECONDS (default 60) in turn; non-zero on any crash, leak, timeout or OOM (scripts/fuzz.sh).

@@ -39,11 +39,13 @@ RecalibrateResult recalibrate_batchnorm(Model& model, data::Loader& loader, int6
   data::Batch b;
   while ((max_batches <= 0 || r.batches < max_batches) && loader.next(b)) {
     // Batch k (from 0) enters with weight 1/(k+1): after k+1 batches the buffers hold their plain mean.
-    // Before the first, the old values are cleared: weight 0 times a NaN would still be a NaN.
+    // Before the first, the old values are cleared: weight 0 times a NaN would still be a NaN. The count
+    // starts afresh too, so it says how many batches the statistics are the mean of (update_bn's count).
     for (BatchNorm2d* bn : bns) {
       if (r.batches == 0) {
         bn->state.running_mean.fill(0.0f);
         bn->state.running_var.fill(1.0f);
+        bn->num_batches_tracked.fill(0.0f);  // the buffer forward() counts from
       }
       bn->momentum = 1.0f / static_cast<float>(r.batches + 1);
     }

@@ -26,7 +26,8 @@ struct RecalibrateResult {
 
 // Runs epoch `epoch` of `loader` through `model` in training mode without a graph, at most max_batches
 // batches (0: all). Give it a shuffled loader without augmentation, with drop_last so that every batch has
-// the same weight. The statistics start afresh (a NaN left by a diverged run does not survive); with no
+// the same weight. The statistics start afresh (a NaN left by a diverged run does not survive), and so
+// does num_batches_tracked, which ends as the number of batches averaged (as update_bn leaves it); with no
 // batch at all (batches == 0) they are left as they were. Only the batch-norm buffers change; the model is
 // left in eval mode. `after_batch(batches done, images done)`, when given, is called after each batch
 // (a progress bar); returning false stops the pass there, with the statistics of the batches so far.
