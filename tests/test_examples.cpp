@@ -85,3 +85,5 @@ void expect_doc_shows_output(const std::string& doc_name, const std::string& exa
 TEST(Examples, AutogradStepPrintsWhatAutogradMdShows) { expect_doc_shows_output("AUTOGRAD.md", "autograd_step"); }
 TEST(Examples, Im2colByHandPrintsWhatIm2colMdShows) { expect_doc_shows_output("IM2COL.md", "im2col_by_hand"); }
 TEST(Examples, GradcamByHandPrintsWhatGradcamMdShows) { expect_doc_shows_output("GRADCAM.md", "gradcam_by_hand"); }
+// It writes two_moons.png into the folder ctest runs it in (the build's examples/).
+TEST(Examples, TwoMoonsPrintsWhatAutogradMdShows) { expect_doc_shows_output("AUTOGRAD.md", "two_moons"); }
