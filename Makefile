@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` and `make test`. Both install missing Debian packages (as root),
-# configure and build with CMake, then run. Other targets: build, bench, fixtures, fuzz, fuzz-smoke, clean.
+# configure and build with CMake, then run. Other targets: build, learn, bench, fixtures, fuzz, fuzz-smoke, clean.
 #   make test CXR_SANITIZE=ON   builds in build-asan/ with ASan + UBSan and runs the suite there.
 CXR_SANITIZE ?= OFF
 JOBS ?= $(shell nproc)
@@ -11,7 +11,7 @@ BUILD ?= build
 BUILD_TYPE ?= Release
 endif
 
-.PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test fuzz fuzz-smoke
+.PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test deps-learn fuzz fuzz-smoke learn
 
 all: build
 
@@ -19,6 +19,8 @@ deps-build:
 	@scripts/install-deps.sh build
 deps-test:
 	@scripts/install-deps.sh test
+deps-learn:
+	@scripts/install-deps.sh learn
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCXR_SANITIZE=$(CXR_SANITIZE)
@@ -41,6 +43,17 @@ TSAN_THREADS ?= 2 4
 test-tsan:
 	@scripts/install-deps.sh tsan
 	TSAN_THREADS="$(TSAN_THREADS)" JOBS=$(JOBS) scripts/tsan.sh
+
+# The learning path (docs/LEARN.md): in build-learn/, only core, autograd, layers and examples/ with their
+# test, configured with CXR_LEARN_ONLY so CMake looks for OpenBLAS, OpenMP and GoogleTest alone (no image
+# libraries, MPI or Chromium); then the examples' test, which compares each program's output with its doc.
+LEARN_BUILD ?= build-learn
+$(LEARN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(LEARN_BUILD) -DCMAKE_BUILD_TYPE=Release -DCXR_LEARN_ONLY=ON -DCXR_MPI=OFF -DCXR_BUILD_BENCH=OFF
+
+learn: deps-learn $(LEARN_BUILD)/CMakeCache.txt
+	cmake --build $(LEARN_BUILD) -j $(JOBS)
+	cd $(LEARN_BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive ctest --output-on-failure -L learn
 
 demo: build-cxr
 	scripts/demo.sh $(BUILD)
@@ -70,4 +83,4 @@ fuzz-smoke:
 	FUZZ_SECONDS=10 JOBS=$(JOBS) scripts/fuzz.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-nompi build-tsan
+	rm -rf build build-asan build-fuzz build-nompi build-tsan build-learn

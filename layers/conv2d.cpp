@@ -34,9 +34,9 @@ int64_t band_rows(const ConvGeometry& g) {
 //    OpenMP team.
 //  - fewer images (batch 1: inference, Grad-CAM): images one by one, OpenBLAS uses every thread, and
 //    everything else (im2col, col2im, sums) stays serial. Interleaving OpenMP loops with OpenBLAS calls
-//    measured 2-4x slower: OpenMP's idle threads spin after each loop and take the cores from OpenBLAS.
-//    Splitting an image's bands among threads (one BLAS thread each) was measured too, with passive
-//    OpenMP waits: no faster for a whole VGG-16 (docs/IM2COL.md).
+//    was 2-4x slower while OpenMP's idle threads spun (cxr now sets OMP_WAIT_POLICY=passive, which
+//    removes that); splitting an image's bands among threads (one BLAS thread each), with passive waits,
+//    was no faster for a whole VGG-16 (docs/IM2COL.md, "The band test"), so serial it stays.
 bool parallel_over_images(int64_t N) {
   const int T = num_threads();
   return T > 1 && N >= T;

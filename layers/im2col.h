@@ -9,10 +9,12 @@
 // cols is [C*kh*kw, (oh1-oh0)*Wo], contiguous, row stride (oh1-oh0)*Wo. col2im ADDS the band's columns back
 // into the image (a pixel is covered by several windows, and by several bands).
 //
-// Both are serial on purpose. conv2d calls them either inside its own loop over images (one image per
-// thread) or, for a single image, between multithreaded OpenBLAS calls; there, splitting them with OpenMP
-// measured 2-4x slower (docs/PERFORMANCE.md): OpenMP's idle threads spin after each region and take the
-// cores from OpenBLAS's threads.
+// Both are serial. conv2d calls them either inside its own loop over images (one image per thread) or, for
+// a single image, between multithreaded OpenBLAS calls. There, splitting them with OpenMP was 2-4x slower
+// while OpenMP's idle threads spun after each region, but cxr runs with OMP_WAIT_POLICY=passive, which
+// removes that loss; what keeps them serial is that the best parallel use measured, an image's bands
+// shared among the threads, made a whole VGG-16 inference no faster (docs/IM2COL.md, "The band test"),
+// and im2col is a small part of a layer's time next to its product.
 #pragma once
 #include <cstdint>
 

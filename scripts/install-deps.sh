@@ -7,6 +7,7 @@ pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turb
       libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
       libopenmpi-dev openmpi-bin)  # MPI: `mpirun -np N cxr train` (docs/DISTRIBUTED.md); -DCXR_MPI=OFF builds without
 case "$what" in
+  learn) pkgs=(build-essential cmake libopenblas-dev libgtest-dev) ;;  # docs/LEARN.md: core, autograd, layers, examples
   test) pkgs+=(chromium) ;;          # the report test renders a page in headless Chromium
   fixtures) pkgs+=(python3-torch python3-torchvision python3-numpy) ;;
   fuzz) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;  # libFuzzer + ASan/UBSan runtimes, clang's OpenMP

@@ -29,6 +29,8 @@ const std::map<std::string, std::set<std::string>>& allowed() {
     m["explain"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io"};
     m["train"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io"};
     m["report"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io", "explain", "train"};
+    // The examples are the learning path's programs: they build with core, autograd and layers alone.
+    m["examples"] = {"core", "autograd", "layers"};
     m["cli"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io", "explain", "train", "report"};
     return m;
   }();
