@@ -48,10 +48,21 @@ int mpirun(int np, const std::string& args, const std::string& log) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// The convolution bias before a batch-norm ("features.K.bias" beside "features.K+1.running_mean"): the
+// batch mean removes it, so its true gradient is zero and it holds rounding noise (about 1e-8 after an
+// epoch), different noise in each run, that is 100% of itself. It is checked to stay noise instead.
+bool feeds_batchnorm(const cxr::io::SafeTensors& st, const std::string& name) {
+  const std::string prefix = "features.", suffix = ".bias";
+  if (name.rfind(prefix, 0) != 0 || name.size() <= prefix.size() + suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  const int k = std::stoi(name.substr(prefix.size()));
+  return st.find(prefix + std::to_string(k + 1) + ".running_mean") != nullptr;
+}
+
 // The largest |a - b| of a tensor relative to its largest |a|, over every tensor of two checkpoints; a
-// tensor whose values are all below 1e-3 is compared to 1e-3 instead. (With batch-norm, the convolution
-// biases before it start at zero and have a true gradient of zero: they hold rounding noise of about 1e-10,
-// different noise in each run, that is 50% of itself.)
+// tensor whose values are all below 1e-3 is compared to 1e-3 instead. Biases that feed a batch-norm are
+// only checked to be below 1e-6 in both (feeds_batchnorm).
 double max_relative_difference(const std::string& a_path, const std::string& b_path, std::string* worst) {
   const cxr::io::SafeTensors a = cxr::io::load_safetensors(a_path), b = cxr::io::load_safetensors(b_path);
   EXPECT_EQ(a.tensors.size(), b.tensors.size());
@@ -60,6 +71,12 @@ double max_relative_difference(const std::string& a_path, const std::string& b_p
     const cxr::io::NamedTensor* u = b.find(t.name);
     if (!u) {
       ADD_FAILURE() << t.name << " missing from " << b_path;
+      continue;
+    }
+    if (feeds_batchnorm(a, t.name)) {
+      for (int64_t i = 0; i < t.value.numel(); ++i)
+        EXPECT_TRUE(std::abs(t.value[i]) < 1e-6f && std::abs(u->value[i]) < 1e-6f)
+            << t.name << "[" << i << "]: " << t.value[i] << " and " << u->value[i] << " (rounding noise expected)";
       continue;
     }
     double scale = 0, diff = 0;
@@ -94,7 +111,16 @@ std::vector<std::vector<double>> history(const std::string& path) {  // rows of 
 
 // SGD with momentum: its update is proportional to the gradient, so the ranks' different summation order
 // stays at float rounding. Adam's is not (see AdamAmplifiesSummationOrder below).
-const char* kTrain = "train --arch vgg11 --width 0.25 --size 32 --head torchvision --batch 7 --seed 5 --opt sgd --lr 0.05 --momentum 0.9 ";
+//
+// Why one epoch at lr 0.01: two summation orders give the same run only until some ReLU input lands within
+// rounding of zero, on one side in one run and on the other side in the other. From then on they are two
+// different trajectories, as any two float orders of a chaotic optimisation are: one hidden unit of the
+// head gets or misses one image's gradient, about 1e-2 of that unit's bias. How often it happens grows with
+// the steps and the learning rate. Measured over 16 seeds (these runs, --seed 1..16): at lr 0.05 one seed in
+// 16 after 1 epoch (9 steps) and one in 6 after 3 epochs; at lr 0.01 none in 16 after 1 epoch (largest
+// 7.5e-7) and 5 in 16 after 3. A test of the claim must stay short of that: a different CPU or library
+// changes the rounding, and so which seeds cross (CI met one with lr 0.05 and 3 epochs).
+const char* kTrain = "train --arch vgg11 --width 0.25 --size 32 --head torchvision --batch 7 --seed 5 --opt sgd --lr 0.01 --momentum 0.9 ";
 
 }  // namespace
 
@@ -102,26 +128,27 @@ const char* kTrain = "train --arch vgg11 --width 0.25 --size 32 --head torchvisi
 // seed and data train the same weights, up to float summation order. --batch 7 splits 4 + 3, and the last
 // batch of an epoch (60 images: 8 x 7 + 4) 2 + 2; torchvision's head has two dropout layers, whose masks follow
 // the row.
-// Measured: at most 9e-7 relative per tensor after 3 epochs (27 steps) with SGD; the bound asserted is 1e-5.
+// Measured: at most 7.5e-7 relative per tensor after 1 epoch (9 steps) over 16 seeds (see kTrain); the
+// bound asserted is 1e-5.
 TEST(Distributed, TwoRanksTrainTheWeightsOfOneProcess) {
   NEED_MPI();
   CliDir cli("cxr_test_dist_equal");
   ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 20 --val 6 --test 2"), 0) << cli.log();
-  const std::string common = std::string(kTrain) + "--data " + cli.path("d") + " --epochs 3 --out ";
+  const std::string common = std::string(kTrain) + "--data " + cli.path("d") + " --epochs 1 --out ";
   ASSERT_EQ(cli.run(common + cli.path("one")), 0) << cli.log();
   ASSERT_EQ(mpirun(2, common + cli.path("two"), cli.path("two.log")), 0) << read_text(cli.path("two.log"));
   const std::string log = read_text(cli.path("two.log"));
   EXPECT_NE(log.find("data parallel: 2 ranks x 1 thread(s) (rank 0's count), global batch 7 (3-4 per rank)\n"), std::string::npos) << log;
-  EXPECT_EQ(log.find("Epoch 1/3 -"), log.rfind("Epoch 1/3 -")) << "only rank 0 prints\n" << log;
+  EXPECT_EQ(log.find("Epoch 1/1 -"), log.rfind("Epoch 1/1 -")) << "only rank 0 prints\n" << log;
 
   std::string worst;
   const double rel = max_relative_difference(cli.path("one/last.safetensors"), cli.path("two/last.safetensors"), &worst);
-  std::printf("largest relative difference after 3 epochs: %.3g (%s)\n", rel, worst.c_str());
+  std::printf("largest relative difference after 1 epoch: %.3g (%s)\n", rel, worst.c_str());
   EXPECT_LE(rel, 1e-5) << worst;
   EXPECT_GT(rel, 0.0) << "bit-identical: was the model trained on 2 ranks at all?";
   const auto h1 = history(cli.path("one/history.csv")), h2 = history(cli.path("two/history.csv"));
-  ASSERT_EQ(h1.size(), 3u);
-  ASSERT_EQ(h2.size(), 3u);
+  ASSERT_EQ(h1.size(), 1u);
+  ASSERT_EQ(h2.size(), 1u);
   for (size_t e = 0; e < h1.size(); ++e)
     for (size_t c = 0; c < h1[e].size(); ++c) EXPECT_NEAR(h1[e][c], h2[e][c], 5e-5) << "epoch " << e + 1 << " column " << c;
   // The run folder is rank 0's alone: one of each file, nothing from rank 1.
@@ -170,7 +197,8 @@ TEST(Distributed, AccumulatingKBatchesTrainsTheWeightsOfOneKTimesLarger) {
 // Without it each rank normalises its own share (PyTorch DDP's default), which is another computation.
 // Batch 8 (4 + 4; with batch-norm the last partial batch is dropped), 1 epoch = 7 steps at a learning rate
 // that trains smoothly (at lr 0.05 this model's loss rises to 2.4 and any rounding difference grows
-// without bound). Measured: 4.7e-6 with --sync-bn (8e-6 after 2 epochs), 1.07 without.
+// without bound). Measured over seeds 1..8: at most 1.1e-6 with --sync-bn (the biases before a batch-norm,
+// left out of that, stayed below 1.7e-8), 1.07 without.
 TEST(Distributed, SyncBatchNormTrainsTheWeightsOfOneProcess) {
   NEED_MPI();
   CliDir cli("cxr_test_dist_syncbn");
@@ -213,21 +241,31 @@ TEST(Distributed, AdamAmplifiesSummationOrderOneStepStaysClose) {
   EXPECT_LE(rel, 2e-5) << worst;
 }
 
-// A run started on 2 ranks resumes on 1 (a checkpoint knows nothing of ranks), and 1 on 2.
+// A run started on 2 ranks resumes on 1 (a checkpoint knows nothing of ranks), and 1 on 2. Each is compared
+// with the run that never stopped on the rank count of its first epoch: that epoch is the same computation
+// (bit for bit), so the two differ only by the second epoch's summation order, as in TwoRanksTrain... above
+// (two epochs of different orders would cross a ReLU's kink more often: see kTrain). A resume that lost the
+// momentum, the epoch or the loader's order would be far outside the bound.
 TEST(Distributed, ResumeWhateverTheRankCount) {
   NEED_MPI();
   CliDir cli("cxr_test_dist_resume");
   ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 20 --val 6 --test 2"), 0) << cli.log();
   const std::string common = std::string(kTrain) + "--data " + cli.path("d") + " --out ";
-  ASSERT_EQ(cli.run(common + cli.path("ref") + " --epochs 4"), 0) << cli.log();
-  ASSERT_EQ(mpirun(2, common + cli.path("a") + " --epochs 2", cli.path("a.log")), 0) << read_text(cli.path("a.log"));
-  ASSERT_EQ(cli.run("train --resume " + cli.path("a") + " --epochs 4"), 0) << cli.log();
-  ASSERT_EQ(cli.run(common + cli.path("b") + " --epochs 2"), 0) << cli.log();
-  ASSERT_EQ(mpirun(2, "train --resume " + cli.path("b") + " --epochs 4", cli.path("b.log")), 0) << read_text(cli.path("b.log"));
+  ASSERT_EQ(cli.run(common + cli.path("ref1") + " --epochs 2"), 0) << cli.log();
+  ASSERT_EQ(mpirun(2, common + cli.path("ref2") + " --epochs 2", cli.path("ref2.log")), 0) << read_text(cli.path("ref2.log"));
+  ASSERT_EQ(mpirun(2, common + cli.path("a") + " --epochs 1", cli.path("a.log")), 0) << read_text(cli.path("a.log"));
+  ASSERT_EQ(cli.run("train --resume " + cli.path("a") + " --epochs 2"), 0) << cli.log();
+  ASSERT_EQ(cli.run(common + cli.path("b") + " --epochs 1"), 0) << cli.log();
+  ASSERT_EQ(mpirun(2, "train --resume " + cli.path("b") + " --epochs 2", cli.path("b.log")), 0) << read_text(cli.path("b.log"));
   std::string worst;
-  EXPECT_LE(max_relative_difference(cli.path("ref/last.safetensors"), cli.path("a/last.safetensors"), &worst), 1e-5) << worst;
-  EXPECT_LE(max_relative_difference(cli.path("ref/last.safetensors"), cli.path("b/last.safetensors"), &worst), 1e-5) << worst;
-  EXPECT_EQ(history(cli.path("a/history.csv")).size(), 4u);
+  const double a = max_relative_difference(cli.path("ref2/last.safetensors"), cli.path("a/last.safetensors"), &worst);
+  std::printf("2 ranks, then 1: largest relative difference %.3g (%s)\n", a, worst.c_str());
+  EXPECT_LE(a, 1e-5) << worst;
+  const double b = max_relative_difference(cli.path("ref1/last.safetensors"), cli.path("b/last.safetensors"), &worst);
+  std::printf("1 process, then 2 ranks: largest relative difference %.3g (%s)\n", b, worst.c_str());
+  EXPECT_LE(b, 1e-5) << worst;
+  EXPECT_GT(a, 0.0) << "bit-identical: did the second epoch run on 1 process at all?";
+  EXPECT_EQ(history(cli.path("a/history.csv")).size(), 2u);
 }
 
 // An error on one rank (here an image that cannot be decoded, met by whichever rank's share holds it) ends
