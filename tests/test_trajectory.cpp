@@ -40,6 +40,7 @@
 #include "layers/optim.h"
 #include "models/model.h"
 #include "train/mixup.h"
+#include "train/config.h"
 #include "train/recalibrate.h"
 #include "train/swa.h"
 
@@ -212,8 +213,8 @@ TEST_P(TrajectoryRun, FiftyStepsFollowPyTorch) {
   double loss_worst = 0, exact_loss_worst = 0, cxr_exact_worst = 0;
   int step = 0, checkpoint = 0;
   for (int epoch = 1; epoch <= kEpochs; ++epoch) {
-    // train/trainer.cpp's per-epoch cosine schedule, the same expression (cfg.lr a float, the rest double).
-    const float lr = static_cast<float>(static_cast<float>(run.lr0) * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / kEpochs)));
+    // The trainer's per-epoch cosine schedule (train/trainer.cpp calls the same function).
+    const float lr = cosine_lr(static_cast<float>(run.lr0), epoch, kEpochs);
     ASSERT_EQ(lr, f[tag + ".lr"][step]) << "epoch " << epoch;
     opt->set_lr(lr);
     model->train();

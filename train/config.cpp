@@ -18,6 +18,10 @@ const char* name(OptimizerKind k) {
   return "?";
 }
 
+float cosine_lr(float lr, int epoch, int epochs) {
+  return static_cast<float>(lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / epochs)));
+}
+
 const char* name(LrSchedule s) {
   switch (s) {
     case LrSchedule::none: return "none";

@@ -18,6 +18,8 @@ enum class LrSchedule {
   plateau,  // multiplied by plateau_factor after every plateau_patience epochs without a better val_loss
   cosine,   // lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2 at the start of each epoch
 };
+// The cosine schedule's rate for epoch (from 1) of `epochs`: lr at epoch 1, falling to near 0 at the last.
+float cosine_lr(float lr, int epoch, int epochs);
 const char* name(OptimizerKind k);  // "adam" | "adamw" | "sgd"
 const char* name(LrSchedule s);     // "none" | "plateau" | "cosine"
 // The inverse of name(); any other string is a cxr::Error that lists the names.

@@ -610,7 +610,7 @@ EpochTotals train_epoch(Run& r, int epoch) {
   const TrainConfig& cfg = r.cfg;
   r.model->train();
   if (cfg.schedule == LrSchedule::cosine)
-    r.opt->set_lr(static_cast<float>(cfg.lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / cfg.epochs))));
+    r.opt->set_lr(cosine_lr(cfg.lr, epoch, cfg.epochs));
   if (r.swa && cfg.swa_lr > 0 && epoch >= cfg.swa_start) r.opt->set_lr(cfg.swa_lr);
   r.loader->start_epoch(epoch);
   const size_t per_step = static_cast<size_t>(cfg.accumulate);
