@@ -160,12 +160,13 @@ TEST(Distributed, TwoRanksTrainTheWeightsOfOneProcess) {
 // on 2 ranks (30 training images: 3 steps of 8 and a last one of 6). And on 2 ranks, --batch 29 --accumulate 2
 // is one step over all 30 images as --batch 58 is (a batch of 30): its second batch holds one image, so
 // rank 1 has no rows in the step's last backward and reduces what its first backward left in the gradients.
-// Measured: at most 5e-7 relative per tensor after 2 epochs; the bound asserted is 1e-5.
+// Measured over seeds 1..10: at most 2.6e-6 relative per tensor after 2 epochs (8 steps; at lr 0.05, 2e-6
+// over seeds 1..12); the bound asserted is 1e-5.
 TEST(Distributed, AccumulatingKBatchesTrainsTheWeightsOfOneKTimesLarger) {
   CliDir cli("cxr_test_dist_accumulate");
   ASSERT_EQ(cli.run("synth --out " + cli.path("d") + " --size 32 --seed 3 --train 10 --val 3 --test 1"), 0) << cli.log();
   const std::string common = "train --arch vgg11 --width 0.25 --size 32 --head torchvision --seed 5 --opt sgd "
-                             "--lr 0.05 --momentum 0.9 --epochs 2 --data " + cli.path("d") + " ";
+                             "--lr 0.01 --momentum 0.9 --epochs 2 --data " + cli.path("d") + " ";
   ASSERT_EQ(cli.run(common + "--batch 8 --out " + cli.path("b8")), 0) << cli.log();
   ASSERT_EQ(cli.run(common + "--batch 4 --accumulate 2 --out " + cli.path("b4x2")), 0) << cli.log();
   std::string worst;
