@@ -1,5 +1,6 @@
 # The two quick-start commands: `make demo` and `make test`. Both install missing Debian packages (as root),
-# configure and build with CMake, then run. Other targets: build, learn, bench, fixtures, fuzz, fuzz-smoke, clean.
+# configure and build with CMake, then run. Other targets: build, learn, exercises, exercises-check, bench,
+# fixtures, fuzz, fuzz-smoke, clean.
 #   make test CXR_SANITIZE=ON   builds in build-asan/ with ASan + UBSan and runs the suite there.
 CXR_SANITIZE ?= OFF
 JOBS ?= $(shell nproc)
@@ -11,7 +12,7 @@ BUILD ?= build
 BUILD_TYPE ?= Release
 endif
 
-.PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test deps-learn fuzz fuzz-smoke learn
+.PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test deps-learn fuzz fuzz-smoke learn exercises exercises-check
 
 all: build
 
@@ -55,6 +56,22 @@ learn: deps-learn $(LEARN_BUILD)/CMakeCache.txt
 	cmake --build $(LEARN_BUILD) -j $(JOBS)
 	cd $(LEARN_BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive ctest --output-on-failure -L learn
 
+# The exercises (docs/EXERCISES.md): the stubs of exercises/ and their graders in build-ex/, with the learning
+# path's dependencies only. Fails, listing each failing grader, until every exercise is solved; one grader
+# alone: `cd build-ex && ctest -R Exercise.Sigmoid`.
+EX_BUILD ?= build-ex
+$(EX_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(EX_BUILD) -DCMAKE_BUILD_TYPE=Release -DCXR_LEARN_ONLY=ON -DCXR_MPI=OFF -DCXR_BUILD_BENCH=OFF \
+	  -DCXR_EXERCISES=ON
+
+exercises: deps-learn $(EX_BUILD)/CMakeCache.txt
+	cmake --build $(EX_BUILD) -j $(JOBS) --target test_exercises
+	cd $(EX_BUILD) && CXR_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive ctest --output-on-failure -L exercise
+
+# For CI: the solutions pass every grader (build-ex-sol/) and the stubs fail every one (build-ex-stub/).
+exercises-check: deps-learn
+	JOBS=$(JOBS) scripts/exercises-check.sh
+
 demo: build-cxr
 	scripts/demo.sh $(BUILD)
 
@@ -83,4 +100,4 @@ fuzz-smoke:
 	FUZZ_SECONDS=10 JOBS=$(JOBS) scripts/fuzz.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-nompi build-tsan build-learn
+	rm -rf build build-asan build-fuzz build-nompi build-tsan build-learn build-ex build-ex-sol build-ex-stub

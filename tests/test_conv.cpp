@@ -9,6 +9,7 @@
 
 #include "core/threading.h"
 #include "core/workspace.h"
+#include "direct_conv.h"
 #include "fixture_reader.h"
 #include "gradcheck.h"
 #include "layers/conv2d.h"
@@ -29,42 +30,12 @@ std::string name(const Case& c) {
              c.sh, ",", c.sw, ") pad (", c.ph, ",", c.pw, ")", c.bias ? " bias" : "");
 }
 
-// The direct definition: y[n,k,oh,ow] = b[k] + sum_{c,i,j} W[k,c,i,j] * x[n,c,oh*sh-ph+i, ow*sw-pw+j].
-// Its adjoint gives the references for the gradients: every product term w*x that contributes to y with
-// weight dy contributes dy*w to dx and dy*x to dW.
-struct Reference {
-  std::vector<double> y, dx, dw, db;
-};
+// The direct definition (tests/direct_conv.h), for one case: no dilation.
+using Reference = ConvReference;
 
 Reference direct_conv(const Case& c, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy) {
-  const int64_t Ho = conv_out_size(c.H, c.kh, c.sh, c.ph), Wo = conv_out_size(c.W, c.kw, c.sw, c.pw);
-  Reference r;
-  r.y.assign(c.N * c.K * Ho * Wo, 0.0);
-  r.dx.assign(x.numel(), 0.0);
-  r.dw.assign(w.numel(), 0.0);
-  r.db.assign(c.K, 0.0);
-  for (int64_t n = 0; n < c.N; ++n)
-    for (int64_t k = 0; k < c.K; ++k)
-      for (int64_t oh = 0; oh < Ho; ++oh)
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-          const int64_t yi = ((n * c.K + k) * Ho + oh) * Wo + ow;
-          const double g = dy[yi];
-          double acc = c.bias ? b[k] : 0.0;
-          r.db[k] += g;
-          for (int64_t ci = 0; ci < c.C; ++ci)
-            for (int64_t i = 0; i < c.kh; ++i)
-              for (int64_t j = 0; j < c.kw; ++j) {
-                const int64_t ih = oh * c.sh - c.ph + i, iw = ow * c.sw - c.pw + j;
-                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
-                const int64_t xi = ((n * c.C + ci) * c.H + ih) * c.W + iw;
-                const int64_t wi = ((k * c.C + ci) * c.kh + i) * c.kw + j;
-                acc += double(w[wi]) * x[xi];
-                r.dx[xi] += g * w[wi];
-                r.dw[wi] += g * x[xi];
-              }
-          r.y[yi] = acc;
-        }
-  return r;
+  const ConvDims d{c.N, c.C, c.H, c.W, c.K, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, 1, 1};
+  return direct_convolution(d, x, w, c.bias ? b : Tensor(), dy);
 }
 
 // Float results against a double reference: the error allowed grows with the size of the values.

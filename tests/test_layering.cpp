@@ -31,6 +31,9 @@ const std::map<std::string, std::set<std::string>>& allowed() {
     m["report"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io", "explain", "train"};
     // The examples are the learning path's programs: they build with core, autograd and layers alone.
     m["examples"] = {"core", "autograd", "layers"};
+    // The exercises may use any library (their stubs and graders are the student's); no folder may use them.
+    m["exercises"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io", "explain", "train",
+                      "report"};
     m["cli"] = {"core", "autograd", "layers", "models", "image", "dist", "data", "io", "explain", "train", "report"};
     return m;
   }();
@@ -71,4 +74,5 @@ TEST(Layering, TheRuleRefusesAnUpwardArrow) {
   EXPECT_EQ(allowed().at("data").count("io"), 0u);
   EXPECT_EQ(allowed().at("explain").count("train"), 0u);
   EXPECT_EQ(allowed().at("core").size(), 0u);
+  for (const auto& [folder, may] : allowed()) EXPECT_EQ(may.count("exercises"), 0u) << folder << " may use exercises/";
 }
