@@ -439,7 +439,8 @@ cxr::cli::Register reg{
                                                         "the largest thread count when more; --quick: 4)")
                         ->check(cxr::cli::at_least(1));
       app.add_option("--threads", o->threads, "Thread counts to run at in turn, e.g. 1,2,4 (default 1, 2, 4, ... "
-                                              "up to $CXR_THREADS or all cores)")
+                                              "up to cxr's thread count: `cxr --threads N bench`, $CXR_THREADS "
+                                              "or all cores)")
           ->delimiter(',')->check(thread_list_entry())->type_name("N,N,...");
       app.add_option("--json", o->json, "Also write every figure to this JSON file");
       auto* steps = app.add_option("--steps", o->steps, "Timed repetitions of each measurement, after one warm-up "
