@@ -11,6 +11,7 @@
 // repetitions after one warm-up; warnings say when the machine was busy or the repetitions spread.
 // The measuring is train/throughput.h and core/machine.h; this file runs the phases and prints them.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -109,26 +110,46 @@ std::string mib(int64_t bytes) { return fixed(static_cast<double>(bytes) / (1 <<
 // ---- measuring -------------------------------------------------------------------------------------
 
 // The progress bar, one line per thread count ("bench, 2 threads"), on stderr: the report on stdout is
-// what a user keeps, the bar is only there while it runs.
+// what a user keeps, the bar is only there while it runs. It advances by each repetition's flops (in
+// MFLOP), so that its ETA holds although a training step takes far longer than one SGEMM shape.
 class Ticker {
  public:
-  explicit Ticker(int64_t per_phase) : per_phase_(per_phase) {}
+  explicit Ticker(double flops_per_phase) : per_phase_(units(flops_per_phase)) {}
   void start(int threads) {
-    bar_ = std::make_unique<cxr::Progress>(cxr::str("bench, ", threads_text(threads)), per_phase_, stderr);
+    label_ = cxr::str("bench, ", threads_text(threads));
+    bar_ = std::make_unique<cxr::Progress>(label_ + ", MFLOP", per_phase_, stderr);
     done_ = 0;
   }
-  std::function<void()> tick() {
-    return [this] { bar_->update(++done_); };
+  std::function<void()> tick(double flops) {
+    return [this, n = units(flops)] { bar_->update(done_ += n); };
   }
-  void finish() { bar_->finish(); }
+  // Off a terminal the bar prints a line every 10 s only: one more says the phase ended.
+  void finish() {
+    const bool tty = cxr::Progress::is_terminal(stderr);
+    bar_->finish(tty ? "" : label_ + ": done in " + cxr::Progress::format_time(bar_->elapsed()));
+  }
+  static int64_t units(double flops) { return std::max<int64_t>(1, std::llround(flops * 1e-6)); }
 
  private:
   int64_t per_phase_, done_ = 0;
+  std::string label_;
   std::unique_ptr<cxr::Progress> bar_;
 };
 
+// A phase's flops in the units the ticks add up (each repetition rounded as Ticker::tick rounds it).
+double phase_flops(const BenchRun& r) {
+  const int reps = kWarmup + r.o.steps;
+  double units = 0;
+  for (const cxr::ConvGemm& g : r.gemms) units += reps * Ticker::units(g.flops() * r.o.batch);
+  units += reps * Ticker::units(r.forward_flops * r.o.batch * cxr::kTrainingFlopsPerForward);
+  units += reps * Ticker::units(r.forward_flops * r.o.batch);
+  units += reps * Ticker::units(r.forward_flops);
+  return units * 1e6;
+}
+
 void measure_gemms(BenchRun& r, PhaseResult& p, Ticker& t) {
-  for (const cxr::ConvGemm& g : r.gemms) p.gemm.push_back(cxr::time_conv_gemm(g, r.o.batch, kWarmup, r.o.steps, t.tick()));
+  for (const cxr::ConvGemm& g : r.gemms)
+    p.gemm.push_back(cxr::time_conv_gemm(g, r.o.batch, kWarmup, r.o.steps, t.tick(g.flops() * r.o.batch)));
   p.sgemm_gflops = cxr::combined_gflops(r.gemms, p.gemm, r.o.batch);
 }
 
@@ -152,12 +173,13 @@ PhaseResult measure_phase(BenchRun& r, int threads, cxr::Model& model, cxr::Opti
   cxr::release_storage_cache();
   cxr::reset_storage_peak();
   r.per_phase_memory = cxr::reset_peak_rss();
-  const double n = r.o.batch;
-  p.train.timing = cxr::time_training(model, opt, data, kWarmup, r.o.steps, t.tick());
+  const double n = r.o.batch, f = r.forward_flops;
+  p.train.timing =
+      cxr::time_training(model, opt, data, kWarmup, r.o.steps, t.tick(n * f * cxr::kTrainingFlopsPerForward));
   p.train.rate = n / p.train.timing.median();
-  p.infer.timing = cxr::time_inference(model, data.x, kWarmup, r.o.steps, t.tick());
+  p.infer.timing = cxr::time_inference(model, data.x, kWarmup, r.o.steps, t.tick(n * f));
   p.infer.rate = n / p.infer.timing.median();
-  p.gradcam.rate = 1e3 / ms_gradcam(model, one, r.o.steps, t.tick(), p.gradcam.timing);
+  p.gradcam.rate = 1e3 / ms_gradcam(model, one, r.o.steps, t.tick(f), p.gradcam.timing);
   p.peak_rss = cxr::peak_rss_bytes();
   p.peak_tensors = static_cast<int64_t>(cxr::storage_use().peak_bytes);
   p.train_gflops = p.train.rate * r.forward_flops * cxr::kTrainingFlopsPerForward * 1e-9;
@@ -184,7 +206,8 @@ void set_efficiency(std::vector<PhaseResult>& phases) {
 
 void check_spread(BenchRun& r, const std::string& what, int threads, const cxr::Timing& t) {
   if (t.cv() > kMaxCv)
-    r.warnings.push_back(cxr::str(what, " at ", threads_text(threads), ": the repetitions vary by ", fixed(100 * t.cv(), 0),
+    r.warnings.push_back(cxr::str(what, " at ", threads_text(threads), ": the repetitions vary by ",
+                                  fixed(100 * t.cv(), 0),
                                   "% (coefficient of variation), more than ", fixed(100 * kMaxCv, 0), "%"));
 }
 
@@ -192,7 +215,8 @@ void check_machine(BenchRun& r) {
   const int cores = r.machine.logical_cores, most = max_threads(r.o);
   const double free = std::max(0, cores - most);
   if (r.load_before > free + kLoadSlack)
-    r.warnings.push_back(cxr::str("the machine is busy: load average ", fixed(r.load_before, 2), " before the run, with ",
+    r.warnings.push_back(cxr::str("the machine is busy: load average ", fixed(r.load_before, 2),
+                                  " before the run, with ",
                                   cores, " cores of which ", free, " are left free by ", threads_text(most)));
   if (most > cores) r.warnings.push_back(cxr::str(threads_text(most), " on ", cores, " cores: they share cores"));
   if (r.o.steps < 2) r.warnings.push_back("one timed repetition per figure (--steps 1): no spread can be seen");
@@ -204,7 +228,8 @@ void check_machine(BenchRun& r) {
     const double others = p.load_after - p.threads;
     if (others > std::max(0, cores - p.threads) + kLoadSlack)
       r.warnings.push_back(cxr::str("the machine is busy: load average ", fixed(p.load_after, 2), " after the ",
-                                    p.threads, "-thread phase, which ran ", threads_text(p.threads), " on ", cores, " cores"));
+                                    p.threads, "-thread phase, which ran ", threads_text(p.threads), " on ", cores,
+                                    " cores"));
     for (size_t i = 0; i < r.gemms.size(); ++i) check_spread(r, "SGEMM " + r.gemms[i].layer, p.threads, p.gemm[i]);
     check_spread(r, "training", p.threads, p.train.timing);
     check_spread(r, "inference", p.threads, p.infer.timing);
@@ -220,8 +245,7 @@ void run_phases(BenchRun& r) {
   cxr::SGD opt(model->named_parameters(), 1e-4f, cxr::SGDOptions{0.9f, 0.0f, 0.0f, false});
   const cxr::RandomBatch data = cxr::random_batch(r.config, r.o.batch);
   const cxr::Tensor one = cxr::random_batch(r.config, 1, 2).x;
-  const int64_t per_phase = static_cast<int64_t>(r.gemms.size() + 3) * (kWarmup + r.o.steps);
-  Ticker ticker(per_phase);
+  Ticker ticker(phase_flops(r));
   for (int t : r.o.threads) r.phases.push_back(measure_phase(r, t, *model, opt, data, one, ticker));
   set_efficiency(r.phases);
 }
@@ -239,7 +263,8 @@ std::string isa_text(const cxr::MachineInfo& m) {
 
 std::string env_text(const cxr::MachineInfo& m) {
   std::string s;
-  for (const auto& [name, value] : m.env) s += (s.empty() ? "" : " ") + name + "=" + (value.empty() ? "(unset)" : value);
+  for (const auto& [name, value] : m.env)
+    s += (s.empty() ? "" : " ") + name + "=" + (value.empty() ? "(unset)" : value);
   return s;
 }
 
@@ -274,7 +299,8 @@ void print_sgemm(const BenchRun& r) {
   std::cout << "\n";
   for (size_t i = 0; i < r.gemms.size(); ++i) {
     const cxr::ConvGemm& g = r.gemms[i];
-    std::cout << "  " << std::left << std::setw(34) << cxr::str(g.layer, "  ", g.M, " x ", g.N, " x ", g.K) << std::right
+    std::cout << "  " << std::left << std::setw(34) << cxr::str(g.layer, "  ", g.M, " x ", g.N, " x ", g.K)
+              << std::right
               << std::setw(7) << g.layers;
     for (const PhaseResult& p : r.phases)
       std::cout << std::setw(12) << fixed(g.flops() * r.o.batch / p.gemm[i].median() * 1e-9, 1);
