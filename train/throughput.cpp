@@ -79,7 +79,8 @@ Timing time_conv_gemm(const ConvGemm& g, int batch, int warmup, int repetitions,
   const auto t0 = std::chrono::steady_clock::now();
   run();
   const double once = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int rounds = static_cast<int>(std::clamp(std::ceil(kMinRepetitionSeconds / std::max(once, 1e-9)), 1.0, 10000.0));
+  const double wanted = std::ceil(kMinRepetitionSeconds / std::max(once, 1e-9));
+  const int rounds = static_cast<int>(std::clamp(wanted, 1.0, 10000.0));
   Timing t = time_repeated(std::max(0, warmup - 1), repetitions, [&] { for (int r = 0; r < rounds; ++r) run(); }, tick);
   for (double& s : t.seconds) s /= rounds;
   return t;
