@@ -32,20 +32,26 @@ namespace cxr::cli {
 // shared files) or refuses to run: N copies of it would do the same work N times and write the same files.
 enum class Ranks { one, shared };
 
+// Whether the command takes the common `--threads N` after its name (main.cpp adds it and sets the thread
+// count from it), or defines its own --threads (`cxr bench --threads 1,2,4` runs at each count in turn;
+// `cxr --threads N bench` still sets the count the command starts with).
+enum class ThreadsOption { common, own };
+
 struct Command {
   std::string name;
   std::string help;
   int order;                               // position in `cxr --help`
   std::function<void(CLI::App&)> setup;    // adds options and the callback to the subcommand
   Ranks ranks = Ranks::one;                // what it does under `mpirun -np N`
+  ThreadsOption threads = ThreadsOption::common;
 };
 
 std::vector<Command>& commands();
 
 struct Register {
   Register(std::string name, std::string help, int order, std::function<void(CLI::App&)> setup,
-           Ranks ranks = Ranks::one) {
-    commands().push_back({std::move(name), std::move(help), order, std::move(setup), ranks});
+           Ranks ranks = Ranks::one, ThreadsOption threads = ThreadsOption::common) {
+    commands().push_back({std::move(name), std::move(help), order, std::move(setup), ranks, threads});
   }
 };
 

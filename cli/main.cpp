@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
   std::string running;
   for (auto& c : cmds) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
-    CLI::Option* sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(cxr::cli::thread_count());
+    CLI::Option* sub_threads = nullptr;
+    if (c.threads == ThreadsOption::common)
+      sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(cxr::cli::thread_count());
     c.setup(*sub);
     sub->parse_complete_callback([&running, &c, &top_value, sub_threads, &comm] {
       running = c.name;
@@ -100,7 +102,7 @@ int main(int argc, char** argv) {
         throw CLI::ValidationError("mpirun", "cxr " + c.name + " runs in one process only (under mpirun -np " +
                                                  std::to_string(comm.size()) + " only " + shared_commands() +
                                                  " share their work out over the ranks): run it without mpirun");
-      cxr::set_num_threads(sub_threads->count() ? sub_threads->as<int>() : top_value);
+      cxr::set_num_threads(sub_threads && sub_threads->count() ? sub_threads->as<int>() : top_value);
     });
   }
   try {

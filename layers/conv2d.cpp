@@ -37,10 +37,14 @@ int64_t band_rows(const ConvGeometry& g) {
 //    was 2-4x slower while OpenMP's idle threads spun (cxr now sets OMP_WAIT_POLICY=passive, which
 //    removes that); splitting an image's bands among threads (one BLAS thread each), with passive waits,
 //    was no faster for a whole VGG-16 (docs/IM2COL.md, "The band test"), so serial it stays.
+}  // namespace
+
 bool parallel_over_images(int64_t N) {
   const int T = num_threads();
   return T > 1 && N >= T;
 }
+
+namespace {
 
 // y [K, Ho*Wo] = W [K, R] * cols [R, Ho*Wo] (+ bias), for one image x [C, H, W].
 void forward_image(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t K, float* y) {

@@ -18,6 +18,12 @@ struct Conv2dOptions {
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, Conv2dOptions opt = {});
 
+// Whether conv2d splits a batch of N images over the threads (one image per thread, single-threaded
+// SGEMM inside) rather than running the images one by one with every thread in SGEMM: at least as many
+// images as threads, and more than one thread (conv2d.cpp says why). Benchmarks of SGEMM alone
+// (train/throughput.h) split their products the same way.
+bool parallel_over_images(int64_t N);
+
 // Output size of one spatial dimension.
 inline int64_t conv_out_size(int64_t in, int64_t k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }
 
