@@ -7,9 +7,13 @@ JOBS ?= $(shell nproc)
 ifeq ($(CXR_SANITIZE),ON)
 BUILD ?= build-asan
 BUILD_TYPE ?= RelWithDebInfo
+# The Google Benchmark programs are not tests: the release build compiles them, the sanitizer build saves
+# their minutes of compiling with ASan.
+BUILD_BENCH ?= OFF
 else
 BUILD ?= build
 BUILD_TYPE ?= Release
+BUILD_BENCH ?= ON
 endif
 
 .PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test deps-learn fuzz fuzz-smoke learn exercises exercises-check
@@ -24,7 +28,7 @@ deps-learn:
 	@scripts/install-deps.sh learn
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCXR_SANITIZE=$(CXR_SANITIZE)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCXR_SANITIZE=$(CXR_SANITIZE) -DCXR_BUILD_BENCH=$(BUILD_BENCH)
 
 build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
