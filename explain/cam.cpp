@@ -216,6 +216,10 @@ static Tensor image_of(const Tensor& t, int64_t n) {
   return t.slice(n, n + 1).reshape(s);
 }
 
+// The per-image maps of a capture (explain_batch and explain_capture); probabilities as explain_batch's.
+static std::vector<std::vector<Explanation>> assemble(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& req, Tensor* probabilities);
+
 std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& batch, const ExplainRequest& req,
                                                     Tensor* probabilities) {
   const CamMethod m = req.method;
@@ -236,6 +240,23 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
   opt.counterfactual = req.counterfactual;
   Capture cap = capture(model, batch, layers, req.classes, opt);
 
+  return assemble(model, batch, cap, req, probabilities);
+}
+
+std::vector<std::vector<Explanation>> explain_capture(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& req) {
+  return assemble(model, batch, cap, req, nullptr);
+}
+
+static std::vector<std::vector<Explanation>> assemble(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& req, Tensor* probabilities) {
+  const CamMethod m = req.method;
+  const std::vector<LayerInfo>& layers = cap.layers;
+  const bool need_guided = m == CamMethod::Guided || m == CamMethod::GuidedGradCAM || req.with_guided;
+  CXR_CHECK(!need_guided || cap.input_gradients.size() == cap.targets.size(), "explain: ", method_name(m),
+            " needs the capture's input gradients");
+  CXR_CHECK(!uses_gradients(m) || cap.gradients.size() == cap.targets.size(), "explain: ", method_name(m),
+            " needs the capture's layer gradients");
   Tensor probs = softmax(cap.logits);
   if (probabilities) *probabilities = probs;
   const int64_t N = batch.size(0), K = cap.logits.size(1), S_h = batch.size(2), S_w = batch.size(3);

@@ -116,6 +116,11 @@ struct CaptureOptions {
   bool input_gradients = false;  // dy_c/dinput (through the whole network)
   bool guided = true;            // input gradients through guided ReLUs (guided backprop)
   bool counterfactual = false;   // layer gradients of -y_c (input gradients are never negated)
+  // Resume a forward that already ran (`cxr serve` keeps one no-grad forward per image): when start_activation
+  // is defined it is the output of layers()[start_position] for this batch, and only the layers above it run
+  // (Model::forward_after). Every target layer must lie above it; no input gradients then.
+  size_t start_position = 0;
+  Tensor start_activation;
 };
 
 struct Capture {
@@ -132,6 +137,13 @@ struct Capture {
 // Without gradients of any kind it is a plain no-grad forward that records activations.
 Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>& layers,
                 const std::vector<int>& classes, const CaptureOptions& options = {});
+
+// The explanations of a capture (what explain_batch does after its capture): per image of `batch` (the
+// capture's input; Score-CAM re-runs the model on it), one Explanation per slot of cap.targets. The request
+// must be the one the capture was made for (method, counterfactual, fuse, class names); its classes are
+// not read (the capture's targets are). Guided methods need the capture's input gradients.
+std::vector<std::vector<Explanation>> explain_capture(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& request);
 
 // Per image: activation A and gradient g, both [C, h, w].
 Tensor cam_weights(CamMethod m, const Tensor& A, const Tensor& g);      // [C]: gradcam, gradcam++, xgradcam
