@@ -25,7 +25,7 @@ namespace {
 struct Options {
   std::string model, arch, normalize, host = "127.0.0.1", data, token;
   std::vector<std::string> external_classes;
-  int port = 8080, http_threads = 4, faithfulness_steps = 16;
+  int port = 8080, http_threads = 8, faithfulness_steps = 16;
   size_t cache = 32;
   double max_upload_mb = 32;
 };

@@ -71,16 +71,21 @@ ImageSummary Explorer::add_image(const std::vector<uint8_t>& bytes, const std::s
     }
     ++counters_.cache_misses;
   }
-  // Decoding and preprocessing touch no shared state: outside the lock, so uploads decode side by side.
+  // Decoding and preprocessing touch neither the cache nor the model: outside the model's lock (a decode
+  // runs beside a pass), but one at a time, so uploads cannot together decode to many times the limits.
   auto e = std::make_shared<Entry>();
   const ModelConfig& cfg = lm_.model->config();
-  image::Image img = image::decode_image(bytes, name, opt_.limits);
-  e->original = img.pixels;
-  const Tensor x = data::preprocess_image(img.pixels, cfg.input_size, cfg.in_channels, lm_.norm);  // [C, S, S]
-  e->input = x.reshape({1, x.size(0), x.size(1), x.size(2)});
-  const int64_t S = cfg.input_size;
-  if (!masks.lesion.empty()) e->lesion = load_mask(masks.lesion, S, S);
-  if (!masks.lung.empty()) e->lung = load_mask(masks.lung, S, S);
+  image::Image img;
+  {
+    std::lock_guard<std::mutex> one_decode(decode_mu_);
+    img = image::decode_image(bytes, name, opt_.limits);
+    e->original = img.pixels;
+    const Tensor x = data::preprocess_image(img.pixels, cfg.input_size, cfg.in_channels, lm_.norm);  // [C, S, S]
+    e->input = x.reshape({1, x.size(0), x.size(1), x.size(2)});
+    const int64_t S = cfg.input_size;
+    if (!masks.lesion.empty()) e->lesion = load_mask(masks.lesion, S, S);
+    if (!masks.lung.empty()) e->lung = load_mask(masks.lung, S, S);
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   if (auto hit = entry(id)) return hit->summary;  // another request added it meanwhile

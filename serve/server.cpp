@@ -150,6 +150,22 @@ json summary_json(const ImageSummary& s, const std::vector<std::string>& classes
           {"masks", {{"lesion", s.lesion_mask}, {"lung", s.lung_mask}}}};
 }
 
+// Percent-encoding of everything but unreserved characters (RFC 3986), for a token in a URL.
+std::string url_encode(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      o += static_cast<char>(c);
+    } else {
+      const char* hex = "0123456789ABCDEF";
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
+}
+
 // A float rounded to 4 decimals: what a map needs on a screen, and a third of the JSON.
 double r4(float v) { return std::isfinite(v) ? std::round(static_cast<double>(v) * 1e4) / 1e4 : 0.0; }
 
@@ -462,6 +478,7 @@ struct Server::Impl {
     http.new_task_queue = [n = std::max(1, opt.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
     http.set_payload_max_length(opt.max_upload_bytes);
     http.set_read_timeout(10);
+    http.set_keep_alive_timeout(2);  // an idle browser connection holds a worker thread until then
     http.set_write_timeout(30);
     http.set_pre_routing_handler([this](const Request& req, Response& res) {
       if (token_ok(req)) return httplib::Server::HandlerResponse::Unhandled;
@@ -480,9 +497,17 @@ struct Server::Impl {
       answer_error(res, 500, "internal error");
     });
     for (const Asset& a : page_assets()) {
-      const std::string path = a.path == std::string("/index.html") ? "/" : a.path;
-      http.Get(path, [&a](const Request&, Response& res) {
-        res.set_content(reinterpret_cast<const char*>(a.data), a.size, a.content_type);
+      const bool index = a.path == std::string("/index.html");
+      http.Get(index ? "/" : a.path, [this, &a, index](const Request&, Response& res) {
+        std::string body(reinterpret_cast<const char*>(a.data), a.size);
+        // With a token the page's own parts need it too: the page links them with it (the request that
+        // got here carried the right one).
+        if (index && !opt.token.empty())
+          for (const char* part : {"app.css\"", "app.js\""}) {
+            const std::string from = part, to = from.substr(0, from.size() - 1) + "?token=" + url_encode(opt.token) + "\"";
+            if (const size_t at = body.find(from); at != std::string::npos) body.replace(at, from.size(), to);
+          }
+        res.set_content(body, a.content_type);
         res.set_header("Cache-Control", "no-store");
       });
     }

@@ -34,7 +34,7 @@ struct ServerOptions {
   int port = 8080;                           // 0: any free port (bind() says which)
   std::string token;                         // non-empty: required on every request
   size_t max_upload_bytes = size_t{32} << 20;  // request bodies larger than this answer 413
-  int http_threads = 4;                      // connections handled at once (model passes stay serialised)
+  int http_threads = 8;                      // connections handled at once (model passes stay serialised)
   std::string checkpoint_sha256;             // shown by /api/info
 };
 

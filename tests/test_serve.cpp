@@ -339,6 +339,12 @@ TEST(Serve, TokenRequiredWhenSet) {
   EXPECT_EQ(c.Get("/api/info?token=s3cret-token")->status, 200);
   EXPECT_EQ(c.Get("/api/info", httplib::Headers{{"Authorization", "Bearer s3cret-token"}})->status, 200);
   EXPECT_EQ(c.Get("/api/info", httplib::Headers{{"X-Cxr-Token", "s3cret-token"}})->status, 200);
+  // The page links its parts with the token, so a browser given the address gets them too.
+  auto page = c.Get("/?token=s3cret-token");
+  ASSERT_TRUE(page && page->status == 200);
+  EXPECT_NE(page->body.find("app.js?token=s3cret-token"), std::string::npos);
+  EXPECT_EQ(c.Get("/app.js?token=s3cret-token")->status, 200);
+  EXPECT_EQ(c.Get("/app.js")->status, 401);
 }
 
 TEST(Serve, DataListingFiltersAndMetrics) {
