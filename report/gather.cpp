@@ -440,6 +440,7 @@ ReportData gather_report(const ReportOptions& o) {
   }
   CXR_CHECK(fs::exists(d.checkpoint), d.checkpoint, ": checkpoint not found");
   io::LoadedModel lm = io::load_model_file(d.checkpoint);
+  if (o.check_model) o.check_model(*lm.model);
   d.meta = lm.meta;
   d.classes = lm.meta.classes;
   d.checkpoint_sha256 = sha256_file(d.checkpoint);
