@@ -55,6 +55,16 @@ static int json_count(const nlohmann::json& j, const char* key) {
   return v >= 0 && v <= INT32_MAX ? static_cast<int>(v) : 0;
 }
 
+// A count the file must get right when it has it: absent is 0, anything but an integer in [0, 2^31) is an
+// error naming the field (get<int>() of 1e73 would be undefined behaviour: fuzz_run_folder).
+static int strict_count(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key)) return 0;
+  const nlohmann::json& v = j[key];
+  CXR_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX, key,
+            " is not a count: ", v.dump());
+  return static_cast<int>(v.get<int64_t>());
+}
+
 std::string now_string() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -335,7 +345,7 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
   EvalReport r;
   CXR_CHECK(j.is_object() && j.contains("accuracy") && j.contains("confusion") && j.contains("classes"),
             "not the JSON `cxr eval --json` writes (no accuracy / confusion / classes)");
-  r.count = j.value("count", 0);
+  r.count = strict_count(j, "count");
   r.accuracy = json_num(j, "accuracy");
   r.macro_f1 = json_num(j, "macro_f1");
   r.loss = json_num(j, "loss");
@@ -356,7 +366,7 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
     cr.recall = json_num(c, "recall");
     cr.f1 = json_num(c, "f1");
     cr.roc_auc = json_num(c, "roc_auc");
-    cr.support = c.value("support", 0);
+    cr.support = strict_count(c, "support");
     r.classes.push_back(cr);
     RocCurve roc;
     if (c.contains("roc")) {
@@ -367,7 +377,7 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
   }
   if (j.contains("per_source"))
     for (const auto& [g, v] : j["per_source"].items()) {
-      r.per_group[g] = {v.value("correct", 0), v.value("total", 0)};
+      r.per_group[g] = {strict_count(v, "correct"), strict_count(v, "total")};
       if (!v.contains("confusion")) continue;  // written before eval recorded it
       const nlohmann::json& c = v["confusion"];
       const size_t K = r.classes.size();
