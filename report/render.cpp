@@ -242,6 +242,18 @@ void source_auc(Html& h, const EvalReport& e) {
             {{"class", "meta"}});
 }
 
+// A plot of two rates on [0, 1] x [0, 1] with the diagonal dashed: the ROC curves (chance) and the
+// reliability diagram (perfect calibration).
+LinePlot unit_square_plot(const std::string& x_label, const std::string& y_label) {
+  LinePlot p;
+  p.x_label = x_label;
+  p.y_label = y_label;
+  p.x_min = p.y_min = 0;
+  p.x_max = p.y_max = 1;
+  p.diagonal = true;
+  return p;
+}
+
 // The reliability diagram: per confidence bin, the accuracy of its images against their mean confidence
 // (on the diagonal when calibrated), as a line chart with a dot per non-empty bin.
 void calibration_section(Html& h, const EvalReport& e) {
@@ -253,12 +265,7 @@ void calibration_section(Html& h, const EvalReport& e) {
   metric(h, "maximum calibration error", fmt_fixed(c.mce, 4));
   metric(h, "temperature", e.temperature > 0 ? fmt_fixed(e.temperature, 3) : "not applied");
   h.close("div");
-  LinePlot rel;
-  rel.x_label = "confidence (mean in bin)";
-  rel.y_label = "accuracy in bin";
-  rel.x_min = rel.y_min = 0;
-  rel.x_max = rel.y_max = 1;
-  rel.diagonal = true;
+  LinePlot rel = unit_square_plot("confidence (mean in bin)", "accuracy in bin");
   Series s{"model", {}, {}, series_color(0), false, true};
   for (const ReliabilityBin& b : c.reliability)
     if (b.count > 0) {
@@ -308,12 +315,7 @@ void results(Html& h, const ReportData& d) {
               {{"class", "meta"}});
   std::vector<std::string> names;
   for (const auto& c : e.classes) names.push_back(c.name);
-  LinePlot roc;
-  roc.x_label = "false positive rate";
-  roc.y_label = "true positive rate";
-  roc.x_min = roc.y_min = 0;
-  roc.x_max = roc.y_max = 1;
-  roc.diagonal = true;
+  LinePlot roc = unit_square_plot("false positive rate", "true positive rate");
   for (size_t k = 0; k < e.roc.size() && k < e.classes.size(); ++k)
     roc.series.push_back({e.classes[k].name + " (AUC " + fmt_fixed(e.classes[k].roc_auc, 3) + ")", e.roc[k].fpr,
                           e.roc[k].tpr, series_color(k), false, false});
