@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/argmax.h"
+#include "core/threading.h"
 #include "data/loader.h"
 #include "explain/localization.h"
 #include "explain/sha256.h"
@@ -71,24 +72,21 @@ ImageSummary Explorer::add_image(const std::vector<uint8_t>& bytes, const std::s
     }
     ++counters_.cache_misses;
   }
-  // Decoding and preprocessing touch neither the cache nor the model: outside the model's lock (a decode
-  // runs beside a pass), but one at a time, so uploads cannot together decode to many times the limits.
+  // Decoding, preprocessing and the forward run under the model's lock, so that an upload never decodes
+  // beside a pass: two parallel regions at once would use twice the thread budget (and uploads together
+  // cannot decode to many times the decode limits).
+  adopt_num_threads();
   auto e = std::make_shared<Entry>();
   const ModelConfig& cfg = lm_.model->config();
-  image::Image img;
-  {
-    std::lock_guard<std::mutex> one_decode(decode_mu_);
-    img = image::decode_image(bytes, name, opt_.limits);
-    e->original = img.pixels;
-    const Tensor x = data::preprocess_image(img.pixels, cfg.input_size, cfg.in_channels, lm_.norm);  // [C, S, S]
-    e->input = x.reshape({1, x.size(0), x.size(1), x.size(2)});
-    const int64_t S = cfg.input_size;
-    if (!masks.lesion.empty()) e->lesion = load_mask(masks.lesion, S, S);
-    if (!masks.lung.empty()) e->lung = load_mask(masks.lung, S, S);
-  }
-
   std::lock_guard<std::mutex> lock(mu_);
   if (auto hit = entry(id)) return hit->summary;  // another request added it meanwhile
+  const image::Image img = image::decode_image(bytes, name, opt_.limits);
+  e->original = img.pixels;
+  const Tensor x = data::preprocess_image(img.pixels, cfg.input_size, cfg.in_channels, lm_.norm);  // [C, S, S]
+  e->input = x.reshape({1, x.size(0), x.size(1), x.size(2)});
+  const int64_t S = cfg.input_size;
+  if (!masks.lesion.empty()) e->lesion = load_mask(masks.lesion, S, S);
+  if (!masks.lung.empty()) e->lung = load_mask(masks.lung, S, S);
   CaptureOptions opt;
   opt.gradients = false;  // a plain no-grad forward that records the checkpoints
   Capture cap = capture(*lm_.model, e->input, checkpoints_, {}, opt);
@@ -187,6 +185,7 @@ Explanation Explorer::explain_locked(Entry& e, const ExplainQuery& q) {
 }
 
 Explanation Explorer::explain(const ExplainQuery& q) {
+  adopt_num_threads();
   std::lock_guard<std::mutex> lock(mu_);
   auto e = entry(q.image);
   CXR_CHECK(e, "no image with id '", q.image, "' (never added, or dropped from the cache: add it again)");
@@ -194,6 +193,7 @@ Explanation Explorer::explain(const ExplainQuery& q) {
 }
 
 nlohmann::json Explorer::metrics(const ExplainQuery& q) {
+  adopt_num_threads();
   std::lock_guard<std::mutex> lock(mu_);
   auto e = entry(q.image);
   CXR_CHECK(e, "no image with id '", q.image, "' (never added, or dropped from the cache: add it again)");

@@ -115,8 +115,7 @@ class Explorer {
   ExplorerOptions opt_;
   std::vector<LayerInfo> layers_, checkpoints_;
   LayerInfo default_layer_;
-  mutable std::mutex mu_;  // the cache, the counters and every model pass
-  std::mutex decode_mu_;   // one decode at a time: a small file may decode to gigabytes (the decode limits)
+  mutable std::mutex mu_;  // the cache, the counters, every decode and every model pass
   std::list<std::shared_ptr<Entry>> lru_;  // most recent first
   Counters counters_;
 };

@@ -1,6 +1,8 @@
 // Server: the routes of serve/server.h over cpp-httplib, and the checks every request passes first.
 #include "serve/server.h"
 
+#include "core/threading.h"
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -45,6 +47,7 @@ using Handler = std::function<void(const Request&, Response&)>;
 // Every route's failures become JSON errors: the request's mistakes 4xx, ours 500.
 Handler guarded(Handler h) {
   return [h = std::move(h)](const Request& req, Response& res) {
+    adopt_num_threads();  // an httplib worker: our parallel loops (colormaps, PNG encoding) at --threads
     try {
       h(req, res);
     } catch (const HttpError& e) {
