@@ -154,6 +154,7 @@ Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>&
   }
   if (!need_backward) return cap;
   CXR_CHECK(logits.requires_grad(), "explain: the logits do not depend on the target layer(s)");
+  if (opt.on_graph) opt.on_graph(logits, original);
 
   const size_t slots = cap.targets.size();
   if (layer_grads) cap.gradients.resize(slots);
