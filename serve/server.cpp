@@ -446,9 +446,10 @@ struct Server::Impl {
                       {"counterfactual", uses_gradients(m)},
                       {"class_dependent", m != CamMethod::EigenCAM},
                       {"takes_layer", m != CamMethod::Guided},
-                      {"cost", guided ? "a full forward and backward" : m == CamMethod::ScoreCAM
-                                            ? "one masked forward per channel"
-                                            : "fusion of the cached pass"}});
+                      {"cost", guided                            ? "a full forward and backward"
+                               : m == CamMethod::ScoreCAM    ? "one masked forward per channel"
+                               : m == CamMethod::AblationCAM ? "one head forward per ablated channel (32 a batch)"
+                                                             : "fusion of the cached pass"}});
     }
     return {{"methods", list}, {"colormaps", colormap_names()}, {"fuse", {"max", "sum"}}};
   }

@@ -187,7 +187,8 @@ TEST(Serve, PredictAndExplainMatchTheLibrary) {
   struct Case { CamMethod m; std::string layer; int cls; bool cf; };
   for (const Case& k : {Case{CamMethod::GradCAM, "", 0, false}, Case{CamMethod::GradCAMPlusPlus, "relu3_2", 2, false},
                         Case{CamMethod::LayerCAM, "features.10", 1, true}, Case{CamMethod::EigenCAM, "pool2", 1, false},
-                        Case{CamMethod::Guided, "", 0, false}, Case{CamMethod::ScoreCAM, "relu4_2", 1, false}}) {
+                        Case{CamMethod::Guided, "", 0, false}, Case{CamMethod::ScoreCAM, "relu4_2", 1, false},
+                        Case{CamMethod::AblationCAM, "relu3_2", 2, false}}) {
     SCOPED_TRACE(method_name(k.m) + std::string(" ") + k.layer);
     httplib::Params q = {{"image", id}, {"method", method_name(k.m)}, {"layer", k.layer},
                          {"class", std::to_string(k.cls)}, {"counterfactual", k.cf ? "true" : "false"}};
