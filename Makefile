@@ -97,7 +97,7 @@ fixtures:
 # Rerun it after a change that alters what a picture shows: it overwrites docs/img/.
 figures: build-cxr
 	@scripts/install-deps.sh figures
-	cmake --build $(BUILD) -j $(JOBS) --target cxr_figures
+	cmake --build $(BUILD) -j $(JOBS) --target cxr_figures bench_sgemm
 	scripts/make_figures.sh $(BUILD)
 
 # libFuzzer targets of every parser that reads outside bytes (tests/fuzz), clang + ASan + UBSan in build-fuzz/:

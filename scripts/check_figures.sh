@@ -26,6 +26,24 @@ hasnt gradcam_capture 'x (the image)' "nothing below the cut is recorded"
 has gradcam_capture 'no grad' "the parameters are frozen for the call"
 has gradcam_capture_guided 'x (the image)\n[1, 1, 64, 64]\nrequires_grad' "guided backprop needs the input's gradient"
 has gradcam_capture_guided ', original' "the layer's own output keeps its graph to the input"
+# The roofline places a GEMM at 2MNK / (4 (MK + KN + MN)) FLOP per byte: 1024^3 at 170.7, conv1_1's
+# M64 N50176 K27 at 9.5 (by hand), each at the GFLOP/s its JSON row says; repetitions collapse to the median.
+cat > "$dir/sgemm.json" <<'JSON'
+{"benchmarks": [
+ {"name": "sgemm/square_1024/threads:1/iterations:2/real_time", "run_type": "iteration", "GFLOP/s": 80.0},
+ {"name": "sgemm/square_1024/threads:1/iterations:2/real_time", "run_type": "iteration", "GFLOP/s": 90.0},
+ {"name": "sgemm/square_1024/threads:1/iterations:2/real_time", "run_type": "iteration", "GFLOP/s": 70.0},
+ {"name": "sgemm/vgg16_conv1_1/M64_N50176_K27/threads:1/iterations:9/real_time", "run_type": "iteration", "GFLOP/s": 40.0},
+ {"name": "sgemm/square_1024/threads:all/iterations:2/real_time", "run_type": "iteration", "GFLOP/s": 150.0},
+ {"name": "sgemm/square_1024/threads:1/iterations:2/real_time_median", "run_type": "aggregate", "GFLOP/s": 1.0}
+]}
+JSON
+CXR_THREADS=1 "$FIG" roofline "$dir/sgemm.json" "$dir/roofline.svg" > /dev/null
+for want in '<title>square_1024: 170.7 FLOP/B, 80.0 GFLOP/s</title>' '<title>conv1_1: 9.5 FLOP/B, 40.0 GFLOP/s</title>' \
+            'fastest SGEMM here: 80 GFLOP/s' '<title>relu (cxr): 0.1 FLOP/B'; do
+  grep -qF -- "$want" "$dir/roofline.svg" || { echo "FAIL roofline.svg: no '$want'"; fail=1; }
+done
+[ "$(grep -c '<circle' "$dir/roofline.svg")" -eq 3 ] || { echo "FAIL roofline.svg: not 3 points (threads:all and aggregates are left out)"; fail=1; }
 [ $fail -eq 0 ] || exit 1
 if ! command -v dot > /dev/null; then
   echo "Graphviz's dot is missing: the graphs' text was checked, their rendering skipped (scripts/install-deps.sh figures)"

@@ -8,6 +8,8 @@
 #   demo       cxr synth + a one-minute cxr train + cxr explain: a panel original | heatmap | overlay |
 #              guided Grad-CAM of a test image with a lesion, and one of a NORMAL image with the burned-in
 #              marker (the shortcut), explained with guided Grad-CAM
+#   roofline   bench_sgemm's one-thread GEMMs (VGG-16's 13 conv shapes and 1024^3, median of 3) under the
+#              roofs cxr_figures measures at one thread: the fastest of them and a triad's bandwidth
 #   sanity     explain/sanity.h's cascading randomisation of the same model: Grad-CAM after each layer is
 #              re-initialised, top first, with its Spearman rho to the trained model's map
 #
@@ -20,9 +22,10 @@ BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 CXR="$BUILD/cxr"
 FIG="$BUILD/tools/cxr_figures"
+SGEMM="$BUILD/bench/bench_sgemm"
 IMG=docs/img
 OUT=out/figures
-for p in "$CXR" "$FIG"; do
+for p in "$CXR" "$FIG" "$SGEMM"; do
   [ -x "$p" ] || { echo "make_figures: $p not found: build first (make figures)" >&2; exit 1; }
 done
 command -v dot > /dev/null || { echo "make_figures: Graphviz's dot is missing: scripts/install-deps.sh figures" >&2; exit 1; }
@@ -37,6 +40,11 @@ done
 
 echo "== im2col"
 "$FIG" im2col "$IMG/im2col.svg"
+
+echo "== roofline: bench_sgemm at one thread"
+CXR_THREADS=1 "$SGEMM" --benchmark_filter='threads:1' --benchmark_repetitions=3 --benchmark_format=json \
+  --benchmark_out="$OUT/sgemm.json" > /dev/null
+CXR_THREADS=1 "$FIG" roofline "$OUT/sgemm.json" "$IMG/roofline.svg"
 
 echo "== demo: synthetic data, a short training run, explanations"
 "$CXR" synth --out "$OUT/data" --size 64 --train 200 --val 30 --test 20 --difficulty 0 --lesion-contrast 3 \

@@ -9,6 +9,9 @@
 //   cxr_figures sanity MODEL IMAGE LAYER OUT.png   Grad-CAM at LAYER through explain/sanity.h's cascading
 //                                     randomisation: one tile per step, labelled with the unit re-initialised
 //                                     (cumulatively, from the logits down) and the Spearman rho to the first
+//   cxr_figures roofline SGEMM.json OUT.svg   a roofline of bench_sgemm's one-thread GEMMs (its JSON output)
+//                                     under the two roofs measured here at one thread: the fastest of those
+//                                     GEMMs, and a STREAM-style triad's bandwidth; plus cxr's relu forward
 //
 // Every label comes from the objects drawn: write_dot's shapes and byte counts, im2col's output cells.
 #include <algorithm>
@@ -19,9 +22,14 @@
 #include <functional>
 #include <iostream>
 #include <sstream>
+#include <chrono>
+#include <map>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "autograd/dot.h"
+#include "core/threading.h"
 #include "data/loader.h"
 #include "explain/cam.h"
 #include "explain/font.h"
@@ -264,9 +272,141 @@ void sanity_strip(const std::string& model_path, const std::string& image_path, 
               res.verdict.c_str());
 }
 
+// ---- a roofline of the GEMMs conv2d runs, from bench_sgemm's JSON ----------------------------------------
+
+// Best of `reps` wall times of f, in seconds.
+double best_seconds(int reps, const std::function<void()>& f) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+// STREAM's triad a = b + s * c over 3 x 128 MiB (far beyond any cache): 12 bytes moved per element
+// (read b, read c, write a; the write-allocate read of a is not counted, as STREAM does not).
+double triad_bytes_per_second() {
+  const size_t n = size_t{32} << 20;
+  std::vector<float> a(n, 0.0f), b(n, 1.0f), c(n, 2.0f);
+  const double t = best_seconds(5, [&] {
+    for (size_t i = 0; i < n; ++i) a[i] = b[i] + 0.5f * c[i];
+  });
+  volatile float sink = a[n / 2];
+  (void)sink;
+  return 12.0 * static_cast<double>(n) / t;
+}
+
+struct RoofPoint {
+  std::string label;
+  double intensity, gflops;  // FLOP per byte of the minimal traffic; measured GFLOP/s
+};
+
+void roofline_svg(const std::string& json_path, const std::string& out) {
+  std::ifstream in(json_path);
+  CXR_CHECK(in, json_path, ": cannot open (bench_sgemm --benchmark_format=json --benchmark_out=FILE)");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  set_num_threads(1);
+  std::vector<RoofPoint> points;
+  for (const nlohmann::json& b : j.at("benchmarks")) {
+    const std::string name = b.at("name");  // sgemm/vgg16_conv1_1/M64_N50176_K27/threads:1/...
+    if (name.find("/threads:1") == std::string::npos || b.value("run_type", "") == "aggregate") continue;
+    long long M = 1024, N = 1024, K = 1024;
+    if (const size_t at = name.find("/M"); at != std::string::npos)
+      CXR_CHECK(std::sscanf(name.c_str() + at, "/M%lld_N%lld_K%lld", &M, &N, &K) == 3, json_path, ": ", name);
+    // A [M, K] x B [K, N] -> C [M, N], each read or written once (beta = 0): the least traffic there is.
+    const double bytes = 4.0 * static_cast<double>(M * K + K * N + M * N);
+    std::string label = name.substr(6, name.find('/', 6) - 6);  // vgg16_conv1_1 | square_1024
+    if (label.rfind("vgg16_", 0) == 0) label = label.substr(6);
+    points.push_back({label, 2.0 * M * N * K / bytes, b.at("GFLOP/s").get<double>()});
+  }
+  CXR_CHECK(!points.empty(), json_path, ": no sgemm/.../threads:1 benchmarks in it");
+  // Repetitions give several rows per shape: keep each shape's median.
+  std::map<std::string, std::vector<RoofPoint>> by_label;
+  for (const RoofPoint& p : points) by_label[p.label].push_back(p);
+  points.clear();
+  for (auto& [label, v] : by_label) {
+    std::sort(v.begin(), v.end(), [](const RoofPoint& a, const RoofPoint& b) { return a.gflops < b.gflops; });
+    points.push_back(v[v.size() / 2]);
+  }
+  double peak = 0;
+  for (const RoofPoint& p : points) peak = std::max(peak, p.gflops);
+  const double bw = triad_bytes_per_second() * 1e-9;  // GB/s
+  // cxr's relu forward over a conv1 activation at batch 1: 1 comparison per element, 8 bytes moved.
+  {
+    const Tensor x = Tensor::full({1, 64, 224, 224}, 1.0f);
+    NoGradGuard no_grad;
+    const double t = best_seconds(20, [&] { relu(Variable(x)); });
+    points.push_back({"relu (cxr)", 1.0 / 8.0, static_cast<double>(x.numel()) / t * 1e-9});
+  }
+  const double ridge = peak / bw;
+
+  // Log-log axes: intensity 2^-4 .. 2^10 FLOP/B, speed from a decade under the slowest point to 2 x peak.
+  const double W = 640, H = 400, L = 64, R = 20, T = 36, B = 48;
+  double ymin = peak;
+  for (const RoofPoint& p : points) ymin = std::min(ymin, p.gflops);
+  const double lx0 = std::log10(1.0 / 16), lx1 = std::log10(1024.0);
+  const double ly0 = std::floor(std::log10(ymin * 0.5)), ly1 = std::log10(peak * 2);
+  auto px = [&](double x) { return L + (std::log10(x) - lx0) / (lx1 - lx0) * (W - L - R); };
+  auto py = [&](double y) { return (H - B) - (std::log10(y) - ly0) / (ly1 - ly0) * (H - T - B); };
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(1);
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  const char* core = std::getenv("OPENBLAS_CORETYPE");
+  s << "<text x=\"" << L << "\" y=\"20\" font-size=\"14\">Roofline at one thread: OpenBLAS SGEMM"
+    << (core ? std::string(" (OPENBLAS_CORETYPE=") + core + ")" : std::string()) << ", measured here</text>\n";
+  for (double x = 1.0 / 16; x <= 1024; x *= 4) {
+    s << "<line x1=\"" << px(x) << "\" y1=\"" << T << "\" x2=\"" << px(x) << "\" y2=\"" << H - B
+      << "\" stroke=\"#e5e7eb\"/>\n<text x=\"" << px(x) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">"
+      << (x < 1 ? "1/" + std::to_string(static_cast<int>(1 / x)) : std::to_string(static_cast<int>(x))) << "</text>\n";
+  }
+  for (double e = ly0; e <= ly1; e += 1) {
+    const double y = std::pow(10.0, e);
+    s << "<line x1=\"" << L << "\" y1=\"" << py(y) << "\" x2=\"" << W - R << "\" y2=\"" << py(y)
+      << "\" stroke=\"#e5e7eb\"/>\n<text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">"
+      << (y >= 1 ? std::to_string(static_cast<long long>(y)) : "0.1") << "</text>\n";
+  }
+  s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10
+    << "\" text-anchor=\"middle\">arithmetic intensity (FLOP per byte of least traffic)</text>\n"
+    << "<text x=\"16\" y=\"" << (T + H - B) / 2 << "\" transform=\"rotate(-90 16 " << (T + H - B) / 2
+    << ")\" text-anchor=\"middle\">GFLOP/s</text>\n";
+  // The roofs: min(peak, bw * intensity), bent at the ridge.
+  const double x_lo = 1.0 / 16, x_hi = 1024;
+  s << "<polyline fill=\"none\" stroke=\"#111\" stroke-width=\"2\" points=\"" << px(x_lo) << "," << py(bw * x_lo)
+    << " " << px(ridge) << "," << py(peak) << " " << px(x_hi) << "," << py(peak) << "\"/>\n";
+  s.precision(0);
+  s << "<text x=\"" << px(ridge) + 8 << "\" y=\"" << py(peak) - 6 << "\">fastest SGEMM here: " << peak
+    << " GFLOP/s</text>\n";
+  s.precision(1);
+  s << "<text x=\"" << px(0.25) << "\" y=\"" << py(bw * 0.25) - 10 << "\" transform=\"rotate(-"
+    << std::atan((py(bw * 0.25) - py(bw * 1.0)) / (px(1.0) - px(0.25))) * 180 / M_PI << " " << px(0.25) << " "
+    << py(bw * 0.25) - 10 << ")\">triad: " << bw << " GB/s</text>\n";
+  s << "<line x1=\"" << px(ridge) << "\" y1=\"" << py(peak) << "\" x2=\"" << px(ridge) << "\" y2=\"" << H - B
+    << "\" stroke=\"#6b7280\" stroke-dasharray=\"4 3\"/>\n<text x=\"" << px(ridge) + 4 << "\" y=\"" << H - B - 6
+    << "\" fill=\"#6b7280\">ridge: " << ridge << " FLOP/B</text>\n";
+  for (const RoofPoint& p : points) {
+    const bool gemm = p.label != "relu (cxr)";
+    s << "<circle cx=\"" << px(p.intensity) << "\" cy=\"" << py(p.gflops) << "\" r=\"4\" fill=\""
+      << (gemm ? "#2563eb" : "#dc2626") << "\"><title>" << p.label << ": " << p.intensity << " FLOP/B, "
+      << p.gflops << " GFLOP/s</title></circle>\n";
+    // Label the shapes a student asks about: the first layer, the square reference, relu.
+    if (p.label == "conv1_1" || p.label == "square_1024" || !gemm)
+      s << "<text x=\"" << px(p.intensity) + 7 << "\" y=\"" << py(p.gflops) + 14 << "\">" << p.label << "</text>\n";
+  }
+  s << "<text x=\"" << W - R << "\" y=\"" << py(peak) + 60 << "\" text-anchor=\"end\" fill=\"#2563eb\">"
+    << "blue: the forward GEMM of each VGG-16 conv (224 px, one image) and 1024^3</text>\n</svg>\n";
+  write_file(out, s.str());
+  std::printf("roofline: %zu points, fastest SGEMM %.1f GFLOP/s, triad %.1f GB/s, ridge %.1f FLOP/B\n",
+              points.size(), peak, bw, ridge);
+}
+
 int usage() {
   std::fprintf(stderr,
-               "usage: cxr_figures graphs OUT_DIR | im2col OUT.svg | sanity MODEL IMAGE LAYER OUT.png\n");
+               "usage: cxr_figures graphs OUT_DIR | im2col OUT.svg | sanity MODEL IMAGE LAYER OUT.png | roofline "
+               "SGEMM.json OUT.svg\n");
   return 2;
 }
 
@@ -282,6 +422,8 @@ int main(int argc, char** argv) {
       gradcam_capture(a[1], true);
     } else if (a.size() == 2 && a[0] == "im2col") {
       im2col_svg(a[1]);
+    } else if (a.size() == 3 && a[0] == "roofline") {
+      roofline_svg(a[1], a[2]);
     } else if (a.size() == 5 && a[0] == "sanity") {
       sanity_strip(a[1], a[2], a[3], a[4]);
     } else {
