@@ -34,8 +34,9 @@
 // backward per class with the graph retained for all but the last. Guided backprop needs the whole graph
 // and one backward-data pass to the input (no weight gradients either).
 //
-// Several target layers ("conv3_3+conv4_3+conv5_3", any method but guided): each layer's map is ReLU'd,
-// upsampled to the input (bilinear), min-max scaled to [0, 1], then combined by elementwise max (default)
+// Several target layers ("conv3_3+conv4_3+conv5_3", any method but guided): each layer's map is ReLU'd and
+// min-max scaled at its own resolution (normalize_map), upsampled to the input (bilinear), min-max scaled
+// to [0, 1] again (bilinear interpolation can leave its range), then combined by elementwise max (default)
 // or sum; the raw map is then that combination at input resolution.
 //
 // Inputs are batches preprocessed exactly as for inference ([N, C, S, S], data/loader.h preprocess_image);
