@@ -1,6 +1,6 @@
 # The two quick-start commands: `make demo` and `make test`. Both install missing Debian packages (as root),
 # configure and build with CMake, then run. Other targets: build, learn, exercises, exercises-check, bench,
-# fixtures, fuzz, fuzz-smoke, clean.
+# fixtures, figures, fuzz, fuzz-smoke, clean.
 #   make test CXR_SANITIZE=ON   builds in build-asan/ with ASan + UBSan and runs the suite there.
 CXR_SANITIZE ?= OFF
 JOBS ?= $(shell nproc)
@@ -16,7 +16,7 @@ BUILD_TYPE ?= Release
 BUILD_BENCH ?= ON
 endif
 
-.PHONY: all build build-cxr test test-tsan demo bench fixtures clean deps-build deps-test deps-learn fuzz fuzz-smoke learn exercises exercises-check
+.PHONY: all build build-cxr test test-tsan demo bench fixtures figures clean deps-build deps-test deps-learn fuzz fuzz-smoke learn exercises exercises-check
 
 all: build
 
@@ -91,6 +91,14 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/make_vgg_names.py
 	/usr/bin/python3 tests/fixtures/make_interop_fixtures.py
 	/usr/bin/python3 tests/fixtures/make_trajectory_fixtures.py
+
+# docs/img/ from cxr's own output (scripts/make_figures.sh): write_dot's graphs rendered by Graphviz, im2col's
+# windows, a demo panel, a shortcut-marker case and the sanity check's cascade from a one-minute training run.
+# Rerun it after a change that alters what a picture shows: it overwrites docs/img/.
+figures: build-cxr
+	@scripts/install-deps.sh figures
+	cmake --build $(BUILD) -j $(JOBS) --target cxr_figures bench_sgemm
+	scripts/make_figures.sh $(BUILD)
 
 # libFuzzer targets of every parser that reads outside bytes (tests/fuzz), clang + ASan + UBSan in build-fuzz/:
 # each runs FUZZ_SECONDS (default 60) in turn; non-zero on any crash, leak, timeout or OOM (scripts/fuzz.sh).

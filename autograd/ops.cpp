@@ -40,7 +40,7 @@ Variable mul(const Variable& a, const Variable& b) {
   return Variable::make(out, {a, b}, [ta, tb](const Tensor& g, std::vector<Variable>& in) {
     if (in[0].requires_grad()) in[0].accumulate_grad(map2(g, tb, [](float x, float y) { return x * y; }, "mul"));
     if (in[1].requires_grad()) in[1].accumulate_grad(map2(g, ta, [](float x, float y) { return x * y; }, "mul"));
-  }, "mul");
+  }, "mul", Saved{{ta, tb}});
 }
 
 Variable scale(const Variable& a, float s) {

@@ -1,5 +1,6 @@
 #include "autograd/variable.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace cxr {
@@ -22,6 +23,7 @@ void Variable::set_requires_grad(bool r) {
     node_->inputs.clear();
     node_->backward = nullptr;
     node_->op = "leaf";
+    node_->saved_bytes = node_->saved_shared_bytes = 0;
   }
   node_->requires_grad = r;
 }
@@ -46,7 +48,15 @@ void Variable::accumulate_grad(const Tensor& g) {
   }
 }
 
-Variable Variable::make(Tensor out, std::vector<Variable> inputs, BackwardFn backward, const char* op) {
+// A tensor's storage as the allocator hands it out: a multiple of 64 bytes, at least 64 (core/allocator.h).
+// Captured tensors are whole allocations or reshapes of one, so numel is the storage's size.
+static size_t allocated_bytes(const Tensor& t) {
+  const size_t bytes = static_cast<size_t>(t.numel()) * sizeof(float);
+  return std::max<size_t>(64, (bytes + 63) / 64 * 64);
+}
+
+Variable Variable::make(Tensor out, std::vector<Variable> inputs, BackwardFn backward, const char* op,
+                        const Saved& saved) {
   Variable v(std::move(out), false);
   if (!grad_enabled()) return v;
   bool any = false;
@@ -56,6 +66,22 @@ Variable Variable::make(Tensor out, std::vector<Variable> inputs, BackwardFn bac
   v.node_->inputs = std::move(inputs);
   v.node_->backward = std::move(backward);
   v.node_->op = op;
+  size_t total = saved.other_bytes, shared = 0;
+  for (size_t i = 0; i < saved.tensors.size(); ++i) {
+    const Tensor& t = saved.tensors[i];
+    if (!t.defined()) continue;
+    bool counted = false;  // the same buffer captured twice (mul(a, a)) is kept once
+    for (size_t j = 0; j < i; ++j) counted = counted || t.shares_storage_with(saved.tensors[j]);
+    if (counted) continue;
+    const size_t b = allocated_bytes(t);
+    total += b;
+    bool graph_value = t.shares_storage_with(v.node_->data);
+    for (const Variable& in : v.node_->inputs)
+      graph_value = graph_value || (in.defined() && t.shares_storage_with(in.data()));
+    if (graph_value) shared += b;
+  }
+  v.node_->saved_bytes = total;
+  v.node_->saved_shared_bytes = shared;
   return v;
 }
 
@@ -99,6 +125,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) {
         if (!retain_graph) {
           n->backward = nullptr;
           n->inputs.clear();
+          n->saved_bytes = n->saved_shared_bytes = 0;
         }
       }
     }

@@ -45,6 +45,18 @@ struct Node {
   BackwardFn backward;           // null for leaves
   const char* op = "leaf";
   std::vector<GradHook> hooks;   // called once the node's gradient is complete
+  // What `backward` keeps alive, as its op declared it to make() (write_dot draws it; 0 once released):
+  // captured tensors at their allocated size (rounded up to 64 bytes, as core/allocator.h does) plus
+  // buffers outside tensor storage (bit masks, int32 indices). `saved_shared_bytes` is the part that is
+  // an input's or the output's own data: the graph holds those anyway (docs/AUTOGRAD.md, the caveat).
+  size_t saved_bytes = 0;
+  size_t saved_shared_bytes = 0;
+};
+
+// What an op's closure captures, for the byte counts above: the tensors, and the bytes of anything else.
+struct Saved {
+  std::vector<Tensor> tensors;  // undefined ones (a side that needs no gradient) count 0
+  size_t other_bytes = 0;       // bit masks, index arrays: not tensor storage, so not in storage_use()
 };
 
 class Variable {
@@ -88,7 +100,9 @@ class Variable {
 
   // For op implementations: wraps an op's output. Records the node (inputs + closure) only when grad mode
   // is on and some input requires a gradient; otherwise the closure is dropped at once.
-  static Variable make(Tensor out, std::vector<Variable> inputs, BackwardFn backward, const char* op);
+  // `saved` declares what `backward` captured (Node::saved_bytes); ops that keep only shapes pass nothing.
+  static Variable make(Tensor out, std::vector<Variable> inputs, BackwardFn backward, const char* op,
+                       const Saved& saved = {});
 
   const Node* node() const { return node_.get(); }
 

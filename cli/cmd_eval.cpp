@@ -5,8 +5,12 @@
 // --tta N averages each model over N views of every image: the plain one and N-1 draws of the xray
 // augmentation (training's default), the same draws on every run.
 //
+// --ci N adds 95% percentile bootstrap intervals over patients (train/bootstrap.h) to every figure; the
+// probabilities are scaled by the checkpoint's stored temperature unless --temperature says otherwise, and
+// --fit-temperature fits one on the validation split and stores it in the checkpoint (train/calibration.h).
+//
 //   cxr eval --model runs/synth/best.safetensors --data out/synth --split test [--json metrics.json]
-//            [--predictions per_image.csv]
+//            [--predictions per_image.csv] [--ci 1000] [--fit-temperature]
 #include <cstdio>
 #include <iostream>
 
@@ -15,6 +19,8 @@
 #include "data/dataset.h"
 #include "io/checkpoint.h"
 #include "io/model_file.h"
+#include "train/bootstrap.h"
+#include "train/calibration.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 
@@ -26,6 +32,10 @@ struct Options {
   std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   int batch = 32, tta = 1;
   bool skip_bad = false;
+  int ci = 0;             // bootstrap resamples (0: no intervals)
+  uint64_t ci_seed = 1;
+  std::string temperature = "stored";
+  bool fit_temperature = false;
 };
 
 // Models of an ensemble must name the same classes, in the same order, for their probabilities to be averaged.
@@ -88,6 +98,47 @@ cxr::DatasetPredictions predict_all(const Options& o, cxr::data::Dataset& ds, st
   return cxr::average_predictions(runs);
 }
 
+// The patient of each prediction row (source and id, so equal ids of two sources stay apart), "" where the
+// manifest has none: the bootstrap's resampling units.
+std::vector<std::string> patient_clusters(const cxr::data::Dataset& ds, const cxr::DatasetPredictions& p) {
+  std::vector<std::string> c;
+  for (int64_t i : p.indices) {
+    const cxr::data::Sample& s = ds.samples[static_cast<size_t>(i)];
+    c.push_back(s.patient_id.empty() ? std::string() : s.source + '\x1f' + s.patient_id);
+  }
+  return c;
+}
+
+// --fit-temperature: fits T on the validation split's predictions, prints NLL and ECE before and after, and
+// stores T in the checkpoint. Returns T.
+double fit_and_store(const Options& o, const cxr::DatasetPredictions& val, bool same_split) {
+  const cxr::TemperatureFit fit = cxr::fit_temperature(val.probs, val.targets);
+  const cxr::Calibration before = cxr::calibration(val.probs, val.targets);
+  const cxr::Calibration after = cxr::calibration(cxr::apply_temperature(val.probs, fit.temperature), val.targets);
+  std::printf("\ntemperature scaling fitted on the val split (%zu images): T = %.4f%s\n", val.targets.size(),
+              fit.temperature, fit.at_bound ? " (at the end of the search range: the fit is not an interior minimum)" : "");
+  std::printf("  val NLL %.4f -> %.4f   val ECE %.4f -> %.4f   val MCE %.4f -> %.4f\n", fit.nll_before, fit.nll_after,
+              before.ece, after.ece, before.mce, after.mce);
+  if (same_split)
+    std::printf("  (the split evaluated below is the one T was fitted on: its calibration is in-sample)\n");
+  cxr::io::set_checkpoint_temperature(o.models[0], fit.temperature);
+  std::printf("  stored in %s (metadata \"temperature\")\n", o.models[0].c_str());
+  return fit.temperature;
+}
+
+// The temperature --temperature picks (0: none) and where it came from.
+std::pair<double, std::string> chosen_temperature(const Options& o) {
+  const cxr::cli::TemperatureChoice c = cxr::cli::parse_temperature(o.temperature);
+  if (c.kind == cxr::cli::TemperatureChoice::Kind::none) return {0, ""};
+  if (c.kind == cxr::cli::TemperatureChoice::Kind::value) return {c.value, "given by --temperature"};
+  if (o.models.size() > 1) {  // an ensemble's average is its own model: one member's T does not fit it
+    std::printf("stored temperatures are not applied to an ensemble (give --temperature T to scale its average)\n");
+    return {0, ""};
+  }
+  const double t = cxr::io::read_checkpoint_meta(o.models[0]).temperature;
+  return {t, t > 0 ? "stored in the checkpoint" : ""};
+}
+
 void setup(CLI::App& app) {
   auto o = std::make_shared<Options>();
   app.add_option("--model", o->models, "Checkpoint (.safetensors); repeat it to score an ensemble (mean of the "
@@ -105,17 +156,60 @@ void setup(CLI::App& app) {
                                   "N-1 fixed draws of the xray augmentation (1: off)")
       ->capture_default_str()->check(CLI::Range(1, 64));
   app.add_flag("--skip-bad", o->skip_bad, "Skip unreadable images instead of stopping");
+  app.add_option("--ci", o->ci, "95% percentile bootstrap intervals on every figure, from N resamples of the "
+                                "patients (of the images where the data has no patient ids); 1000 is usual")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--ci-seed", o->ci_seed, "Seed of the bootstrap's resampling (the intervals do not depend on "
+                                          "the thread count)")->capture_default_str();
+  cxr::cli::add_temperature_option(app, o->temperature);
+  app.add_flag("--fit-temperature", o->fit_temperature, "Fit a temperature on the val split (minimum NLL), print "
+                                                        "NLL and ECE before and after, store it in the checkpoint "
+                                                        "and apply it here");
   app.callback([o] {
+    cxr::cli::usage_check(!o->fit_temperature || o->models.size() == 1, "--fit-temperature",
+                          "fits one checkpoint's temperature: give one --model");
+    cxr::cli::usage_check(!o->fit_temperature || o->temperature == "stored", "--fit-temperature",
+                          "applies the temperature it fits: leave --temperature out");
     cxr::data::Dataset ds;
     std::string split;
     std::vector<std::string> classes;
     cxr::DatasetPredictions p = predict_all(*o, ds, split, classes);
+    auto [temperature, from] = chosen_temperature(*o);
+    if (o->fit_temperature) {
+      cxr::DatasetPredictions val;
+      if (split != "val") {  // every rank takes part in the second pass, as in the first
+        Options vo = *o;
+        vo.split = "val";
+        cxr::data::Dataset vds;
+        std::string vsplit;
+        std::vector<std::string> vclasses;
+        std::printf("\n");
+        val = predict_all(vo, vds, vsplit, vclasses);
+        CXR_CHECK(!cxr::dist::world().is_root() || vsplit == "val", o->data, ": no val split to fit a temperature on");
+      }
+      if (cxr::dist::world().is_root()) {
+        temperature = fit_and_store(*o, split == "val" ? p : val, split == "val");
+        from = "fitted on the val split by --fit-temperature";
+      }
+    }
     if (!cxr::dist::world().is_root()) return;  // rank 0 reports and writes
-    cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, cxr::source_groups(ds, p));
-    r.loss = p.loss;
+    double loss = p.loss;
+    if (temperature > 0) {
+      loss = cxr::temperature_nll(p.probs, p.targets, temperature);
+      p.probs = cxr::apply_temperature(p.probs, temperature);
+    }
+    const std::vector<std::string> groups = cxr::source_groups(ds, p);
+    cxr::EvalReport r = cxr::evaluate(p.probs, p.targets, classes, groups);
+    r.loss = loss;
+    r.temperature = temperature;
+    r.temperature_from = from;
+    if (o->ci > 0 && !p.targets.empty()) {
+      const cxr::BootstrapOptions bo{o->ci, o->ci_seed, 0.95};
+      r.bootstrap = cxr::bootstrap_intervals(p.probs, p.targets, classes, groups, patient_clusters(ds, p), bo);
+    }
     const int64_t skipped = ds.size() - static_cast<int64_t>(p.targets.size());  // unreadable, with --skip-bad
     std::printf("\n%s", cxr::format_report(r).c_str());
-    std::printf("loss %.4f\n", r.loss);
+    std::printf("loss %.4f%s\n", r.loss, temperature > 0 ? " (of the temperature-scaled probabilities)" : "");
     if (skipped > 0)
       std::printf("skipped %lld unreadable image(s) of %lld (--skip-bad): the figures above leave them out\n",
                   static_cast<long long>(skipped), static_cast<long long>(ds.size()));

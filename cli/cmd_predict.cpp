@@ -4,6 +4,9 @@
 //
 //   cxr predict --model runs/synth/best.safetensors scan1.png scan2.jpg [--json]
 //   cxr predict --model runs/synth/best.safetensors scans/
+//
+// The probabilities are softmax(logits / T) with the checkpoint's stored temperature T (cxr eval
+// --fit-temperature), unless --temperature says none or another value; the predicted label is the same.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -24,10 +27,11 @@ struct Options {
   std::vector<std::string> external_classes;  // --classes of a checkpoint without metadata
   std::vector<std::string> images;
   bool json = false;
+  std::string temperature = "stored";
 };
 
 // One image's result: its probabilities as a JSON record, or (a string) why it could not be read.
-nlohmann::json predict_one(cxr::io::LoadedModel& lm, const std::string& path) {
+nlohmann::json predict_one(cxr::io::LoadedModel& lm, const std::string& path, double temperature) {
   const auto& mc = lm.meta.model;
   const auto& classes = lm.meta.classes;
   cxr::Tensor x;
@@ -39,8 +43,11 @@ nlohmann::json predict_one(cxr::io::LoadedModel& lm, const std::string& path) {
   }
   cxr::NoGradGuard no_grad;
   cxr::Tensor logits = (*lm.model)(cxr::Variable(x.reshape({1, x.size(0), x.size(1), x.size(2)}))).data();
+  if (temperature > 0)
+    for (int64_t k = 0; k < logits.numel(); ++k) logits.data()[k] = static_cast<float>(logits.data()[k] / temperature);
   cxr::Tensor p = cxr::softmax(logits);
   nlohmann::json j = {{"file", path}, {"predicted", classes[cxr::argmax(p.data(), p.numel())]}};
+  if (temperature > 0) j["temperature"] = temperature;
   for (size_t k = 0; k < classes.size(); ++k) j["probabilities"][classes[k]] = p[k];
   return j;
 }
@@ -85,19 +92,27 @@ void run(const Options& o) {
   std::vector<std::string> paths;
   // A missing file is reported with the unreadable ones, below; the others are still predicted.
   for (const auto& item : cxr::data::expand_image_inputs(o.images, true)) paths.push_back(item.path);
+  // --temperature: stored (the checkpoint's, if any), none, or a value; 0 here is none.
+  const cxr::cli::TemperatureChoice tc = cxr::cli::parse_temperature(o.temperature);
+  const double temperature = tc.kind == cxr::cli::TemperatureChoice::Kind::value ? tc.value
+                             : tc.kind == cxr::cli::TemperatureChoice::Kind::none ? 0
+                                                                                    : lm.meta.temperature;
   Printer printer{o, lm.meta.classes};
   for (const auto& p : paths) printer.width = std::max(printer.width, static_cast<int>(p.size()));
   cxr::dist::Comm& comm = cxr::dist::world();
   if (comm.size() == 1) {
-    for (const auto& path : paths) printer.print(predict_one(lm, path));
+    for (const auto& path : paths) printer.print(predict_one(lm, path, temperature));
   } else {
     const cxr::dist::Range mine = cxr::dist::share(static_cast<int64_t>(paths.size()), comm.rank(), comm.size());
     nlohmann::json results = nlohmann::json::array();
-    for (int64_t i = mine.begin; i < mine.end; ++i) results.push_back(predict_one(lm, paths[static_cast<size_t>(i)]));
+    for (int64_t i = mine.begin; i < mine.end; ++i) results.push_back(predict_one(lm, paths[static_cast<size_t>(i)], temperature));
     for (const auto& r : cxr::dist::gather_arrays(comm, results)) printer.print(r);
     printer.failed = static_cast<int>(cxr::dist::sum_over_ranks(comm, printer.failed));
   }
   if (o.json && comm.is_root()) std::printf("%s\n", printer.out.dump(2).c_str());
+  if (!o.json && comm.is_root() && printer.header && temperature > 0)
+    std::printf("probabilities scaled by temperature T = %.4f (%s)\n", temperature,
+                tc.kind == cxr::cli::TemperatureChoice::Kind::value ? "--temperature" : "stored in the checkpoint");
   if (printer.failed)  // the same count on every rank
     throw cxr::dist::AllRanksError(cxr::str(printer.failed, " of ", paths.size(), " images could not be read"));
 }
@@ -107,6 +122,7 @@ void setup(CLI::App& app) {
   app.add_option("--model", o->model, "Checkpoint (.safetensors)")->required();
   cxr::cli::add_external_model_options(app, o->arch, o->normalize, o->external_classes);
   app.add_flag("--json", o->json, "Print JSON instead of a table");
+  cxr::cli::add_temperature_option(app, o->temperature);
   app.add_option("images", o->images, "Image files (PNG or JPEG), folders of them (searched recursively), or "
                                      "CSV manifests")->required();
   app.callback([o] { run(*o); });

@@ -46,6 +46,10 @@ void run(Options o) {
       CXR_CHECK(in->empty() || !fs::exists(*in) || !fs::equivalent(out, *in), "--out ", o.out,
                 " is one of the report's inputs: not overwritten");
   }
+  // A --layer the model lacks is a usage error (exit 2), found before anything is evaluated.
+  o.r.check_model = [layer = o.r.layer](cxr::Model& m) {
+    if (!layer.empty()) cxr::cli::option_value("--layer", [&] { cxr::resolve_target_layers(m, {layer}); });
+  };
   const cxr::report::ReportData d = cxr::report::write_report(o.r, o.out);
   const double pg = d.pointing_game();
   const int64_t fl = d.flagged_count();

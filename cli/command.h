@@ -16,6 +16,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -156,6 +157,26 @@ inline CLI::Validator at_least(double lowest) {
         return v + " is below " + cxr::str(lowest);
       },
       cxr::str(">= ", lowest));
+}
+
+// --temperature of eval and predict: which temperature scales the probabilities shown (train/calibration.h).
+struct TemperatureChoice {
+  enum class Kind { stored, none, value } kind = Kind::stored;
+  double value = 0;  // for Kind::value: finite and > 0
+};
+inline TemperatureChoice parse_temperature(const std::string& v) {
+  if (v == "stored") return {};
+  if (v == "none") return {TemperatureChoice::Kind::none, 0};
+  double t = 0;
+  if (!CLI::detail::lexical_cast(v, t) || !std::isfinite(t) || t <= 0)
+    throw cxr::Error(cxr::str("'", v, "' is not stored, none or a temperature > 0"));
+  return {TemperatureChoice::Kind::value, t};
+}
+inline CLI::Option* add_temperature_option(CLI::App& app, std::string& text) {
+  return app.add_option("--temperature", text, "Temperature scaling of the probabilities shown: stored (the "
+                                              "checkpoint's, from cxr eval --fit-temperature; none stored: 1), "
+                                              "none, or a value T > 0 (softmax(logits / T); argmax unchanged)")
+      ->capture_default_str()->check(parsed_by([](const std::string& v) { return parse_temperature(v); }));
 }
 
 // v as a whole number, when all of it is one (the validators below read their values through it).

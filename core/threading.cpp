@@ -38,6 +38,8 @@ int num_threads() {
   return g_threads;
 }
 
+void adopt_num_threads() { omp_set_num_threads(num_threads()); }
+
 BlasSingleThread::BlasSingleThread() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
 BlasSingleThread::~BlasSingleThread() { openblas_set_num_threads(saved_); }
 

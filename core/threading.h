@@ -13,6 +13,10 @@ namespace cxr {
 int num_threads();
 void set_num_threads(int n);       // n <= 0: CXR_THREADS, else all cores
 int default_num_threads();         // CXR_THREADS if set and valid, else cores / processes_per_node
+// OpenMP keeps its thread count per thread: a thread started by a library (an HTTP server's worker) runs
+// our parallel loops with OpenMP's default (every core), not with set_num_threads()'s count, until it
+// calls this. Cheap; call it where such a thread enters cxr.
+void adopt_num_threads();
 // The cxr processes sharing this machine's cores (dist::init sets it from MPI; 1 without mpirun).
 void set_processes_per_node(int n);
 

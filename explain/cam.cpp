@@ -14,7 +14,7 @@ namespace cxr {
 
 const std::vector<std::string>& method_names() {
   static const std::vector<std::string> names = {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam",
-                                                 "scorecam", "eigencam", "guided", "guided-gradcam"};
+                                                 "scorecam", "ablationcam", "eigencam", "guided", "guided-gradcam"};
   return names;
 }
 
@@ -26,6 +26,7 @@ CamMethod parse_method(const std::string& name) {
   if (s == "hirescam") return CamMethod::HiResCAM;
   if (s == "layercam") return CamMethod::LayerCAM;
   if (s == "scorecam" || s == "score-cam") return CamMethod::ScoreCAM;
+  if (s == "ablationcam" || s == "ablation-cam") return CamMethod::AblationCAM;
   if (s == "eigencam" || s == "eigen-cam") return CamMethod::EigenCAM;
   if (s == "guided" || s == "guided-backprop" || s == "guidedbackprop") return CamMethod::Guided;
   if (s == "guided-gradcam" || s == "guidedgradcam") return CamMethod::GuidedGradCAM;
@@ -40,6 +41,7 @@ const char* method_name(CamMethod m) {
     case CamMethod::HiResCAM: return "hirescam";
     case CamMethod::LayerCAM: return "layercam";
     case CamMethod::ScoreCAM: return "scorecam";
+    case CamMethod::AblationCAM: return "ablationcam";
     case CamMethod::EigenCAM: return "eigencam";
     case CamMethod::Guided: return "guided";
     case CamMethod::GuidedGradCAM: return "guided-gradcam";
@@ -48,7 +50,7 @@ const char* method_name(CamMethod m) {
 }
 
 bool uses_gradients(CamMethod m) {
-  return m != CamMethod::ScoreCAM && m != CamMethod::EigenCAM && m != CamMethod::Guided;
+  return m != CamMethod::ScoreCAM && m != CamMethod::AblationCAM && m != CamMethod::EigenCAM && m != CamMethod::Guided;
 }
 
 // ---- layers and classes -----------------------------------------------------------------------------
@@ -216,6 +218,10 @@ static Tensor image_of(const Tensor& t, int64_t n) {
   return t.slice(n, n + 1).reshape(s);
 }
 
+// The per-image maps of a capture (explain_batch and explain_capture); probabilities as explain_batch's.
+static std::vector<std::vector<Explanation>> assemble(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& req, Tensor* probabilities);
+
 std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& batch, const ExplainRequest& req,
                                                     Tensor* probabilities) {
   const CamMethod m = req.method;
@@ -224,6 +230,7 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
   CXR_CHECK(!req.counterfactual || uses_gradients(m), "explain: --counterfactual applies to the gradient methods "
             "(gradcam, gradcam++, xgradcam, hirescam, layercam, guided-gradcam), not to ", method_name(m));
   CXR_CHECK(req.scorecam_batch >= 1, "explain: scorecam batch ", req.scorecam_batch, " must be at least 1");
+  CXR_CHECK(req.ablation_batch >= 1, "explain: ablation batch ", req.ablation_batch, " must be at least 1");
   std::vector<LayerInfo> layers;
   if (m != CamMethod::Guided) layers = resolve_target_layers(model, req.layers);
   else CXR_CHECK(req.layers.empty(), "explain: guided backprop explains the input; it takes no --layer");
@@ -236,6 +243,23 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
   opt.counterfactual = req.counterfactual;
   Capture cap = capture(model, batch, layers, req.classes, opt);
 
+  return assemble(model, batch, cap, req, probabilities);
+}
+
+std::vector<std::vector<Explanation>> explain_capture(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& req) {
+  return assemble(model, batch, cap, req, nullptr);
+}
+
+static std::vector<std::vector<Explanation>> assemble(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& req, Tensor* probabilities) {
+  const CamMethod m = req.method;
+  const std::vector<LayerInfo>& layers = cap.layers;
+  const bool need_guided = m == CamMethod::Guided || m == CamMethod::GuidedGradCAM || req.with_guided;
+  CXR_CHECK(!need_guided || cap.input_gradients.size() == cap.targets.size(), "explain: ", method_name(m),
+            " needs the capture's input gradients");
+  CXR_CHECK(!uses_gradients(m) || cap.gradients.size() == cap.targets.size(), "explain: ", method_name(m),
+            " needs the capture's layer gradients");
   Tensor probs = softmax(cap.logits);
   if (probabilities) *probabilities = probs;
   const int64_t N = batch.size(0), K = cap.logits.size(1), S_h = batch.size(2), S_w = batch.size(3);
@@ -248,6 +272,7 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
   for (int64_t n = 0; n < N; ++n) {
     // raws[slot][layer]
     std::vector<std::vector<Tensor>> raws(slots, std::vector<Tensor>(L));
+    std::vector<char> zero_score(slots, 0);  // Ablation-CAM: y_c = 0, its weights undefined
     for (size_t l = 0; l < L; ++l) {
       const Tensor A = image_of(cap.activations[l], n);
       if (base == CamMethod::EigenCAM) {
@@ -258,6 +283,14 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
         for (size_t s = 0; s < slots; ++s) cls.push_back(cap.targets[s][static_cast<size_t>(n)]);
         std::vector<Tensor> r = score_cam(model, image_of(batch, n), A, cls, req.scorecam_batch);
         for (size_t s = 0; s < slots; ++s) raws[s][l] = r[s];
+      } else if (base == CamMethod::AblationCAM) {
+        std::vector<int> cls;
+        for (size_t s = 0; s < slots; ++s) cls.push_back(cap.targets[s][static_cast<size_t>(n)]);
+        AblationCamResult r = ablation_cam(model, layers[l], A, cls, req.ablation_batch);
+        for (size_t s = 0; s < slots; ++s) {
+          raws[s][l] = r.raws[s];
+          if (r.scores[s] == 0.0f) zero_score[s] = true;
+        }
       } else {
         for (size_t s = 0; s < slots; ++s) raws[s][l] = gradient_cam(base, A, image_of(cap.gradients[s][l], n));
       }
@@ -287,6 +320,7 @@ std::vector<std::vector<Explanation>> explain_batch(Model& model, const Tensor& 
       } else {
         e.raw = L == 1 ? raws[s][0] : fuse_maps(raws[s], S_h, S_w, req.fuse);
         d = check_map(e.raw);
+        if (zero_score[s]) d = {true, "class score is 0: Ablation-CAM's weights (y_c - y_c^k) / y_c are undefined"};
         e.map = normalize_map(e.raw);
         if (need_guided) e.guided = guided_gradcam(image_of(cap.input_gradients[s], n), e.map);
       }

@@ -14,6 +14,10 @@
 //   scorecam    Wang et al. 2020: each channel A_k, upsampled to the input and min-max scaled to [0, 1], masks
 //               the input; alpha_k = softmax probability of class c for the masked input (the plain
 //               probability, as pytorch-grad-cam; no baseline subtracted). No gradients; C extra forwards.
+//   ablationcam Ramaswamy & Desai 2020 (WACV): alpha_k = (y_c - y_c^(k)) / y_c, y_c^(k) the score with channel
+//               k of A zeroed, computed by the head above the layer on [batch, C, h, w] stacks of ablated copies
+//               (all-zero channels skipped: their weight is 0); L = ReLU(sum_k alpha_k A_k). No gradients;
+//               about C / batch head forwards per image, shared by all requested classes.
 //   eigencam    Muhammad & Yeasin 2020: the first principal component of A (positions x channels, centred
 //               per channel), projected back onto the positions. Class-independent. The sign is fixed so the
 //               map correlates positively with the mean activation (an SVD's sign is arbitrary).
@@ -30,13 +34,15 @@
 // backward per class with the graph retained for all but the last. Guided backprop needs the whole graph
 // and one backward-data pass to the input (no weight gradients either).
 //
-// Several target layers ("conv3_3+conv4_3+conv5_3", any method but guided): each layer's map is ReLU'd,
-// upsampled to the input (bilinear), min-max scaled to [0, 1], then combined by elementwise max (default)
+// Several target layers ("conv3_3+conv4_3+conv5_3", any method but guided): each layer's map is ReLU'd and
+// min-max scaled at its own resolution (normalize_map), upsampled to the input (bilinear), min-max scaled
+// to [0, 1] again (bilinear interpolation can leave its range), then combined by elementwise max (default)
 // or sum; the raw map is then that combination at input resolution.
 //
 // Inputs are batches preprocessed exactly as for inference ([N, C, S, S], data/loader.h preprocess_image);
 // every image's results equal what it would get alone (batch-norm runs in eval mode).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,15 +54,16 @@
 namespace cxr {
 
 enum class CamMethod {
-  GradCAM, GradCAMPlusPlus, XGradCAM, HiResCAM, LayerCAM, ScoreCAM, EigenCAM, Guided, GuidedGradCAM
+  GradCAM, GradCAMPlusPlus, XGradCAM, HiResCAM, LayerCAM, ScoreCAM, AblationCAM, EigenCAM, Guided, GuidedGradCAM
 };
 
-// "gradcam", "gradcam++" (also "gradcampp"), "xgradcam", "hirescam", "layercam", "scorecam", "eigencam",
-// "guided" (also "guided-backprop"), "guided-gradcam". Throws listing them.
+// "gradcam", "gradcam++" (also "gradcampp"), "xgradcam", "hirescam", "layercam", "scorecam", "ablationcam"
+// (also "ablation-cam"), "eigencam", "guided" (also "guided-backprop"), "guided-gradcam". Throws listing them.
 CamMethod parse_method(const std::string& name);
 const char* method_name(CamMethod m);
 const std::vector<std::string>& method_names();
-// The methods computed from dy_c/dA (all but scorecam, eigencam and guided): those --counterfactual applies to.
+// The methods computed from dy_c/dA (all but scorecam, ablationcam, eigencam and guided): those
+// --counterfactual applies to.
 bool uses_gradients(CamMethod m);
 
 // How the maps of several target layers combine (see above).
@@ -72,6 +79,7 @@ struct ExplainRequest {
   bool with_guided = false;         // also fill Explanation::guided (guided backprop x map), e.g. for panels
   FuseMode fuse = FuseMode::Max;    // several layers: elementwise max or sum
   int scorecam_batch = 32;          // masked images per forward in Score-CAM
+  int ablation_batch = 32;          // ablated activations per head forward in Ablation-CAM
   std::vector<std::string> class_names;  // fills Explanation::class_name; empty: "class<i>"
 };
 
@@ -116,6 +124,15 @@ struct CaptureOptions {
   bool input_gradients = false;  // dy_c/dinput (through the whole network)
   bool guided = true;            // input gradients through guided ReLUs (guided backprop)
   bool counterfactual = false;   // layer gradients of -y_c (input gradients are never negated)
+  // Resume a forward that already ran (`cxr serve` keeps one no-grad forward per image): when start_activation
+  // is defined it is the output of layers()[start_position] for this batch, and only the layers above it run
+  // (Model::forward_after). Every target layer must lie above it; no input gradients then.
+  size_t start_position = 0;
+  Tensor start_activation;
+  // Called once between the forward and the first backward, with the graph as recorded: the logits, and
+  // (input gradients with target layers) the lowest layer's original output with its graph to the input.
+  // For drawing the graph (autograd/dot.h; tools/figures.cpp); not called without a backward.
+  std::function<void(const Variable& logits, const Variable& below_cut)> on_graph;
 };
 
 struct Capture {
@@ -133,6 +150,13 @@ struct Capture {
 Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>& layers,
                 const std::vector<int>& classes, const CaptureOptions& options = {});
 
+// The explanations of a capture (what explain_batch does after its capture): per image of `batch` (the
+// capture's input; Score-CAM re-runs the model on it), one Explanation per slot of cap.targets. The request
+// must be the one the capture was made for (method, counterfactual, fuse, class names); its classes are
+// not read (the capture's targets are). Guided methods need the capture's input gradients.
+std::vector<std::vector<Explanation>> explain_capture(Model& model, const Tensor& batch, const Capture& cap,
+                                                      const ExplainRequest& request);
+
 // Per image: activation A and gradient g, both [C, h, w].
 Tensor cam_weights(CamMethod m, const Tensor& A, const Tensor& g);      // [C]: gradcam, gradcam++, xgradcam
 Tensor weighted_sum(const Tensor& A, const Tensor& weights);           // sum_k w_k A_k -> [h, w]
@@ -143,6 +167,17 @@ Tensor eigen_cam(const Tensor& A);                                     // [h, w]
 // all-zero mask and share one forward).
 std::vector<Tensor> score_cam(Model& model, const Tensor& image, const Tensor& A, const std::vector<int>& classes,
                               int batch = 32);
+// Ablation-CAM for one image's activation A [C, h, w] at `layer` (see above): per class, the weights [C] and
+// the raw map sum_k w_k A_k [h, w]. scores[ci] is y_c as the head computes it from A; when it is 0 the
+// weights are undefined and left 0. head_forwards: how many batched head forwards it took.
+struct AblationCamResult {
+  std::vector<Tensor> weights;
+  std::vector<Tensor> raws;
+  std::vector<float> scores;
+  int head_forwards = 0;
+};
+AblationCamResult ablation_cam(Model& model, const LayerInfo& layer, const Tensor& A, const std::vector<int>& classes,
+                               int batch = 32);
 // Several raw maps (any resolutions) -> one [height, width] map: each ReLU'd and min-max scaled
 // (normalize_map), upsampled (bilinear), min-max scaled again (so each layer spans [0, 1] exactly), then
 // elementwise max ("max") or sum ("sum"). Degenerate layers contribute zeros.

@@ -78,9 +78,18 @@ Tensor one_hot(const std::vector<int>& targets, int64_t K, float sign) {
 
 Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>& layers,
                 const std::vector<int>& classes, const CaptureOptions& opt) {
-  CXR_CHECK(batch.defined(), "explain: undefined input batch");
-  model.check_input(batch.shape());
+  const bool resume = opt.start_activation.defined();
   const size_t L = layers.size();
+  if (resume) {
+    CXR_CHECK(!opt.input_gradients, "explain: input gradients need the whole forward, not a resumed one");
+    CXR_CHECK(opt.start_position < model.layers().size(), "explain: no layer at position ", opt.start_position);
+    for (const LayerInfo& l : layers)
+      CXR_CHECK(l.position > opt.start_position, "explain: layer ", display_name(l),
+                " lies below the activation the forward resumes from");
+  } else {
+    CXR_CHECK(batch.defined(), "explain: undefined input batch");
+    model.check_input(batch.shape());
+  }
   for (size_t i = 0; i < L; ++i)
     for (size_t j = i + 1; j < L; ++j)
       CXR_CHECK(layers[i].position != layers[j].position, "explain: layer ", display_name(layers[i]),
@@ -117,13 +126,14 @@ Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>&
     });
   }
 
-  Variable x(batch, opt.input_gradients);
+  Variable x(resume ? opt.start_activation : batch, opt.input_gradients);
+  auto run = [&] { return resume ? model.forward_after(opt.start_position, x) : model.forward(x); };
   Variable logits;
   if (need_backward) {
-    logits = model.forward(x);
+    logits = run();
   } else {
     NoGradGuard no_grad;
-    logits = model.forward(x);
+    logits = run();
   }
   hooks.clear();
   cap.logits = logits.data();
@@ -144,6 +154,7 @@ Capture capture(Model& model, const Tensor& batch, const std::vector<LayerInfo>&
   }
   if (!need_backward) return cap;
   CXR_CHECK(logits.requires_grad(), "explain: the logits do not depend on the target layer(s)");
+  if (opt.on_graph) opt.on_graph(logits, original);
 
   const size_t slots = cap.targets.size();
   if (layer_grads) cap.gradients.resize(slots);

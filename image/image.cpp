@@ -96,6 +96,10 @@ ImageInfo probe_image(const std::string& path) {
                            : detail::probe_jpeg(bytes_of(bytes), bytes.size(), path);
 }
 
+std::string encode_png(const Tensor& chw, const std::string& name_for_errors) {
+  return detail::encode_png(chw, name_for_errors);
+}
+
 void save_png(const std::string& path, const Tensor& chw) {
   write_file_atomic(path, detail::encode_png(chw, path));
 }

@@ -61,5 +61,7 @@ ImageInfo probe_image(const std::string& path);  // header only (for `cxr info`)
 
 // Writes 8-bit PNG from [C, H, W] in [0, 1] (clamped, rounded), C = 1, 3 or 4. Atomic (temp + rename).
 void save_png(const std::string& path, const Tensor& chw);
+// The same PNG file's bytes, in memory (`cxr serve` answers with them).
+std::string encode_png(const Tensor& chw, const std::string& name_for_errors = "png");
 
 }  // namespace cxr::image

@@ -102,6 +102,7 @@ json meta_to_json(const CheckpointMeta& m) {
             {"std", m.std},       {"epoch", m.epoch}, {"step", m.step},       {"seed", m.seed},
             {"metrics", m.metrics}, {"source", m.source}, {"extra", m.extra}};
   if (!m.created.empty()) j["created"] = m.created;
+  if (m.temperature > 0) j["temperature"] = m.temperature;
   return j;
 }
 
@@ -126,6 +127,9 @@ CheckpointMeta meta_from_json(const json& j) {
   read_field(j, "source", m.source);
   read_field(j, "created", m.created);
   if (j.contains("extra")) m.extra = j.at("extra");
+  read_field(j, "temperature", m.temperature);
+  CXR_CHECK(m.temperature == 0 || (std::isfinite(m.temperature) && m.temperature > 0),
+            "checkpoint metadata: temperature must be > 0, got ", m.temperature);
   CXR_CHECK(m.classes.empty() || static_cast<int>(m.classes.size()) == m.model.num_classes, "checkpoint metadata: ",
             m.classes.size(), " class names for a model with ", m.model.num_classes, " classes");
   CXR_CHECK(m.mean.size() == m.std.size(), "checkpoint metadata: ", m.mean.size(), " means but ", m.std.size(),
@@ -146,6 +150,20 @@ static CheckpointMeta meta_from_metadata(const std::string& path, const std::map
 }
 
 // --- save / load ----------------------------------------------------------------------------------------
+
+void set_checkpoint_temperature(const std::string& path, double temperature) {
+  CXR_CHECK(std::isfinite(temperature) && temperature > 0, path, ": temperature must be finite and > 0, got ",
+            temperature);
+  SafeTensors file = load_safetensors(path);
+  CheckpointMeta meta = meta_from_metadata(path, file.metadata);
+  CXR_CHECK(meta.found, path, ": no cxr metadata (not written by cxr): cannot store a temperature in it");
+  meta.temperature = temperature;
+  file.metadata["cxr"] = meta_to_json(meta).dump();
+  char plain[32];
+  std::snprintf(plain, sizeof plain, "%.17g", temperature);
+  file.metadata["temperature"] = plain;
+  save_safetensors(path, file.tensors, file.metadata);
+}
 
 void save_checkpoint(const std::string& path, Module& model, const CheckpointMeta& meta_in) {
   // A cxr Model knows its own config: that one goes into the file, so the metadata can never disagree
@@ -329,6 +347,8 @@ std::string describe_checkpoint(const std::string& path) {
     out += str("  classes:     ", cls, "\n");
   }
   if (!m.mean.empty()) out += str("  normalise:   mean ", json(m.mean).dump(), ", std ", json(m.std).dump(), "\n");
+  if (m.temperature > 0)
+    out += str("  temperature: ", m.temperature, " (cxr eval --fit-temperature; eval and predict scale by it)\n");
   std::string prov;
   if (m.epoch >= 0) prov += str("epoch ", m.epoch);
   if (m.step >= 0) prov += str(prov.empty() ? "" : ", ", "step ", m.step);

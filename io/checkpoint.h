@@ -37,6 +37,9 @@ struct CheckpointMeta {
   std::string source;                // e.g. "cxr train", "torchvision IMAGENET1K_V1"
   std::string created;               // time of saving, as the caller formats it (left out when empty)
   nlohmann::json extra = nlohmann::json::object();  // anything else (training options...)
+  // Temperature scaling (train/calibration.h), fitted by `cxr eval --fit-temperature` on validation data:
+  // eval and predict show softmax(z / T) by default. 0: none stored. Written only when set.
+  double temperature = 0;
 };
 
 nlohmann::json meta_to_json(const CheckpointMeta& m);
@@ -46,6 +49,12 @@ CheckpointMeta meta_from_json(const nlohmann::json& j);
 // Writes all named parameters and buffers of `model` plus `meta`, atomically. When `model` is a cxr Model,
 // meta.model is taken from model.config() (whatever the caller put there).
 void save_checkpoint(const std::string& path, Module& model, const CheckpointMeta& meta);
+
+// Stores `temperature` (finite, > 0) in the metadata of the checkpoint at `path`: the file is read whole,
+// and written back atomically (temp + fsync + rename) with the same tensors, byte for byte, and the same
+// metadata except "temperature" in the "cxr" JSON and as a plain key. Throws for a file without cxr
+// metadata (there is nothing to say what the temperature belongs to).
+void set_checkpoint_temperature(const std::string& path, double temperature);
 
 struct LoadOptions {
   // strict: every model tensor must be in the file and every file tensor in the model. Shapes must

@@ -87,7 +87,7 @@ Variable relu(const Variable& x, bool overwrite_input) {
       }
     }
     in[0].accumulate_grad(dx);
-  }, "relu");
+  }, "relu", Saved{{}, mask->size() * sizeof(uint64_t)});
 }
 
 Variable dropout(const Variable& x, float p, bool training, Rng& rng, int64_t first_row) {
@@ -120,7 +120,7 @@ Variable dropout(const Variable& x, float p, bool training, Rng& rng, int64_t fi
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
     for (int64_t i = 0; i < n; ++i) pd[i] = bit(m, i) ? pg[i] * scale : 0.0f;
     in[0].accumulate_grad(dx);
-  }, "dropout");
+  }, "dropout", Saved{{}, mask->size() * sizeof(uint64_t)});
 }
 
 Variable flatten(const Variable& x) {

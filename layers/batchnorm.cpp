@@ -201,7 +201,7 @@ Variable batch_norm2d(const Variable& x, const Variable& weight, const Variable&
     if (want_x) in[0].accumulate_grad(dx);
     if (want_w) in[1].accumulate_grad(dw);
     if (want_b) in[2].accumulate_grad(db);
-  }, "batch_norm2d");
+  }, "batch_norm2d", Saved{{keep_x, keep_w}, (stats->mean.size() + stats->invstd.size()) * sizeof(float)});
 }
 
 }  // namespace cxr

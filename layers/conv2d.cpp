@@ -287,7 +287,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   // Backward keeps x only to recompute cols for dW, and W only for dx: nothing that will not be used.
   ConvBackward back{g, N, K, weight.requires_grad() ? x.data() : Tensor(), x.requires_grad() ? weight.data() : Tensor(),
                     bias.defined(), algo == ConvAlgo::winograd};
-  return Variable::make(y, std::move(inputs), back, "conv2d");
+  return Variable::make(y, std::move(inputs), back, "conv2d", Saved{{back.x, back.w}});
 }
 
 }  // namespace cxr

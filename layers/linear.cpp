@@ -75,7 +75,7 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
         for (int64_t o = 0; o < out; ++o) pb[o] += dy[i * out + o];
       v[2].accumulate_grad(db);
     }
-  }, "linear");
+  }, "linear", Saved{{keep_x, keep_w}});
 }
 
 }  // namespace cxr

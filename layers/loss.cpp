@@ -59,7 +59,7 @@ Variable log_softmax(const Variable& logits) {
         pd[i * k + j] = pg[i * k + j] - std::exp(po[i * k + j]) * static_cast<float>(s);
     }
     in[0].accumulate_grad(dx);
-  }, "log_softmax");
+  }, "log_softmax", Saved{{out}});
 }
 
 Tensor softmax(const Tensor& logits) {
@@ -120,7 +120,7 @@ Variable cross_entropy(const Variable& logits, const std::vector<int>& targets, 
                           Tensor d = Tensor::empty(dlp.shape());
                           for (int64_t i = 0; i < d.numel(); ++i) d[i] = dlp[i] * s;
                           in[0].accumulate_grad(d);
-                        }, "cross_entropy");
+                        }, "cross_entropy", Saved{{dlp}});
 }
 
 }  // namespace cxr

@@ -118,7 +118,7 @@ Variable max_pool2d(const Variable& x, int kernel, int stride, int pad) {
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t o = 0; o < out; ++o) dp[p * plane + ip[p * out + o]] += gp[p * out + o];
     in[0].accumulate_grad(dx);
-  }, "max_pool2d");
+  }, "max_pool2d", Saved{{}, indices ? indices->size() * sizeof(int32_t) : 0});
 }
 
 // ---- average pool ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "io/model_file.h"
 #include "report/html.h"
 #include "report/report.h"
+#include "train/calibration.h"
 #include "train/evaluate.h"
 
 namespace fs = std::filesystem;
@@ -45,6 +46,23 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
 double json_num(const nlohmann::json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return NAN;
   return j[key].get<double>();
+}
+
+// A count field: a whole number in [0, INT32_MAX], else 0 (get<int>() of 3e91 would be undefined behaviour).
+static int json_count(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number_integer()) return 0;
+  const int64_t v = j[key].get<int64_t>();
+  return v >= 0 && v <= INT32_MAX ? static_cast<int>(v) : 0;
+}
+
+// A count the file must get right when it has it: absent is 0, anything but an integer in [0, 2^31) is an
+// error naming the field (get<int>() of 1e73 would be undefined behaviour: fuzz_run_folder).
+static int strict_count(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key)) return 0;
+  const nlohmann::json& v = j[key];
+  CXR_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX, key,
+            " is not a count: ", v.dump());
+  return static_cast<int>(v.get<int64_t>());
 }
 
 std::string now_string() {
@@ -327,7 +345,7 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
   EvalReport r;
   CXR_CHECK(j.is_object() && j.contains("accuracy") && j.contains("confusion") && j.contains("classes"),
             "not the JSON `cxr eval --json` writes (no accuracy / confusion / classes)");
-  r.count = j.value("count", 0);
+  r.count = strict_count(j, "count");
   r.accuracy = json_num(j, "accuracy");
   r.macro_f1 = json_num(j, "macro_f1");
   r.loss = json_num(j, "loss");
@@ -348,7 +366,7 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
     cr.recall = json_num(c, "recall");
     cr.f1 = json_num(c, "f1");
     cr.roc_auc = json_num(c, "roc_auc");
-    cr.support = c.value("support", 0);
+    cr.support = strict_count(c, "support");
     r.classes.push_back(cr);
     RocCurve roc;
     if (c.contains("roc")) {
@@ -359,7 +377,7 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
   }
   if (j.contains("per_source"))
     for (const auto& [g, v] : j["per_source"].items()) {
-      r.per_group[g] = {v.value("correct", 0), v.value("total", 0)};
+      r.per_group[g] = {strict_count(v, "correct"), strict_count(v, "total")};
       if (!v.contains("confusion")) continue;  // written before eval recorded it
       const nlohmann::json& c = v["confusion"];
       const size_t K = r.classes.size();
@@ -372,6 +390,34 @@ static EvalReport eval_from_json_unchecked(const nlohmann::json& j) {
       CXR_CHECK(square, "per_source.", g, ".confusion is not a ", K, " x ", K, " table of counts");
       r.group_confusion[g] = c.get<std::vector<std::vector<int>>>();
     }
+  if (j.contains("per_source"))
+    for (const auto& [g, v] : j["per_source"].items())
+      if (v.contains("normal_vs_pneumonia_auc")) r.group_auc[g] = json_num(v, "normal_vs_pneumonia_auc");
+  if (j.contains("calibration") && j["calibration"].is_object()) {
+    const nlohmann::json& c = j["calibration"];
+    r.calibration.bins = json_count(c, "bins");
+    r.calibration.ece = json_num(c, "ece");
+    r.calibration.mce = json_num(c, "mce");
+    if (c.contains("reliability"))
+      for (const auto& b : c["reliability"])
+        r.calibration.reliability.push_back({json_num(b, "lo"), json_num(b, "hi"), json_count(b, "count"),
+                                             json_num(b, "confidence"), json_num(b, "accuracy")});
+  }
+  if (j.contains("temperature") && j["temperature"].is_number()) {
+    r.temperature = j["temperature"].get<double>();
+    r.temperature_from = j.value("temperature_from", std::string());
+  }
+  if (j.contains("ci") && j["ci"].is_object()) {
+    const nlohmann::json& c = j["ci"];
+    r.bootstrap.resamples = json_count(c, "resamples");
+    r.bootstrap.seed = c.contains("seed") && c["seed"].is_number_unsigned() ? c["seed"].get<uint64_t>() : 0;
+    r.bootstrap.level = std::isfinite(json_num(c, "level")) ? json_num(c, "level") : 0.95;
+    r.bootstrap.by_patient = c.value("unit", std::string()) == "patient";
+    r.bootstrap.units = json_count(c, "units");
+    if (c.contains("intervals"))
+      for (const auto& [k, v] : c["intervals"].items())
+        r.bootstrap.intervals[k] = {json_num(v, "lo"), json_num(v, "hi"), json_count(v, "defined")};
+  }
   return r;
 }
 
@@ -440,6 +486,7 @@ ReportData gather_report(const ReportOptions& o) {
   }
   CXR_CHECK(fs::exists(d.checkpoint), d.checkpoint, ": checkpoint not found");
   io::LoadedModel lm = io::load_model_file(d.checkpoint);
+  if (o.check_model) o.check_model(*lm.model);
   d.meta = lm.meta;
   d.classes = lm.meta.classes;
   d.checkpoint_sha256 = sha256_file(d.checkpoint);
@@ -486,8 +533,13 @@ ReportData gather_report(const ReportOptions& o) {
     preds = predict_dataset(*lm.model, ds, lo, o.progress ? "Evaluating" : "");
   }
   if (o.eval_json.empty()) {
-    d.eval = evaluate(preds.probs, preds.targets, d.classes, source_groups(ds, preds));
-    d.eval.loss = preds.loss;
+    // As cxr eval does by default: the checkpoint's stored temperature, if any, scales the probabilities.
+    const double t = lm.meta.temperature;
+    const std::vector<std::vector<float>> probs = t > 0 ? apply_temperature(preds.probs, t) : preds.probs;
+    d.eval = evaluate(probs, preds.targets, d.classes, source_groups(ds, preds));
+    d.eval.loss = t > 0 ? temperature_nll(preds.probs, preds.targets, t) : preds.loss;
+    d.eval.temperature = t;
+    if (t > 0) d.eval.temperature_from = "stored in the checkpoint";
     d.eval_source = "computed with the checkpoint";
   }
 

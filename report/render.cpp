@@ -218,6 +218,79 @@ void training(Html& h, const ReportData& d) {
   h.close("div").close("section");
 }
 
+// "[0.812, 0.874]": the bootstrap interval of one figure (train/bootstrap.h), "" when none was computed.
+std::string interval_text(const EvalReport& e, const std::string& key) {
+  const auto it = e.bootstrap.intervals.find(key);
+  if (e.bootstrap.resamples == 0 || it == e.bootstrap.intervals.end()) return "";
+  if (it->second.defined == 0) return "not defined";
+  return "[" + fmt_fixed(it->second.lo, 3) + ", " + fmt_fixed(it->second.hi, 3) + "]";
+}
+
+// NORMAL vs PNEUMONIA ROC AUC within each source (train/metrics.h), with bootstrap intervals when computed.
+void source_auc(Html& h, const EvalReport& e) {
+  if (e.group_auc.empty()) return;
+  h.element("h3", "NORMAL vs PNEUMONIA within each source");
+  h.raw("<table><thead><tr><th>source</th><th class=\"n\">ROC AUC</th><th class=\"n\">95% interval</th></tr>"
+        "</thead><tbody>");
+  for (const auto& [g, auc] : e.group_auc) {
+    h.open("tr").element("td", g).element("td", std::isfinite(auc) ? fmt_fixed(auc, 3) : "not defined", {{"class", "n"}});
+    h.element("td", interval_text(e, "source_auc/" + g), {{"class", "n"}}).close("tr");
+  }
+  h.raw("</tbody></table>");
+  h.element("p", "The model's probability of PNEUMONIA over a source's images labelled NORMAL or PNEUMONIA: within one "
+                 "source, recognising the source cannot help. Not defined where a source lacks one of the two.",
+            {{"class", "meta"}});
+}
+
+// A plot of two rates on [0, 1] x [0, 1] with the diagonal dashed: the ROC curves (chance) and the
+// reliability diagram (perfect calibration).
+LinePlot unit_square_plot(const std::string& x_label, const std::string& y_label) {
+  LinePlot p;
+  p.x_label = x_label;
+  p.y_label = y_label;
+  p.x_min = p.y_min = 0;
+  p.x_max = p.y_max = 1;
+  p.diagonal = true;
+  return p;
+}
+
+// The reliability diagram: per confidence bin, the accuracy of its images against their mean confidence
+// (on the diagonal when calibrated), as a line chart with a dot per non-empty bin.
+void calibration_section(Html& h, const EvalReport& e) {
+  const Calibration& c = e.calibration;
+  if (c.bins == 0) return;  // an eval JSON written before calibration was recorded
+  h.element("h3", "Calibration");
+  h.open("div", {{"class", "metrics"}});
+  metric(h, "expected calibration error", fmt_fixed(c.ece, 4));
+  metric(h, "maximum calibration error", fmt_fixed(c.mce, 4));
+  metric(h, "temperature", e.temperature > 0 ? fmt_fixed(e.temperature, 3) : "not applied");
+  h.close("div");
+  LinePlot rel = unit_square_plot("confidence (mean in bin)", "accuracy in bin");
+  Series s{"model", {}, {}, series_color(0), false, true};
+  for (const ReliabilityBin& b : c.reliability)
+    if (b.count > 0) {
+      s.x.push_back(b.confidence);
+      s.y.push_back(b.accuracy);
+    }
+  rel.series.push_back(s);
+  h.open("figure").raw(line_chart_svg(rel))
+      .element("figcaption", str("Reliability diagram: top-label confidence in ", c.bins, " equal-width bins against "
+                                 "the accuracy of each bin's images (dashed: perfect calibration). ",
+                                 e.temperature > 0 ? str("Probabilities scaled by temperature T = ",
+                                                         fmt_fixed(e.temperature, 3), " (", e.temperature_from, ").")
+                                                   : std::string("No temperature scaling applied.")))
+      .close("figure");
+  h.raw("<table><thead><tr><th>confidence bin</th><th class=\"n\">images</th><th class=\"n\">mean confidence</th>"
+        "<th class=\"n\">accuracy</th></tr></thead><tbody>");
+  for (const ReliabilityBin& b : c.reliability) {
+    if (b.count == 0) continue;
+    h.open("tr").element("td", "(" + fmt_fixed(b.lo, 3) + ", " + fmt_fixed(b.hi, 3) + "]");
+    h.element("td", std::to_string(b.count), {{"class", "n"}}).element("td", fmt_fixed(b.confidence, 3), {{"class", "n"}});
+    h.element("td", fmt_fixed(b.accuracy, 3), {{"class", "n"}}).close("tr");
+  }
+  h.raw("</tbody></table>");
+}
+
 void results(Html& h, const ReportData& d) {
   const EvalReport& e = d.eval;
   h.open("section", {{"class", "card"}, {"id", "results"}}).element("h2", "Test results");
@@ -225,19 +298,24 @@ void results(Html& h, const ReportData& d) {
                      d.eval_source + ".",
             {{"class", "lead"}});
   h.open("div", {{"class", "metrics"}});
-  metric(h, "accuracy", fmt_pct(e.accuracy));
-  metric(h, "macro-F1", fmt_fixed(e.macro_f1, 3));
+  const auto with_interval = [&e](const std::string& v, const std::string& key) {
+    const std::string iv = interval_text(e, key);
+    return iv.empty() ? v : v + " " + iv;
+  };
+  metric(h, "accuracy", with_interval(fmt_pct(e.accuracy), "accuracy"));
+  metric(h, "macro-F1", with_interval(fmt_fixed(e.macro_f1, 3), "macro_f1"));
   metric(h, "mean cross-entropy", fmt_fixed(e.loss, 4));
   metric(h, "images", std::to_string(e.count));
   h.close("div");
+  if (e.bootstrap.resamples > 0)
+    h.element("p", str("Intervals: 95% percentile bootstrap, ", e.bootstrap.resamples, " resamples of the ",
+                       e.bootstrap.units, e.bootstrap.by_patient ? " patients (each with all its images)"
+                                                                 : " images (the data has no patient ids)",
+                       ", seed ", e.bootstrap.seed, "."),
+              {{"class", "meta"}});
   std::vector<std::string> names;
   for (const auto& c : e.classes) names.push_back(c.name);
-  LinePlot roc;
-  roc.x_label = "false positive rate";
-  roc.y_label = "true positive rate";
-  roc.x_min = roc.y_min = 0;
-  roc.x_max = roc.y_max = 1;
-  roc.diagonal = true;
+  LinePlot roc = unit_square_plot("false positive rate", "true positive rate");
   for (size_t k = 0; k < e.roc.size() && k < e.classes.size(); ++k)
     roc.series.push_back({e.classes[k].name + " (AUC " + fmt_fixed(e.classes[k].roc_auc, 3) + ")", e.roc[k].fpr,
                           e.roc[k].tpr, series_color(k), false, false});
@@ -289,6 +367,8 @@ void results(Html& h, const ReportData& d) {
                    "taken for another.",
               {{"class", "meta"}});
   }
+  source_auc(h, e);
+  calibration_section(h, e);
   h.close("section");
 }
 

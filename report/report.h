@@ -25,6 +25,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,9 @@ struct ReportOptions {
   int thumb = 176;                 // thumbnail side in pixels
   bool progress = false;           // progress bars on stdout
   std::string title;               // default "Training report: <run folder name>"
+  // Called with the model as soon as the checkpoint loads, before the long evaluation: the CLI checks there
+  // what only the model can answer (is --layer one of its layers?), so a mistake costs seconds, not minutes.
+  std::function<void(Model&)> check_model;
 };
 
 struct GalleryItem {

@@ -84,3 +84,6 @@ echo
 printf '\033[1mReport: %s\033[0m\n' "$(pwd)/$OUT/report.html"
 grep -E '^  (test accuracy|pointing game|shortcut finder|compared)' "$OUT/report.log" || true
 printf '  total time      %dm%02ds\n' $(((end - start) / 60)) $(((end - start) % 60))
+echo
+printf '\033[1mExplore the model in the browser (then open the address it prints):\033[0m\n'
+printf '  %s serve --model %s --data %s\n' "$CXR" "$OUT/run/best.safetensors" "$OUT/data/manifest.csv"

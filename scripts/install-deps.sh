@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cxr needs that are missing. As root it runs apt-get; otherwise it prints
-# the one apt-get line to run and fails. Usage: scripts/install-deps.sh [build|test|demo|fixtures|fuzz|tsan]
+# the one apt-get line to run and fails. Usage: scripts/install-deps.sh [build|test|demo|fixtures|fuzz|tsan|figures]
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev libexif-dev
       libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+      libcpp-httplib-dev  # cxr serve's HTTP server
       libopenmpi-dev openmpi-bin)  # MPI: `mpirun -np N cxr train` (docs/DISTRIBUTED.md); -DCXR_MPI=OFF builds without
 case "$what" in
   learn) pkgs=(build-essential cmake libopenblas-dev libgtest-dev) ;;  # docs/LEARN.md: core, autograd, layers, examples
-  test) pkgs+=(chromium) ;;          # the report test renders a page in headless Chromium
+  test) pkgs+=(chromium chromium-driver python3-selenium) ;;  # the report and serve pages in headless Chromium
   fixtures) pkgs+=(python3-torch python3-torchvision python3-numpy) ;;
   fuzz) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;  # libFuzzer + ASan/UBSan runtimes, clang's OpenMP
   tsan) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;  # the TSan runtime, LLVM OpenMP with Archer (libarcher.so)
+  figures) pkgs+=(graphviz) ;;       # docs/img/: `dot` renders write_dot's graphs (scripts/make_figures.sh)
 esac
 missing=()
 for p in "${pkgs[@]}"; do

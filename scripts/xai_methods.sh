@@ -25,7 +25,7 @@ pick() { awk -v k="$2" -v c="$3" -v f="${4:-4}" '$1 == k && $2 == c { print $f }
 
 printf '| method | layer | pointing COVID19 | pointing PNEUMONIA | pointing both | lesion energy | deletion AUC | insertion AUC | average drop | marker images flagged | others flagged | seconds |\n'
 printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-for method in gradcam gradcam++ xgradcam hirescam layercam scorecam eigencam guided guided-gradcam; do
+for method in gradcam gradcam++ xgradcam hirescam layercam scorecam ablationcam eigencam guided guided-gradcam; do
   for layer in "${LAYERS[@]}"; do
     layer_args=(--layer "$layer")
     if [ "$method" = guided ]; then layer_args=(); layer=input; fi

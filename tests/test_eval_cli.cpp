@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
+#include "io/checkpoint.h"
 #include "run_cxr.h"
 
 namespace {
@@ -185,4 +186,118 @@ TEST(PredictCli, FilesFoldersAndJsonAgreeWithEval) {
   EXPECT_NE(cli.log().find(cli.path("bad.png")), std::string::npos) << cli.log();
   EXPECT_NE(cli.log().find(rows[1][0]), std::string::npos) << cli.log();
   EXPECT_NE(cli.log().find("1 of 2 images could not be read"), std::string::npos) << cli.log();
+}
+
+// `cxr eval --ci`, calibration and temperature scaling on the command line: intervals in the text and the
+// JSON, the same for any thread count; --fit-temperature stores T in the checkpoint, which eval and predict
+// then apply to the probabilities they show (argmax unchanged) unless --temperature none; bad values are
+// usage errors (exit 2).
+TEST(EvalCli, IntervalsCalibrationAndTemperature) {
+  cxr_test::CliDir cli("cxr_test_eval_calibration");
+  ASSERT_EQ(cli.run("synth --out " + cli.path("data") + " --size 32 --train 16 --val 6 --test 8 --seed 3 "
+                    "--difficulty 0 --lesion-contrast 3"),
+            0)
+      << cli.log();
+  ASSERT_EQ(cli.run(train_args(cli, "data", 32, 1, "m")), 0) << cli.log();
+  const std::string model_path = cli.path("m/best.safetensors");
+  const std::string eval = "eval --model " + model_path + " --data " + cli.path("data") + " --split test";
+
+  // Intervals, with one and with two threads: the same JSON.
+  ASSERT_EQ(cli.run(eval + " --ci 300 --ci-seed 4 --json " + cli.path("c1.json") + " --predictions " +
+                    cli.path("raw.csv")),
+            0)
+      << cli.log();
+  const std::string text = cli.log();
+  EXPECT_NE(text.find("95% bootstrap percentile intervals (300 resamples of 24 patients, seed 4)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("calibration (top-label, 15 equal-width bins): ECE"), std::string::npos) << text;
+  ASSERT_EQ(cxr_test::run_cxr("--threads 2 " + eval + " --ci 300 --ci-seed 4 --json " + cli.path("c2.json"),
+                              cli.path("log.txt")),
+            0)
+      << cli.log();
+  const nlohmann::json c1 = cli.json("c1.json"), c2 = cli.json("c2.json");
+  EXPECT_EQ(c1["ci"], c2["ci"]);
+  EXPECT_EQ(c1["ci"]["unit"], "patient");
+  EXPECT_EQ(c1["ci"]["resamples"], 300);
+  const nlohmann::json& acc = c1["ci"]["intervals"]["accuracy"];
+  EXPECT_LE(acc["lo"].get<double>(), c1["accuracy"].get<double>());
+  EXPECT_GE(acc["hi"].get<double>(), c1["accuracy"].get<double>());
+  EXPECT_TRUE(c1["temperature"].is_null());
+  ASSERT_EQ(c1["calibration"]["reliability"].size(), 15u);
+  // ECE recomputed from the per-image predictions: top-label, 15 bins (b/15, (b+1)/15].
+  const auto raw = read_csv(cli, "raw.csv");
+  {
+    std::vector<double> conf(15, 0), right(15, 0), count(15, 0);
+    for (size_t r = 1; r < raw.size(); ++r) {
+      double best = -1;
+      for (int k = 0; k < 3; ++k) best = std::max(best, static_cast<double>(std::stof(raw[r][5 + k])));
+      const int b = std::clamp(static_cast<int>(std::ceil(best * 15)) - 1, 0, 14);
+      conf[b] += best, right[b] += raw[r][4] == "1", count[b] += 1;
+    }
+    double ece = 0;
+    for (int b = 0; b < 15; ++b)
+      if (count[b] > 0) ece += std::abs(right[b] / count[b] - conf[b] / count[b]) * count[b] / (raw.size() - 1);
+    EXPECT_NEAR(c1["calibration"]["ece"].get<double>(), ece, 1e-5);
+  }
+
+  // Fit on val: NLL and ECE before and after, T stored in the checkpoint.
+  ASSERT_EQ(cli.run(eval + " --fit-temperature --json " + cli.path("f.json")), 0) << cli.log();
+  EXPECT_NE(cli.log().find("temperature scaling fitted on the val split (18 images): T = "), std::string::npos)
+      << cli.log();
+  EXPECT_NE(cli.log().find("val NLL "), std::string::npos) << cli.log();
+  const double t = cxr::io::read_checkpoint_meta(model_path).temperature;
+  ASSERT_GT(t, 0);
+  EXPECT_DOUBLE_EQ(cli.json("f.json")["temperature"].get<double>(), t);
+
+  // eval applies the stored T by default (probabilities softmax(log p / T), argmax unchanged), not with none.
+  ASSERT_EQ(cli.run(eval + " --predictions " + cli.path("scaled.csv") + " --json " + cli.path("s.json")), 0)
+      << cli.log();
+  EXPECT_NE(cli.log().find("probabilities scaled by temperature T = "), std::string::npos) << cli.log();
+  ASSERT_TRUE(cli.json("s.json")["temperature"].is_number()) << cli.log();
+  EXPECT_DOUBLE_EQ(cli.json("s.json")["temperature"].get<double>(), t);
+  EXPECT_EQ(cli.json("s.json")["accuracy"], c1["accuracy"]);
+  const auto scaled = read_csv(cli, "scaled.csv");
+  ASSERT_EQ(scaled.size(), raw.size());
+  double moved = 0;
+  for (size_t r = 1; r < raw.size(); ++r) {
+    EXPECT_EQ(scaled[r][3], raw[r][3]) << "argmax changed, row " << r;
+    double l[3], mx = -1e300, s = 0;
+    for (int k = 0; k < 3; ++k) mx = std::max(mx, l[k] = std::log(std::max(std::stod(raw[r][5 + k]), 1e-45)) / t);
+    for (double& v : l) s += v = std::exp(v - mx);
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_NEAR(std::stod(scaled[r][5 + k]), l[k] / s, 2e-5) << "row " << r;
+      moved = std::max(moved, std::abs(std::stod(scaled[r][5 + k]) - std::stod(raw[r][5 + k])));
+    }
+  }
+  EXPECT_GT(moved, 1e-3) << "T = " << t << " changed no probability";
+  ASSERT_EQ(cli.run(eval + " --temperature none --json " + cli.path("n.json")), 0) << cli.log();
+  EXPECT_TRUE(cli.json("n.json")["temperature"].is_null());
+  EXPECT_EQ(cli.json("n.json")["calibration"], c1["calibration"]);
+
+  // predict: stored T applied (the same probabilities as eval's), none gives the raw ones.
+  const std::string image = raw[1][0];
+  ASSERT_EQ(cli.run("predict --model " + model_path + " --json " + image), 0) << cli.log();
+  const nlohmann::json ps = nlohmann::json::parse(cli.log());
+  ASSERT_EQ(cli.run("predict --model " + model_path + " --temperature none --json " + image), 0) << cli.log();
+  const nlohmann::json pn = nlohmann::json::parse(cli.log());
+  ASSERT_TRUE(ps[0].contains("temperature")) << ps.dump();
+  EXPECT_DOUBLE_EQ(ps[0]["temperature"].get<double>(), t);
+  EXPECT_FALSE(pn[0].contains("temperature"));
+  for (int k = 0; k < 3; ++k) {
+    const std::string c = raw[0][5 + k].substr(2);
+    EXPECT_NEAR(ps[0]["probabilities"][c].get<double>(), std::stod(scaled[1][5 + k]), 1e-5) << c;
+    EXPECT_NEAR(pn[0]["probabilities"][c].get<double>(), std::stod(raw[1][5 + k]), 1e-5) << c;
+  }
+
+  // Usage errors: exit 2.
+  EXPECT_EQ(cli.run(eval + " --ci 0"), 2) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --ci -3"), 2) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --ci abc"), 2) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --temperature abc"), 2) << cli.log();
+  EXPECT_NE(cli.log().find("'abc' is not stored, none or a temperature > 0"), std::string::npos) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --temperature 0"), 2) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --temperature -1.5"), 2) << cli.log();
+  EXPECT_EQ(cli.run("predict --model " + model_path + " --temperature abc " + image), 2) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --fit-temperature --temperature 2"), 2) << cli.log();
+  EXPECT_EQ(cli.run(eval + " --model " + model_path + " --fit-temperature"), 2) << cli.log();
 }

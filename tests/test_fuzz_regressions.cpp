@@ -134,3 +134,25 @@ TEST(FuzzRegressions, EvalJsonConfusionEntryOutOfIntRangeIsAnError) {
   EXPECT_EQ(error_of([&] { report::eval_from_json(io::parse_json_text(text, "eval.json")); }),
             "confusion is not a table of counts");
 }
+
+// fuzz_run_folder, undefined behaviour (the long runs of this round): the same reader's "count" of 1e73, a
+// double converted to int by j.value("count", 0). Every count field (count, a class's support, a source's
+// correct / total) now goes through strict_count: an integer in [0, 2^31) or an error naming the field.
+// The 219 bytes after the selector byte, as found.
+TEST(FuzzRegressions, EvalJsonCountOutOfIntRangeIsAnError) {
+  const std::string text =
+      R"({"count":1e73,"accuracy":0.75,"macro_f1":0,"loss":0.5,"confusion":[[2,0],[1,1]],"classes":[{"name":"A",)"
+      R"("preci'ion":0.6,"recall":1,"f1":0.75,"roc":2}],"pev_source":{"x":{"correct":3,"total":4,"confusion":[[2,)"
+      R"(0],[1,1]]}}})";
+  ASSERT_EQ(text.size(), 219u);
+  EXPECT_EQ(error_of([&] { report::eval_from_json(io::parse_json_text(text, "eval.json")); }),
+            "count is not a count: 1e+73");
+  // The other count fields, past the first one.
+  const std::string good = R"({"count":4,"accuracy":0.75,"confusion":[[2,0],[1,1]],"classes":[{"name":"A")";
+  EXPECT_EQ(error_of([&] { report::eval_from_json(io::parse_json_text(good + R"(,"support":-2}]})", "e.json")); }),
+            "support is not a count: -2");
+  EXPECT_EQ(error_of([&] {
+              report::eval_from_json(io::parse_json_text(good + R"(}],"per_source":{"x":{"total":3.5}}})", "e.json"));
+            }),
+            "total is not a count: 3.5");
+}

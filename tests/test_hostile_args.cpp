@@ -135,6 +135,7 @@ TEST_F(HostileArgs, EveryCommandFailsCleanly) {
       {"explain --model {M} --out {T}/o16 --layer nope {D}/test", 2, "unknown layer 'nope'", "{T}/o16"},
       {"explain --model {M} --out {T}/o21 --class nope {D}/test", 2, "--class 'nope': unknown class", "{T}/o21"},
       {"xai-eval --model {M} --data {D} --layer nope", 2, "unknown layer 'nope'", ""},
+      {"report --run {R} --layer nope --out {T}/r5.html", 2, "unknown layer 'nope'", "{T}/r5.html"},
       {"features --model {M} --image '{T}/scan ünïcødé 1.png' --layers fc1 --out {T}/o22", 2, "fc1", "{T}/o22"},
       // options that do not go together
       {"explain --model {M} --out {T}/o23 --method eigencam --counterfactual {D}/test", 2, "--counterfactual",

@@ -3,6 +3,8 @@
 // numbers consistent with the data, and a file named "<script>alert(1)</script>.png" shown as text only.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -192,6 +194,35 @@ TEST(Report, EvalJsonRoundTrip) {
   EXPECT_EQ(back.per_group.at("s2"), (std::pair<int, int>{1, 2}));
   EXPECT_EQ(back.group_confusion.at("s2"), (std::vector<std::vector<int>>{{0, 0}, {1, 1}}));
   EXPECT_EQ(back.group_confusion, r.group_confusion);
+  // Calibration, temperature, intervals and the per-source AUC come back as written.
+  EvalReport named = evaluate({{0.9f, 0.1f}, {0.2f, 0.8f}, {0.6f, 0.4f}, {0.3f, 0.7f}}, {0, 1, 1, 0},
+                              {"NORMAL", "PNEUMONIA"}, {"s1", "s1", "s2", "s2"});
+  named.temperature = 1.25;
+  named.temperature_from = "stored in the checkpoint";
+  named.bootstrap.resamples = 100;
+  named.bootstrap.seed = 9;
+  named.bootstrap.by_patient = true;
+  named.bootstrap.units = 4;
+  named.bootstrap.intervals["accuracy"] = {0.25, 1.0, 100};
+  named.bootstrap.intervals["source_auc/s1"] = {0, 0, 0};
+  const EvalReport nb = eval_from_json(to_json(named));
+  EXPECT_EQ(nb.calibration.bins, 15);
+  EXPECT_DOUBLE_EQ(nb.calibration.ece, named.calibration.ece);
+  EXPECT_DOUBLE_EQ(nb.calibration.mce, named.calibration.mce);
+  ASSERT_EQ(nb.calibration.reliability.size(), 15u);
+  for (size_t b = 0; b < 15; ++b) {
+    EXPECT_EQ(nb.calibration.reliability[b].count, named.calibration.reliability[b].count) << b;
+    EXPECT_DOUBLE_EQ(nb.calibration.reliability[b].accuracy, named.calibration.reliability[b].accuracy) << b;
+  }
+  EXPECT_DOUBLE_EQ(nb.temperature, 1.25);
+  EXPECT_EQ(nb.temperature_from, "stored in the checkpoint");
+  EXPECT_EQ(nb.bootstrap.resamples, 100);
+  EXPECT_EQ(nb.bootstrap.seed, 9u);
+  EXPECT_TRUE(nb.bootstrap.by_patient);
+  EXPECT_DOUBLE_EQ(nb.bootstrap.intervals.at("accuracy").lo, 0.25);
+  EXPECT_EQ(nb.bootstrap.intervals.at("source_auc/s1").defined, 0);
+  EXPECT_DOUBLE_EQ(nb.group_auc.at("s1"), 1.0);
+  EXPECT_TRUE(std::isnan(nb.group_auc.at("s2")) == std::isnan(named.group_auc.at("s2")));
   nlohmann::json short_row = to_json(r);
   short_row["per_source"]["s2"]["confusion"] = {{0, 0}, {1}};  // a row cut short: refused, not read past
   try {
@@ -239,7 +270,10 @@ TEST(Report, WholeReportOverAHandMadeRun) {
   EXPECT_NE(html.find("0.1.0"), std::string::npos);
   EXPECT_NE(html.find("2024-05-01T12:00:00Z"), std::string::npos);  // checkpoint date
   EXPECT_NE(html.find(cpu_model()), std::string::npos);
-  EXPECT_GE(count_of(html, "<svg"), 4u);  // loss, accuracy, confusion, ROC
+  EXPECT_GE(count_of(html, "<svg"), 5u);  // loss, accuracy, confusion, ROC, reliability
+  EXPECT_NE(html.find("Reliability diagram: top-label confidence in 15 equal-width bins"), std::string::npos);
+  EXPECT_NE(html.find("No temperature scaling applied."), std::string::npos);
+  EXPECT_NE(html.find("expected calibration error"), std::string::npos);
   // The test split: 3 images per class + the evil one, all evaluated and all in the gallery.
   EXPECT_EQ(d.split, "test");
   EXPECT_EQ(d.eval.count, fx.test_images);

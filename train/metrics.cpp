@@ -36,12 +36,33 @@ RocCurve roc_curve(const std::vector<float>& scores, const std::vector<bool>& po
 
 double roc_auc(const std::vector<float>& scores, const std::vector<bool>& positive) {
   CXR_CHECK(scores.size() == positive.size(), "roc_auc: ", scores.size(), " scores for ", positive.size(), " labels");
-  size_t P = std::count(positive.begin(), positive.end(), true);
-  if (P == 0 || P == positive.size()) return std::numeric_limits<double>::quiet_NaN();
-  RocCurve c = roc_curve(scores, positive);
-  double auc = 0;
-  for (size_t i = 1; i < c.fpr.size(); ++i) auc += (c.fpr[i] - c.fpr[i - 1]) * (c.tpr[i] + c.tpr[i - 1]) / 2;
-  return auc;
+  const size_t P = std::count(positive.begin(), positive.end(), true), N = positive.size() - P;
+  if (P == 0 || N == 0) return std::numeric_limits<double>::quiet_NaN();
+  // Mann-Whitney in one pass over the scores in ascending order: each group of tied scores adds, per positive
+  // in it, the negatives below the group plus half of the negatives in it. Counts stay integers (in halves)
+  // until the one division, so the result is exact up to that division's rounding.
+  std::vector<size_t> idx(scores.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  uint64_t neg_below = 0, twice_wins = 0;
+  for (size_t i = 0; i < idx.size();) {
+    uint64_t pos = 0, neg = 0;
+    size_t j = i;
+    for (; j < idx.size() && scores[idx[j]] == scores[idx[i]]; ++j) (positive[idx[j]] ? pos : neg) += 1;
+    twice_wins += pos * (2 * neg_below + neg);
+    neg_below += neg;
+    i = j;
+  }
+  return static_cast<double>(twice_wins) / (2.0 * static_cast<double>(P) * static_cast<double>(N));
+}
+
+std::pair<int, int> normal_pneumonia(const std::vector<std::string>& class_names) {
+  const auto at = [&](const char* name) {
+    const auto it = std::find(class_names.begin(), class_names.end(), name);
+    return it == class_names.end() ? -1 : static_cast<int>(it - class_names.begin());
+  };
+  const int n = at("NORMAL"), p = at("PNEUMONIA");
+  return n < 0 || p < 0 ? std::pair{-1, -1} : std::pair{n, p};
 }
 
 EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vector<int>& targets,
@@ -104,6 +125,19 @@ EvalReport evaluate(const std::vector<std::vector<float>>& probs, const std::vec
     r.classes.push_back(c);
   }
   r.macro_f1 = present ? f1_sum / present : 0;
+  // NORMAL vs PNEUMONIA within each group: p(PNEUMONIA) over the group's images of those two classes.
+  if (const auto [neg, pos] = normal_pneumonia(class_names); neg >= 0 && !groups.empty()) {
+    std::map<std::string, std::pair<std::vector<float>, std::vector<bool>>> by_group;
+    for (const auto& [g, ct] : r.per_group) by_group[g];  // every group gets an entry, defined or not
+    for (size_t i = 0; i < targets.size(); ++i)
+      if (targets[i] == neg || targets[i] == pos) {
+        auto& [s, is_pos] = by_group[groups[i]];
+        s.push_back(probs[i][pos]);
+        is_pos.push_back(targets[i] == pos);
+      }
+    for (const auto& [g, sp] : by_group) r.group_auc[g] = roc_auc(sp.first, sp.second);
+  }
+  r.calibration = calibration(probs, targets);
   return r;
 }
 
@@ -123,6 +157,31 @@ std::vector<GroupClassRow> group_class_rows(const EvalReport& r, const std::stri
   return rows;
 }
 
+std::map<std::string, double> headline_figures(const EvalReport& r) {
+  std::map<std::string, double> f;
+  f["accuracy"] = r.accuracy;
+  f["macro_f1"] = r.macro_f1;
+  for (const auto& c : r.classes) {
+    f["precision/" + c.name] = c.precision;
+    f["recall/" + c.name] = c.recall;
+    f["f1/" + c.name] = c.f1;
+    f["roc_auc/" + c.name] = c.roc_auc;
+  }
+  for (const auto& [g, ct] : r.per_group)
+    f["source_accuracy/" + g] = ct.second ? static_cast<double>(ct.first) / ct.second : NAN;
+  for (const auto& [g, auc] : r.group_auc) f["source_auc/" + g] = auc;
+  f["ece"] = r.calibration.ece;
+  f["mce"] = r.calibration.mce;
+  return f;
+}
+
+// "0.8123", or "n/a" where a figure is not defined (an AUC without both classes).
+static std::string fixed4(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", v);
+  return std::isfinite(v) ? b : "n/a";
+}
+
 std::string format_report(const EvalReport& r) {
   std::string out;
   char line[256];
@@ -130,8 +189,8 @@ std::string format_report(const EvalReport& r) {
                 "support");
   out += line;
   for (const auto& c : r.classes) {
-    std::snprintf(line, sizeof line, "%-14s %9.4f %9.4f %9.4f %9.4f %9d\n", c.name.c_str(), c.precision, c.recall,
-                  c.f1, c.roc_auc, c.support);
+    std::snprintf(line, sizeof line, "%-14s %9.4f %9.4f %9.4f %9s %9d\n", c.name.c_str(), c.precision, c.recall,
+                  c.f1, fixed4(c.roc_auc).c_str(), c.support);
     out += line;
   }
   std::snprintf(line, sizeof line, "\naccuracy %.4f   macro-F1 %.4f   (%d images)\n", r.accuracy, r.macro_f1, r.count);
@@ -169,6 +228,38 @@ std::string format_report(const EvalReport& r) {
       }
     }
   }
+  if (!r.group_auc.empty()) {
+    out += "\nROC AUC NORMAL vs PNEUMONIA per source (p(PNEUMONIA) over its NORMAL and PNEUMONIA images)\n";
+    for (const auto& [g, auc] : r.group_auc) {
+      std::snprintf(line, sizeof line, "  %-24s %7s\n", g.c_str(),
+                    std::isfinite(auc) ? fixed4(auc).c_str() : "not defined (the source lacks one of the two)");
+      out += line;
+    }
+  }
+  std::snprintf(line, sizeof line, "\ncalibration (top-label, %d equal-width bins): ECE %.4f   MCE %.4f\n",
+                r.calibration.bins, r.calibration.ece, r.calibration.mce);
+  out += line;
+  if (r.temperature > 0) out += str("probabilities scaled by temperature T = ", fixed4(r.temperature), " (",
+                                    r.temperature_from, "); argmax, accuracy and F1 unchanged\n");
+  const BootstrapInfo& b = r.bootstrap;
+  if (b.resamples > 0) {
+    std::snprintf(line, sizeof line, "\n%g%% bootstrap percentile intervals (%d resamples of %d %s, seed %llu)\n",
+                  100 * b.level, b.resamples, b.units, b.by_patient ? "patients" : "images (no patient ids)",
+                  static_cast<unsigned long long>(b.seed));
+    out += line;
+    const std::map<std::string, double> fig = headline_figures(r);
+    for (const auto& [key, iv] : b.intervals) {
+      const auto it = fig.find(key);
+      const double v = it == fig.end() ? NAN : it->second;
+      if (iv.defined == 0) {
+        std::snprintf(line, sizeof line, "  %-32s %7s  not defined in any resample\n", key.c_str(), fixed4(v).c_str());
+      } else {
+        std::snprintf(line, sizeof line, "  %-32s %7s  [%.4f, %.4f]%s\n", key.c_str(), fixed4(v).c_str(), iv.lo, iv.hi,
+                      iv.defined < b.resamples ? str("  (defined in ", iv.defined, " resamples)").c_str() : "");
+      }
+      out += line;
+    }
+  }
   return out;
 }
 
@@ -191,6 +282,23 @@ nlohmann::json to_json(const EvalReport& r) {
     j["per_source"][g] = {{"correct", ct.first}, {"total", ct.second},
                           {"accuracy", ct.second ? static_cast<double>(ct.first) / ct.second : 0.0}};
     if (auto it = r.group_confusion.find(g); it != r.group_confusion.end()) j["per_source"][g]["confusion"] = it->second;
+    if (auto it = r.group_auc.find(g); it != r.group_auc.end()) j["per_source"][g]["normal_vs_pneumonia_auc"] = num(it->second);
+  }
+  const Calibration& c = r.calibration;
+  nlohmann::json bins = nlohmann::json::array();
+  for (const ReliabilityBin& b : c.reliability)
+    bins.push_back({{"lo", b.lo}, {"hi", b.hi}, {"count", b.count}, {"confidence", b.confidence}, {"accuracy", b.accuracy}});
+  j["calibration"] = {{"bins", c.bins}, {"kind", "top-label, equal-width bins"}, {"ece", c.ece}, {"mce", c.mce},
+                      {"reliability", bins}};
+  j["temperature"] = r.temperature > 0 ? nlohmann::json(r.temperature) : nlohmann::json(nullptr);
+  if (r.temperature > 0) j["temperature_from"] = r.temperature_from;
+  if (r.bootstrap.resamples > 0) {
+    const BootstrapInfo& b = r.bootstrap;
+    nlohmann::json iv = nlohmann::json::object();
+    for (const auto& [k, v] : b.intervals)
+      iv[k] = {{"lo", v.defined ? num(v.lo) : nullptr}, {"hi", v.defined ? num(v.hi) : nullptr}, {"defined", v.defined}};
+    j["ci"] = {{"method", "percentile bootstrap"}, {"resamples", b.resamples}, {"seed", b.seed}, {"level", b.level},
+               {"unit", b.by_patient ? "patient" : "image"}, {"units", b.units}, {"intervals", iv}};
   }
   return j;
 }
