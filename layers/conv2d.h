@@ -22,7 +22,7 @@ struct Conv2dOptions {
   int pad_h = 0, pad_w = 0;
   // The algorithm for this call, overriding the process-wide conv_algo(): im2col, winograd (exactly: any
   // channel count, and an error where the shape is not 3x3 / stride 1 / padding 1) or automatic.
-  std::optional<ConvAlgo> algo;
+  std::optional<ConvAlgo> algo = std::nullopt;
 };
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, Conv2dOptions opt = {});
