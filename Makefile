@@ -49,12 +49,14 @@ test-tsan:
 	@scripts/install-deps.sh tsan
 	TSAN_THREADS="$(TSAN_THREADS)" JOBS=$(JOBS) scripts/tsan.sh
 
-# The learning path (docs/LEARN.md): in build-learn/, only core, autograd, layers and examples/ with their
-# test, configured with CXR_LEARN_ONLY so CMake looks for OpenBLAS, OpenMP and GoogleTest alone (no image
-# libraries, MPI or Chromium); then the examples' test, which compares each program's output with its doc.
+# The learning path (docs/LEARN.md): in build-learn/, only core, autograd, layers, examples/ with their
+# test and the exercises' stubs with their graders, configured with CXR_LEARN_ONLY so CMake looks for
+# OpenBLAS, OpenMP and GoogleTest alone (no image libraries, MPI or Chromium); then the examples' test, which
+# compares each program's output with its doc (the graders fail until solved: `make exercises` runs them).
 LEARN_BUILD ?= build-learn
 $(LEARN_BUILD)/CMakeCache.txt:
-	cmake -S . -B $(LEARN_BUILD) -DCMAKE_BUILD_TYPE=Release -DCXR_LEARN_ONLY=ON -DCXR_MPI=OFF -DCXR_BUILD_BENCH=OFF
+	cmake -S . -B $(LEARN_BUILD) -DCMAKE_BUILD_TYPE=Release -DCXR_LEARN_ONLY=ON -DCXR_MPI=OFF -DCXR_BUILD_BENCH=OFF \
+	  -DCXR_EXERCISES=ON
 
 learn: deps-learn $(LEARN_BUILD)/CMakeCache.txt
 	cmake --build $(LEARN_BUILD) -j $(JOBS)

@@ -14,14 +14,7 @@ AblationCamResult ablation_cam(Model& model, const LayerInfo& layer, const Tenso
   CXR_CHECK(batch >= 1, "ablation_cam: batch ", batch, " must be at least 1");
   CXR_CHECK(!classes.empty(), "ablation_cam: no classes");
   const int64_t C = A.size(0), hw = A.size(1) * A.size(2);
-  struct EvalGuard {  // eval mode for the call (dropout off, batch-norm on running stats), restored after
-    Model& m;
-    bool was;
-    ~EvalGuard() {
-      if (was) m.train(true);
-    }
-  } eval{model, model.is_training()};
-  if (eval.was) model.eval();
+  EvalModeGuard eval(model);  // dropout off, batch norm on running statistics; restored after
   NoGradGuard no_grad;
 
   // A channel that is zero everywhere changes nothing when zeroed: its weight is exactly 0, no forward.

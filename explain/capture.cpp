@@ -22,20 +22,6 @@ namespace cxr {
 
 namespace {
 
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(Model& m) : m_(m), was_training_(m.is_training()) {
-    if (was_training_) m_.eval();
-  }
-  ~EvalModeGuard() {
-    if (was_training_) m_.train(true);
-  }
-
- private:
-  Model& m_;
-  bool was_training_;
-};
-
 // Switches requires_grad off on every parameter, and back to what it was afterwards: no weight gradient.
 class FrozenParameters {
  public:

@@ -16,14 +16,7 @@ std::vector<Tensor> score_cam(Model& model, const Tensor& image, const Tensor& A
   CXR_CHECK(!classes.empty(), "score_cam: no classes");
   const int64_t Cin = image.size(0), S_h = image.size(1), S_w = image.size(2), HW = S_h * S_w;
   const int64_t C = A.size(0);
-  struct EvalGuard {  // eval mode for the call, restored even when a forward throws
-    Model& m;
-    bool was;
-    ~EvalGuard() {
-      if (was) m.train(true);
-    }
-  } eval{model, model.is_training()};
-  if (eval.was) model.eval();
+  EvalModeGuard eval(model);  // dropout off, batch norm on running statistics; restored after
   NoGradGuard no_grad;
 
   // Upsample every channel to the input and min-max scale it to [0, 1]; a constant channel masks

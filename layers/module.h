@@ -58,6 +58,24 @@ class Module {
   int next_hook_ = 0;
 };
 
+// While alive, m is in eval mode (dropout off, batch norm on its running statistics); the mode it had comes
+// back when the guard goes, even when a forward throws.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(Module& m) : m_(m), was_training_(m.is_training()) {
+    if (was_training_) m_.eval();
+  }
+  ~EvalModeGuard() {
+    if (was_training_) m_.train(true);
+  }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  Module& m_;
+  bool was_training_;
+};
+
 // Sequential: children named "0", "1", ... run in order.
 class Sequential : public Module {
  public:

@@ -14,6 +14,7 @@
 #include "data/synth.h"
 #include "io/checkpoint.h"
 #include "models/model.h"
+#include "tiny_model.h"
 #include "train/config.h"
 #include "train/history.h"
 
@@ -63,15 +64,7 @@ inline ReportFixture make_report_fixture(const std::string& name) {
   manifest += std::string("test/COVID19/") + kEvilName + ",COVID19,test," + kEvilSource + ",p-evil,,,0\n";
   cxr::write_file_atomic((fs::path(f.data) / "manifest.csv").string(), manifest);
 
-  ModelConfig mc;
-  mc.arch = "vgg11";
-  mc.batch_norm = true;
-  mc.width = 0.0625f;
-  mc.in_channels = 1;
-  mc.input_size = 64;
-  mc.head = "gap";
-  mc.num_classes = 3;
-  mc.seed = 1;
+  const ModelConfig mc = cxr::test::tiny_vgg11_config(1);
   auto model = make_model(mc);
   io::CheckpointMeta meta;
   meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};

@@ -23,6 +23,7 @@
 #include "io/model_file.h"
 #include "layers/loss.h"
 #include "models/model.h"
+#include "tiny_model.h"
 #include "serve/server.h"
 
 using namespace cxr;
@@ -51,15 +52,7 @@ Fixture& fixture() {
     so.test = 3;
     x.data = (x.root / "data").string();
     data::write_dataset(so, x.data);
-    ModelConfig mc;
-    mc.arch = "vgg11";
-    mc.batch_norm = true;
-    mc.width = 0.0625f;
-    mc.in_channels = 1;
-    mc.input_size = 64;
-    mc.head = "gap";
-    mc.num_classes = 3;
-    mc.seed = 2;
+    const ModelConfig mc = cxr::test::tiny_vgg11_config(2);
     io::CheckpointMeta meta;
     meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};
     x.checkpoint = (x.root / "tiny.safetensors").string();

@@ -13,6 +13,7 @@
 #include "data/synth.h"
 #include "io/checkpoint.h"
 #include "models/model.h"
+#include "tiny_model.h"
 #include "run_cxr.h"
 
 using namespace cxr;
@@ -29,15 +30,7 @@ TEST(ServeBrowser, PageUploadsExplainsAndSwitches) {
   so.test = 2;
   const std::string data = (dir.dir / "data").string();
   data::write_dataset(so, data);
-  ModelConfig mc;
-  mc.arch = "vgg11";
-  mc.batch_norm = true;
-  mc.width = 0.0625f;
-  mc.in_channels = 1;
-  mc.input_size = 64;
-  mc.head = "gap";
-  mc.num_classes = 3;
-  mc.seed = 4;
+  const ModelConfig mc = cxr::test::tiny_vgg11_config(4);
   io::CheckpointMeta meta;
   meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};
   const std::string ckpt = (dir.dir / "tiny.safetensors").string();

@@ -80,15 +80,20 @@ void autograd_example(const std::string& dir) {
   write_file(dir + "/autograd_example.dot", dot_text({loss}, names));
 }
 
-// One training step of the seed CNN as docs/AUTOGRAD.md draws it: 64 x 64 grey, 3 classes, batch 16,
-// train mode (dropout on), the graph just before loss.backward().
-void seedcnn_step(const std::string& dir) {
+// The seed CNN the graphs are drawn from: 64 x 64 grey in, 3 classes.
+ModelConfig seedcnn_64px() {
   ModelConfig c;
   c.arch = "seedcnn";
   c.in_channels = 1;
   c.input_size = 64;
   c.num_classes = 3;
-  auto model = make_model(c);
+  return c;
+}
+
+// One training step of the seed CNN as docs/AUTOGRAD.md draws it: 64 x 64 grey, 3 classes, batch 16,
+// train mode (dropout on), the graph just before loss.backward().
+void seedcnn_step(const std::string& dir) {
+  auto model = make_model(seedcnn_64px());
   model->train(true);
   Rng rng(1);
   Tensor images = Tensor::empty({16, 1, 64, 64});
@@ -123,12 +128,7 @@ std::vector<const Node*> graph_nodes(const std::vector<Variable>& roots) {
 // explain's capture() on the seed CNN at its default layer (relu3_1), one image, drawn between the forward
 // and the first backward (CaptureOptions::on_graph): the real graph Grad-CAM's backward walks.
 void gradcam_capture(const std::string& dir, bool guided) {
-  ModelConfig c;
-  c.arch = "seedcnn";
-  c.in_channels = 1;
-  c.input_size = 64;
-  c.num_classes = 3;
-  auto model = make_model(c);
+  auto model = make_model(seedcnn_64px());
   Rng rng(2);
   Tensor image = Tensor::empty({1, 1, 64, 64});
   for (int64_t i = 0; i < image.numel(); ++i) image[i] = rng.uniform();
