@@ -161,6 +161,6 @@ cxr::cli::Register reg{"info", "Describe images (format, size, mode) and checkpo
   app.add_flag("--check", *check, "Decode every file in full (not only its header): exit 1 naming each file that "
                                   "cannot be read, e.g. one cut short after its header");
   app.callback([files, as_json, check] { run_info(*files, *as_json, *check); });
-}};
+}, cxr::cli::Ranks::one, cxr::cli::ThreadsOption::common, cxr::cli::ConvOption::none};  // runs no model
 
 }  // namespace

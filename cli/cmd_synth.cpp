@@ -69,6 +69,6 @@ cxr::cli::Register reg{"synth", "Generate synthetic chest X-ray phantoms with lu
       ->delimiter(',')
       ->check(CLI::IsMember({"COVID19", "NORMAL", "PNEUMONIA"}));
   app.callback([a] { run_synth(*a); });
-}};
+}, cxr::cli::Ranks::one, cxr::cli::ThreadsOption::common, cxr::cli::ConvOption::none};  // runs no model
 
 }  // namespace

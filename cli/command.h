@@ -38,6 +38,10 @@ enum class Ranks { one, shared };
 // `cxr --threads N bench` still sets the count the command starts with).
 enum class ThreadsOption { common, own };
 
+// Whether the command runs a model and so takes the common `--conv auto|im2col|winograd` (main.cpp adds it
+// and sets the process-wide choice of layers/conv_algo.h from it before the command runs).
+enum class ConvOption { common, none };
+
 struct Command {
   std::string name;
   std::string help;
@@ -45,14 +49,16 @@ struct Command {
   std::function<void(CLI::App&)> setup;    // adds options and the callback to the subcommand
   Ranks ranks = Ranks::one;                // what it does under `mpirun -np N`
   ThreadsOption threads = ThreadsOption::common;
+  ConvOption conv = ConvOption::common;
 };
 
 std::vector<Command>& commands();
 
 struct Register {
   Register(std::string name, std::string help, int order, std::function<void(CLI::App&)> setup,
-           Ranks ranks = Ranks::one, ThreadsOption threads = ThreadsOption::common) {
-    commands().push_back({std::move(name), std::move(help), order, std::move(setup), ranks, threads});
+           Ranks ranks = Ranks::one, ThreadsOption threads = ThreadsOption::common,
+           ConvOption conv = ConvOption::common) {
+    commands().push_back({std::move(name), std::move(help), order, std::move(setup), ranks, threads, conv});
   }
 };
 

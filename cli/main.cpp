@@ -14,6 +14,7 @@
 #include "core/threading.h"
 #include "core/version.h"
 #include "dist/comm.h"
+#include "layers/conv_algo.h"
 #include "models/model.h"
 
 namespace cxr::cli {
@@ -87,6 +88,10 @@ int main(int argc, char** argv) {
   const std::string threads_help = "Threads for compute (default: $CXR_THREADS or all cores)";
   int top_value = 0, sub_value = 0;  // sub_value is only bound for the help's type
   app.add_option("--threads", top_value, threads_help)->check(cxr::cli::thread_count())->trigger_on_parse();
+  // --conv, on the commands that run a model (docs/WINOGRAD.md says why im2col is the default).
+  const std::string conv_help = "Convolution algorithm: im2col | winograd (Winograd F(2x2,3x3) on 3x3 stride-1 "
+                                "layers with >= 16 input channels) | auto (the faster per layer shape, timed once)";
+  std::string conv_text;  // only bound for the help's type
   auto& cmds = commands();
   std::stable_sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.order < b.order; });
   std::string running;
@@ -95,14 +100,21 @@ int main(int argc, char** argv) {
     CLI::Option* sub_threads = nullptr;
     if (c.threads == ThreadsOption::common)
       sub_threads = sub->add_option("--threads", sub_value, threads_help)->check(cxr::cli::thread_count());
+    CLI::Option* sub_conv = nullptr;
+    if (c.conv == ConvOption::common)
+      sub_conv = sub->add_option("--conv", conv_text, conv_help)
+                     ->check(cxr::cli::parsed_by(cxr::parse_conv_algo))
+                     ->default_str("im2col");
     c.setup(*sub);
-    sub->parse_complete_callback([&running, &c, &top_value, sub_threads, &comm] {
+    sub->parse_complete_callback([&running, &c, &top_value, sub_threads, sub_conv, &comm] {
       running = c.name;
       if (comm.size() > 1 && c.ranks == cxr::cli::Ranks::one)
         throw CLI::ValidationError("mpirun", "cxr " + c.name + " runs in one process only (under mpirun -np " +
                                                  std::to_string(comm.size()) + " only " + shared_commands() +
                                                  " share their work out over the ranks): run it without mpirun");
       cxr::set_num_threads(sub_threads && sub_threads->count() ? sub_threads->as<int>() : top_value);
+      cxr::set_conv_algo(sub_conv && sub_conv->count() ? cxr::parse_conv_algo(sub_conv->as<std::string>())
+                                                       : cxr::ConvAlgo::im2col);
     });
   }
   try {

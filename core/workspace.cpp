@@ -7,7 +7,7 @@
 namespace cxr {
 
 namespace {
-constexpr int kSlots = 4;
+constexpr int kSlots = 6;  // conv2d: 0-2 (im2col), 3-5 (Winograd)
 std::atomic<size_t> g_total{0};
 
 struct Buffers {

@@ -3,12 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "core/blas.h"
 #include "core/threading.h"
 #include "core/workspace.h"
 #include "layers/im2col.h"
+#include "layers/winograd.h"
 
 namespace cxr {
 
@@ -16,6 +18,8 @@ namespace {
 
 // Workspace slots (core/workspace.h): the im2col band, its gradient, and one image's weight gradient.
 constexpr int kColsSlot = 0, kDcolsSlot = 1, kDwSlot = 2;
+// The Winograd filter transform U (slots 3 and 4 are layers/winograd.cpp's V and M).
+constexpr int kUSlot = 5;
 
 // An image is unfolded in bands of output rows whose cols hold at most this many floats (8 MiB), so the
 // buffer stays bounded (VGG's second layer would otherwise need 115 MB per image) and mostly in cache
@@ -96,17 +100,26 @@ void backward_image(const float* x, const float* w, const float* dy, const ConvG
   }
 }
 
+// dx [N, C, H, W] by Winograd from dy [N, K, H, W]: the convolution of dy with w rotated 180 degrees and
+// its in/out channels swapped (for 3x3, stride 1, padding 1 that transposed convolution has padding 1 too).
+void winograd_backward_data(const float* dy, const float* w, const ConvGeometry& g, int64_t N, int64_t K, float* dx) {
+  float* U = scratch(static_cast<size_t>(16 * K * g.C), kUSlot);
+  winograd_filter_transform(w, K, g.C, /*for_backward_data=*/true, U);
+  winograd_conv3x3(dy, N, K, g.H, g.W, U, g.C, nullptr, dx);
+}
+
 struct ConvBackward {
   ConvGeometry g;
   int64_t N, K;
   Tensor x, w;  // x only when the weight needs a gradient, w only when x does
   bool has_bias;
+  bool winograd;  // dx by Winograd (the forward ran it); dW stays im2col's
 
   void operator()(const Tensor& dy, std::vector<Variable>& in) const {
     const bool need_dx = in[0].requires_grad() && w.defined();
     const bool need_dw = in[1].requires_grad() && x.defined();
     const bool need_db = has_bias && in[2].requires_grad();
-    const int64_t R = g.col_rows(), HW = g.Ho * g.Wo, xsize = g.C * g.H * g.W, wsize = K * R;
+    const int64_t HW = g.Ho * g.Wo;
     const float* dyp = dy.data();
 
     const bool by_image = parallel_over_images(N);
@@ -125,6 +138,21 @@ struct ConvBackward {
     }
     if (!need_dx && !need_dw) return;
 
+    if (winograd && need_dx) {
+      Tensor dx = Tensor::empty({N, g.C, g.H, g.W});
+      winograd_backward_data(dyp, w.data(), g, N, K, dx.data());
+      in[0].accumulate_grad(dx);
+      if (need_dw) im2col_backward(dy, in, false, true);
+      return;
+    }
+    im2col_backward(dy, in, need_dx, need_dw);
+  }
+
+  // dx and/or dW by im2col, per image.
+  void im2col_backward(const Tensor& dy, std::vector<Variable>& in, bool need_dx, bool need_dw) const {
+    const int64_t R = g.col_rows(), HW = g.Ho * g.Wo, xsize = g.C * g.H * g.W, wsize = K * R;
+    const float* dyp = dy.data();
+    const bool by_image = parallel_over_images(N);
     Tensor dx = need_dx ? Tensor::empty({N, g.C, g.H, g.W}) : Tensor();
     Tensor dW = need_dw ? Tensor::zeros(in[1].shape()) : Tensor();
     float* dxp = need_dx ? dx.data() : nullptr;
@@ -173,6 +201,33 @@ struct ConvBackward {
   }
 };
 
+void forward_im2col(const float* xp, const float* wp, const float* bp, const ConvGeometry& g, int64_t N, int64_t K,
+                    float* yp) {
+  const int64_t xsize = g.C * g.H * g.W, ysize = K * g.Ho * g.Wo;
+  if (parallel_over_images(N)) {
+    BlasSingleThread single;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize);
+  } else {
+    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize);
+  }
+}
+
+// The whole batch at once: Winograd's products run over the tiles of every image (layers/winograd.h).
+void forward_winograd(const float* xp, const float* wp, const float* bp, const ConvGeometry& g, int64_t N, int64_t K,
+                      float* yp) {
+  float* U = scratch(static_cast<size_t>(16 * K * g.C), kUSlot);
+  winograd_filter_transform(wp, K, g.C, /*for_backward_data=*/false, U);
+  winograd_conv3x3(xp, N, g.C, g.H, g.W, U, K, bp, yp);
+}
+
+template <typename F>
+double seconds_of(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, Conv2dOptions opt) {
@@ -199,25 +254,39 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   g.Ho = conv_out_size(g.H, g.kh, opt.stride_h, opt.pad_h);
   g.Wo = conv_out_size(g.W, g.kw, opt.stride_w, opt.pad_w);
 
+  const ConvShape shape{N, g.C, g.H, g.W, K, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw};
+  ConvAlgo algo = resolve_conv_algo(conv_algo(), shape);
+  if (opt.algo == ConvAlgo::winograd) {
+    CXR_CHECK(shape.winograd_applicable(), "conv2d: Winograd needs a 3x3 kernel, stride 1 and padding 1, got weight ",
+              to_string(ws), " stride (", opt.stride_h, ", ", opt.stride_w, ") padding (", opt.pad_h, ", ", opt.pad_w,
+              ")");
+    algo = ConvAlgo::winograd;
+  } else if (opt.algo) {
+    algo = resolve_conv_algo(*opt.algo, shape);
+  }
+
   Tensor y = Tensor::empty({N, K, g.Ho, g.Wo});
   const float* xp = x.data().data();
   const float* wp = weight.data().data();
   const float* bp = bias.defined() ? bias.data().data() : nullptr;
-  float* yp = y.data();
-  const int64_t xsize = g.C * g.H * g.W, ysize = K * g.Ho * g.Wo;
-  if (parallel_over_images(N)) {
-    BlasSingleThread single;
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize);
+  if (algo == ConvAlgo::automatic) {  // the first of this shape: run both, keep the faster and its output
+    Tensor y2 = Tensor::empty(y.shape());
+    const double t_im2col = seconds_of([&] { forward_im2col(xp, wp, bp, g, N, K, y.data()); });
+    const double t_winograd = seconds_of([&] { forward_winograd(xp, wp, bp, g, N, K, y2.data()); });
+    algo = t_winograd < t_im2col ? ConvAlgo::winograd : ConvAlgo::im2col;
+    remember_conv_algo(shape, algo);
+    if (algo == ConvAlgo::winograd) y = y2;
+  } else if (algo == ConvAlgo::winograd) {
+    forward_winograd(xp, wp, bp, g, N, K, y.data());
   } else {
-    for (int64_t n = 0; n < N; ++n) forward_image(xp + n * xsize, wp, bp, g, K, yp + n * ysize);
+    forward_im2col(xp, wp, bp, g, N, K, y.data());
   }
 
   std::vector<Variable> inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
   // Backward keeps x only to recompute cols for dW, and W only for dx: nothing that will not be used.
   ConvBackward back{g, N, K, weight.requires_grad() ? x.data() : Tensor(), x.requires_grad() ? weight.data() : Tensor(),
-                    bias.defined()};
+                    bias.defined(), algo == ConvAlgo::winograd};
   return Variable::make(y, std::move(inputs), back, "conv2d", Saved{{back.x, back.w}});
 }
 

@@ -60,6 +60,7 @@ ModelSummary summarize(Model& model, int height, int width) {
   s.config = model.describe();
   s.model_config = c;
   s.input = {1, c.in_channels, height, width};
+  s.conv_option = conv_algo();
   model.check_input(s.input);
   Shape shape = s.input;
   s.activation_bytes = numel(shape) * int64_t{sizeof(float)};
@@ -69,6 +70,9 @@ ModelSummary summarize(Model& model, int height, int width) {
     r.alias = l.alias;
     r.type = l.module->type();
     r.describe = l.module->describe();
+    if (auto* c = dynamic_cast<Conv2d*>(l.module); c && shape.size() == 4)
+      r.conv = resolve_conv_algo(conv_algo(), ConvShape{1, shape[1], shape[2], shape[3], c->out_channels, c->kernel,
+                                                        c->kernel, c->stride, c->stride, c->pad, c->pad});
     shape = infer(l.module, l.name, shape, r.macs);
     r.output = shape;
     for (auto& [pname, v] : l.module->named_parameters()) {
@@ -131,6 +135,12 @@ std::string format_summary(const ModelSummary& s) {
   std::string o;
   o.append("Model: ").append(s.config).append("\n");
   o.append("Input: ").append(to_string(s.input)).append("\n");
+  o.append(str("Convolutions: --conv ", conv_algo_name(s.conv_option),
+               s.conv_option == ConvAlgo::im2col ? " (im2col + SGEMM everywhere)\n"
+               : s.conv_option == ConvAlgo::winograd
+                   ? str(" (Winograd F(2x2,3x3) where 3x3, stride 1, padding 1 and >= ", kWinogradMinChannels,
+                         " input channels; im2col elsewhere)\n")
+                   : " (per shape the faster of im2col and Winograd, timed on the first forward; auto: not timed yet)\n"));
   o.append(rule).append("\n");
   add_row(o, {"Layer (alias)", "Type", "Output shape", "Param #", "MACs"});
   o.append(double_rule).append("\n");
@@ -140,7 +150,8 @@ std::string format_summary(const ModelSummary& s) {
     if (!section.empty() && sec != section) o.append(rule).append("\n");
     section = sec;
     const std::string name = r.alias.empty() ? r.name : r.name + " (" + r.alias + ")";
-    add_row(o, {name, r.type, to_string(r.output), commas(r.params), commas(r.macs)});
+    const std::string type = r.conv ? str(r.type, " (", conv_algo_name(*r.conv), ")") : r.type;
+    add_row(o, {name, type, to_string(r.output), commas(r.params), commas(r.macs)});
   }
   o.append(double_rule).append("\n");
   o.append(str("Total params:         ", commas(s.total_params), " (", human(double(s.parameter_bytes), "B"), ")\n"));
@@ -166,11 +177,13 @@ nlohmann::json summary_json(const ModelSummary& s) {
                     {"params", r.params},
                     {"trainable_params", r.trainable},
                     {"macs", r.macs}});
+    if (r.conv) rows.back()["conv_algo"] = conv_algo_name(*r.conv);
   }
   return {{"model", s.model},
           {"config", s.config},
           {"model_config", s.model_config},
           {"input_shape", s.input},
+          {"conv", conv_algo_name(s.conv_option)},
           {"layers", rows},
           {"total_params", s.total_params},
           {"trainable_params", s.trainable_params},

@@ -8,11 +8,13 @@
 // output at batch 1: what a forward pass holds for backward, per image.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "layers/conv_algo.h"
 #include "models/layer_names.h"
 #include "models/model.h"
 
@@ -27,6 +29,9 @@ struct SummaryRow {
   int64_t params = 0;
   int64_t trainable = 0;
   int64_t macs = 0;
+  // Convolutions: the algorithm conv2d runs for this layer at batch 1 under the process-wide --conv
+  // (layers/conv_algo.h): im2col, winograd, or automatic while --conv auto has not timed the shape yet.
+  std::optional<ConvAlgo> conv;
 };
 
 struct ModelSummary {
@@ -34,6 +39,7 @@ struct ModelSummary {
   std::string config;       // Model::describe()
   ModelConfig model_config;
   Shape input;              // [1, C, H, W]
+  ConvAlgo conv_option = ConvAlgo::im2col;  // the process-wide --conv the rows' choices follow
   std::vector<SummaryRow> rows;
   int64_t total_params = 0;
   int64_t trainable_params = 0;

@@ -449,6 +449,27 @@ TEST(Cli, SummaryTableAndJson) {
   EXPECT_EQ(run(std::string(CXR_BINARY) + " summary --bogus", out), 2);
 }
 
+TEST(Cli, SummaryShowsEachConvolutionsAlgorithm) {
+  std::string out;
+  const std::string cxr = std::string(CXR_BINARY) + " summary --arch vgg11 --width 0.25 --size 64 ";
+  ASSERT_EQ(run(cxr, out), 0);
+  EXPECT_NE(out.find("features.0 (conv1_1)        Conv2d (im2col)"), std::string::npos) << out;
+  EXPECT_NE(out.find("features.3 (conv2_1)        Conv2d (im2col)"), std::string::npos) << out;
+  ASSERT_EQ(run(cxr + "--conv winograd", out), 0);
+  // 3 input channels: im2col; 16 and more: Winograd.
+  EXPECT_NE(out.find("features.0 (conv1_1)        Conv2d (im2col)"), std::string::npos) << out;
+  EXPECT_NE(out.find("features.3 (conv2_1)        Conv2d (winograd)"), std::string::npos) << out;
+  ASSERT_EQ(run(cxr + "--conv AUTO --json", out), 0);
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["conv"], "auto");
+  EXPECT_EQ(j["layers"][0]["conv_algo"], "im2col");
+  EXPECT_EQ(j["layers"][3]["conv_algo"], "auto") << "not timed before a forward";
+  EXPECT_FALSE(j["layers"][1].contains("conv_algo")) << "a ReLU";
+  EXPECT_EQ(run("sh -c '" + cxr + "--conv fft 2>&1'", out), 2);
+  EXPECT_NE(out.find("unknown convolution algorithm 'fft': use auto | im2col | winograd"), std::string::npos) << out;
+  EXPECT_EQ(run(std::string(CXR_BINARY) + " info --conv im2col x.png", out), 2) << "info runs no model";
+}
+
 TEST(Cli, SummaryOfACheckpoint) {
   ModelConfig c = cfg("vgg11_bn", 3, 0.125f, 1, 64, "gap256");
   auto m = make_model(c);
