@@ -1,8 +1,6 @@
 #include "layers/conv_algo.h"
 
-#include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -28,8 +26,7 @@ Key key_of(const ConvShape& s) { return {s.N, s.C, s.H, s.W, s.K, num_threads()}
 }  // namespace
 
 ConvAlgo parse_conv_algo(const std::string& name) {
-  std::string n = name;
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string n = lower(name);
   if (n == "auto") return ConvAlgo::automatic;
   if (n == "im2col") return ConvAlgo::im2col;
   if (n == "winograd") return ConvAlgo::winograd;
