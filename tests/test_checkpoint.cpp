@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "error_of.h"
 #include "io/checkpoint.h"
+#include "io/model_file.h"
 #include "io/safetensors.h"
 #include "layers/modules.h"
 #include "layers/optim.h"
@@ -378,6 +379,40 @@ TEST_F(CheckpointTest, BadMetadataIsAnErrorNamingTheFile) {
   CheckpointMeta m;
   m.classes = {"only", "two"};  // the default config has 3 classes
   EXPECT_NE(error_of([&] { save_checkpoint(path("x.safetensors"), *a, m); }).find("2 class names"), std::string::npos);
+}
+
+// Metadata that does not describe the file's weights is refused before the model it names is built: at the
+// largest width the config allows (8) VGG-11 would take gigabytes, allocated before the load found every
+// shape wrong.
+TEST_F(CheckpointTest, MetadataThatDoesNotDescribeTheWeightsIsRefusedBeforeTheModelIsBuilt) {
+  auto a = make_model(small_vgg("vgg11_bn", 3, 5));
+  CheckpointMeta meta;
+  meta.model = a->config();
+  meta.classes = {"COVID19", "NORMAL", "PNEUMONIA"};
+  const std::string good = path("good.safetensors");
+  save_checkpoint(good, *a, meta);
+  EXPECT_EQ(load_model_file(good).meta.model.width, 0.0625f);  // the untouched file loads
+  const SafeTensors st = load_safetensors(good);
+  struct Case {
+    const char* key;
+    json value;
+    const char* phrase;
+  };
+  for (const Case& c : std::vector<Case>{{"width", 4.0, "features.0.weight is [256, 1, 3, 3]"},
+                                         {"in_channels", 3, "features.0.weight is [4, 3, 3, 3]"},
+                                         {"num_classes", 4, "4 classes but the last classifier weight is [3, 256]"}}) {
+    json cxr = json::parse(st.metadata.at("cxr"));
+    cxr["model"][c.key] = c.value;
+    if (std::string(c.key) == "num_classes") cxr["classes"] = {"a", "b", "c", "d"};
+    std::map<std::string, std::string> md = st.metadata;
+    md["cxr"] = cxr.dump();
+    const std::string p = path(std::string("bad_") + c.key + ".safetensors");
+    save_safetensors(p, st.tensors, md);
+    const std::string msg = error_of([&] { load_model_file(p); });
+    EXPECT_NE(msg.find(p), std::string::npos) << c.key << ": " << msg;
+    EXPECT_NE(msg.find(c.phrase), std::string::npos) << c.key << ": " << msg;
+    EXPECT_NE(msg.find("the metadata does not describe these weights"), std::string::npos) << c.key << ": " << msg;
+  }
 }
 
 // ---- describing without a model ------------------------------------------------------------------------
