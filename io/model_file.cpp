@@ -30,14 +30,14 @@ LoadedModel load_model_file(const std::string& path, const std::string& arch, co
       if (e.name == name) return &e.shape;
     return nullptr;
   };
-  const Shape* last = nullptr;  // the last classifier weight: [classes, in]
+  const Shape* first = find("features.0.weight");  // [out, in, 3, 3]
+  const Shape* last = nullptr;                      // the last classifier weight: [classes, in]
   for (int i = 0; i < 16; ++i)
     if (const Shape* t = find(str("classifier.", i, ".weight"))) last = t;
   if (info.has_meta) {
     // The metadata decides what make_model builds: check it against the weights first, so that metadata
     // naming a huge model (width 8, the config's limit, say) is refused before that model is allocated.
     const ModelConfig& c = out.meta.model;
-    const Shape* first = find("features.0.weight");
     if (first && c.arch.rfind("vgg", 0) == 0) {
       const Shape want = {scaled_channels(64, c.width), c.in_channels, 3, 3};
       CXR_CHECK(*first == want, path, ": its metadata describes ", model_name(c), " at width ", c.width, " with ",
@@ -48,7 +48,6 @@ LoadedModel load_model_file(const std::string& path, const std::string& arch, co
               c.num_classes, " classes but the last classifier weight is ", last ? to_string(*last) : "",
               ": the metadata does not describe these weights");
   } else {
-    const Shape* first = find("features.0.weight");
     CXR_CHECK(first && first->size() == 4, path, ": no features.0.weight [out, in, 3, 3]: not a VGG checkpoint");
     out.meta.model.in_channels = static_cast<int>((*first)[1]);
     out.meta.model.width = static_cast<float>((*first)[0]) / 64.0f;

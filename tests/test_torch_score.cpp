@@ -93,5 +93,6 @@ TEST(TorchScore, PyTorchScoresACxrCheckpointAsCxrDoes) {
   EXPECT_NEAR(t.at("macro_f1").get<double>(), e.at("macro_f1").get<double>(), 1e-9);
   // The AUC ranks 10 NORMAL against 10 PNEUMONIA images: probabilities equal to 1e-4 could swap one close
   // pair at most, 1/100 of AUC.
-  EXPECT_NEAR(t.at("source_auc").at("synth").get<double>(), e.at("per_source").at("synth").at("normal_vs_pneumonia_auc").get<double>(), 0.0101);
+  EXPECT_NEAR(t.at("source_auc").at("synth").get<double>(),
+              e.at("per_source").at("synth").at("normal_vs_pneumonia_auc").get<double>(), 0.0101);
 }
